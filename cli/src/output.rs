@@ -1,0 +1,273 @@
+//! Rendering: one function per command, text or JSON.
+
+use jarc::backup::BackupSummary;
+use jarc::check::CheckReport;
+use jarc::diff::{ChangeKind, DiffReport};
+use jarc::media::{EntryKind, MediaEntry};
+use jarc::restore::RestoreSummary;
+use jarc::snapshot::Snapshot;
+use jarc::stats::Stats;
+use jarc::Id;
+use serde_json::json;
+use std::path::Path;
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+pub fn bytes(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut f = n as f64;
+    let mut u = 0;
+    while f >= 1024.0 && u < U.len() - 1 {
+        f /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{f:.1} {}", U[u])
+    }
+}
+
+pub fn time(ns: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    t.format(&f).unwrap_or_default()
+}
+
+fn rfc3339(ns: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+pub fn init(j: bool, location: &str) {
+    if j {
+        print_json(&json!({ "created": location }));
+    } else {
+        println!("created jarc repository at {location}");
+    }
+}
+
+pub fn backup(j: bool, s: &BackupSummary) {
+    if j {
+        print_json(&serde_json::to_value(s).unwrap_or_default());
+        return;
+    }
+    let m = &s.summary;
+    println!(
+        "snapshot {} saved{}",
+        s.snapshot.short(),
+        match s.parent {
+            Some(p) => format!(" (parent {})", p.short()),
+            None => String::new(),
+        }
+    );
+    println!(
+        "files: {} new, {} changed, {} unchanged; {} dirs",
+        m.files_new, m.files_changed, m.files_unchanged, m.dirs
+    );
+    println!(
+        "data: {} in {} files, {} read, {} new ({} stored) in {} packs",
+        bytes(m.bytes),
+        m.files,
+        bytes(m.bytes_read),
+        bytes(m.bytes_new_raw),
+        bytes(m.bytes_new_stored),
+        s.packs_written
+    );
+    println!(
+        "requests: {} list, {} get, {} put, {} head; took {:.2}s",
+        s.requests.list,
+        s.requests.get,
+        s.requests.put,
+        s.requests.head,
+        m.duration_ms as f64 / 1000.0
+    );
+}
+
+fn snap_json(id: &Id, s: &Snapshot) -> serde_json::Value {
+    json!({
+        "id": id.to_hex(),
+        "short_id": id.short(),
+        "time": rfc3339(s.time_ns),
+        "hostname": s.hostname,
+        "tags": s.tags,
+        "source": s.source,
+        "parent": s.parent.map(|p| p.to_hex()),
+        "summary": s.summary,
+    })
+}
+
+pub fn snapshots(j: bool, list: &[(Id, Snapshot)]) {
+    if j {
+        print_json(&json!(list
+            .iter()
+            .map(|(i, s)| snap_json(i, s))
+            .collect::<Vec<_>>()));
+        return;
+    }
+    println!(
+        "{:<10} {:<19} {:<16} {:>8} {:>10}  source",
+        "id", "time", "host", "files", "size"
+    );
+    for (id, s) in list {
+        println!(
+            "{:<10} {:<19} {:<16} {:>8} {:>10}  {}{}",
+            id.short(),
+            time(s.time_ns),
+            s.hostname,
+            s.summary.files,
+            bytes(s.summary.bytes),
+            s.source.description,
+            if s.tags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", s.tags.join(","))
+            }
+        );
+    }
+    println!("{} snapshots", list.len());
+}
+
+fn kind(k: EntryKind) -> &'static str {
+    match k {
+        EntryKind::File => "file",
+        EntryKind::Dir => "dir",
+        EntryKind::Symlink => "symlink",
+    }
+}
+
+pub fn ls(j: bool, entries: &[(String, MediaEntry)]) {
+    if j {
+        let v: Vec<_> = entries
+            .iter()
+            .map(|(k, e)| {
+                json!({
+                    "key": k, "type": kind(e.kind), "size": e.size, "mtime": rfc3339(e.mtime_ns),
+                    "mode": format!("{:o}", e.mode), "content": e.content.to_hex(),
+                    "chunks": e.chunks.len(),
+                    "meta": e.meta.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                })
+            })
+            .collect();
+        print_json(&json!(v));
+        return;
+    }
+    for (k, e) in entries {
+        let suffix = if e.kind == EntryKind::Dir { "/" } else { "" };
+        println!("{:>10}  {}  {k}{suffix}", bytes(e.size), time(e.mtime_ns));
+    }
+}
+
+pub fn diff(j: bool, a: &Id, b: &Id, d: &DiffReport) {
+    if j {
+        print_json(
+            &json!({ "from": a.to_hex(), "to": b.to_hex(), "media": d.media, "cost": d.cost }),
+        );
+        return;
+    }
+    let mut counts = [0usize; 4];
+    for c in &d.media {
+        let (sym, i) = match c.change {
+            ChangeKind::Added => ("+", 0),
+            ChangeKind::Removed => ("-", 1),
+            ChangeKind::Modified => ("M", 2),
+            ChangeKind::Metadata => ("U", 3),
+        };
+        counts[i] += 1;
+        println!("{sym}  {}", c.key);
+    }
+    println!(
+        "{} added, {} removed, {} modified, {} metadata only ({} tree nodes read)",
+        counts[0], counts[1], counts[2], counts[3], d.cost.nodes_loaded
+    );
+}
+
+pub fn restore(j: bool, id: &Id, target: &Path, s: &RestoreSummary) {
+    if j {
+        print_json(&json!({ "snapshot": id.to_hex(), "target": target, "summary": s }));
+        return;
+    }
+    println!(
+        "restored snapshot {} into {}: {} files, {} dirs, {}",
+        id.short(),
+        target.display(),
+        s.files,
+        s.dirs,
+        bytes(s.bytes)
+    );
+    if !s.failed.is_empty() {
+        println!("{} objects could not be restored:", s.failed.len());
+        for (k, why) in &s.failed {
+            println!("  {k}: {why}");
+        }
+    }
+}
+
+pub fn check(j: bool, r: &CheckReport) {
+    if j {
+        print_json(&json!({ "ok": r.ok(), "report": r }));
+        return;
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    for e in &r.errors {
+        println!("error: {e}");
+    }
+    for d in &r.damage {
+        match &d.blob {
+            Some(b) => println!("damaged: pack {} blob {}: {}", d.pack, &b[..16], d.problem),
+            None => println!("damaged: pack {}: {}", d.pack, d.problem),
+        }
+        for f in &d.affects {
+            println!("  affects {f}");
+        }
+    }
+    println!(
+        "{} snapshots, {} packs, {} blobs checked{}: {}",
+        r.snapshots,
+        r.packs,
+        r.blobs,
+        if r.bytes_read > 0 {
+            format!(", {} read", bytes(r.bytes_read))
+        } else {
+            String::new()
+        },
+        if r.ok() { "no errors" } else { "ERRORS FOUND" }
+    );
+}
+
+pub fn stats(j: bool, s: &Stats) {
+    if j {
+        print_json(&serde_json::to_value(s).unwrap_or_default());
+        return;
+    }
+    println!("snapshots:          {}", s.snapshots);
+    println!("logical size:       {}", bytes(s.logical_bytes));
+    println!(
+        "unique data:        {} in {} chunks",
+        bytes(s.unique_bytes),
+        s.data_blobs
+    );
+    println!(
+        "tree metadata:      {} in {} nodes",
+        bytes(s.tree_bytes),
+        s.tree_blobs
+    );
+    println!(
+        "stored (packs):     {} in {} packs",
+        bytes(s.pack_bytes),
+        s.packs
+    );
+    println!("dedup ratio:        {:.2}x", s.dedup_ratio);
+    println!("compression ratio:  {:.2}x", s.compression_ratio);
+    println!(
+        "index memory:       {} bytes per blob",
+        s.index_bytes_per_blob
+    );
+}

@@ -1,0 +1,267 @@
+//! The backup command: source entries → chunks → packs, then the media
+//! tree, then the snapshot (the commit point; see `repo` for the order).
+
+use crate::chunker::Chunker;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::media::{EntryKind, MediaEntry};
+use crate::pack::BlobKind;
+use crate::progress::Progress;
+use crate::repo::Repository;
+use crate::snapshot::{self, Snapshot, Summary, MEDIA_ROOT};
+use crate::source::{Content, MediaSource, ScanEntry};
+use crate::tree::{self, TreeBuilder};
+use rayon::prelude::*;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Stream buffer for sources that cannot be mapped: 8 × the largest chunk.
+const STREAM_BUFFER: usize = 32 << 20;
+
+#[derive(Debug, Clone, Default)]
+pub struct BackupOptions {
+    pub tags: Vec<String>,
+    /// Read every file even when its fingerprint matches the parent's.
+    pub force_read: bool,
+    /// Override the recorded hostname (tests, and hosts with unstable names).
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackupSummary {
+    pub snapshot: Id,
+    pub parent: Option<Id>,
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub tree_nodes_new: u64,
+    pub packs_written: u64,
+    pub warnings: Vec<String>,
+    pub requests: crate::backend::RequestSnapshot,
+}
+
+fn unchanged(s: &ScanEntry, p: &MediaEntry) -> bool {
+    s.kind == p.kind
+        && s.size == p.size
+        && s.mtime_ns == p.mtime_ns
+        && s.inode == p.inode
+        && s.ctime_ns == p.ctime_ns
+        && s.token == p.token
+}
+
+/// Back up a media source into the repository as one snapshot.
+pub fn backup_media(
+    repo: &Repository,
+    source: &dyn MediaSource,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<BackupSummary> {
+    let started = Instant::now();
+    let time_ns = now_ns();
+    let info = source.info();
+    let hostname = opts.hostname.clone().unwrap_or_else(snapshot::hostname);
+
+    progress.phase("scan", 0);
+    let (scanned, mut warnings) = source.scan()?;
+    for w in &warnings {
+        progress.warn(w);
+    }
+
+    let parent = snapshot::latest_of_source(repo, &info, &hostname)?;
+    let mut prev = parent
+        .as_ref()
+        .and_then(|(_, s)| s.root(MEDIA_ROOT))
+        .map(|r| tree::iter(repo, &r.node))
+        .into_iter()
+        .flatten()
+        .peekable();
+
+    // Merge the scan with the parent listing (both sorted by key) to find
+    // entries whose content can be reused without reading it.
+    let mut summary = Summary::default();
+    let mut reused: Vec<Option<MediaEntry>> = Vec::with_capacity(scanned.len());
+    for s in &scanned {
+        let mut hit = None;
+        while let Some(next) = prev.peek() {
+            match next {
+                Err(_) => {
+                    if let Some(Err(e)) = prev.next() {
+                        return Err(e);
+                    }
+                }
+                Ok(e) if e.key.as_slice() < s.key.as_bytes() => {
+                    prev.next();
+                }
+                Ok(e) if e.key.as_slice() == s.key.as_bytes() => {
+                    if let Some(Ok(e)) = prev.next() {
+                        hit = Some(MediaEntry::decode(&e.value)?);
+                    }
+                    break;
+                }
+                Ok(_) => break,
+            }
+        }
+        match s.kind {
+            EntryKind::Dir => summary.dirs += 1,
+            _ => {
+                summary.files += 1;
+                summary.bytes += s.size;
+            }
+        }
+        let r = match hit {
+            Some(p) if unchanged(s, &p) && !opts.force_read => {
+                summary.files_unchanged += (s.kind != EntryKind::Dir) as u64;
+                Some(p)
+            }
+            Some(_) => {
+                summary.files_changed += (s.kind != EntryKind::Dir) as u64;
+                None
+            }
+            None => {
+                summary.files_new += (s.kind != EntryKind::Dir) as u64;
+                None
+            }
+        };
+        reused.push(r);
+    }
+
+    let to_read: Vec<usize> = (0..scanned.len())
+        .filter(|&i| reused[i].is_none() && scanned[i].kind == EntryKind::File)
+        .collect();
+    let read_total: u64 = to_read.iter().map(|&i| scanned[i].size).sum();
+    summary.bytes_read = read_total;
+    progress.phase("backup", read_total);
+
+    let chunker = Chunker::new(&repo.config().chunker);
+    let read: Vec<Result<(usize, Vec<Id>)>> = to_read
+        .par_iter()
+        .map(|&i| read_file(repo, &chunker, source, &scanned[i], progress).map(|c| (i, c)))
+        .collect();
+    let mut chunks: Vec<Option<Vec<Id>>> = vec![None; scanned.len()];
+    for r in read {
+        let (i, c) = r?;
+        if source.changed_since_scan(&scanned[i]) {
+            let w = format!(
+                "{}: changed while it was read; the next backup will read it again",
+                scanned[i].key
+            );
+            progress.warn(&w);
+            warnings.push(w);
+        }
+        chunks[i] = Some(c);
+    }
+
+    progress.phase("tree", 0);
+    let mut builder = TreeBuilder::new(repo);
+    for (i, s) in scanned.into_iter().enumerate() {
+        let entry = match (reused[i].take(), chunks[i].take()) {
+            (Some(mut p), _) => {
+                // Metadata may change without the content changing.
+                p.mode = s.mode;
+                p.meta = s.meta;
+                p.sidecar = s.sidecar;
+                p.target = s.target;
+                p
+            }
+            (None, c) => {
+                let chunks = c.unwrap_or_default();
+                MediaEntry {
+                    kind: s.kind,
+                    size: s.size,
+                    mtime_ns: s.mtime_ns,
+                    mode: s.mode,
+                    inode: s.inode,
+                    ctime_ns: s.ctime_ns,
+                    token: s.token,
+                    content: MediaEntry::content_id(&chunks),
+                    chunks,
+                    meta: s.meta,
+                    sidecar: s.sidecar,
+                    target: s.target,
+                }
+            }
+        };
+        builder.push(s.key.into_bytes(), entry.encode())?;
+    }
+    let tree_nodes_new = builder.new_nodes;
+    let root = builder.finish()?;
+
+    progress.phase("commit", 0);
+    repo.flush()?;
+    let saved = &repo.saved;
+    summary.blobs_new = saved.blobs.load(Ordering::Relaxed);
+    summary.bytes_new_raw = saved.raw_bytes.load(Ordering::Relaxed);
+    summary.bytes_new_stored = saved.stored_bytes.load(Ordering::Relaxed);
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    let snap = Snapshot {
+        time_ns,
+        hostname,
+        tags: opts.tags.clone(),
+        source: info,
+        parent: parent.as_ref().map(|(id, _)| *id),
+        roots: vec![(MEDIA_ROOT.to_string(), root)],
+        summary: summary.clone(),
+        extra: Vec::new(),
+    };
+    let id = snapshot::save(repo, &snap)?;
+    Ok(BackupSummary {
+        snapshot: id,
+        parent: snap.parent,
+        summary,
+        tree_nodes_new,
+        packs_written: saved.packs.load(Ordering::Relaxed),
+        warnings,
+        requests: repo.backend().requests.snapshot(),
+    })
+}
+
+fn save_chunks(repo: &Repository, batch: &[&[u8]], progress: &dyn Progress) -> Result<Vec<Id>> {
+    batch
+        .par_iter()
+        .map(|c| {
+            let (id, _) = repo.save_blob(BlobKind::Data, c)?;
+            progress.advance(c.len() as u64);
+            Ok(id)
+        })
+        .collect()
+}
+
+fn read_file(
+    repo: &Repository,
+    chunker: &Chunker,
+    source: &dyn MediaSource,
+    entry: &ScanEntry,
+    progress: &dyn Progress,
+) -> Result<Vec<Id>> {
+    let slice_chunks = |data: &[u8]| -> Result<Vec<Id>> {
+        let cuts = chunker.cuts(data);
+        let batch: Vec<&[u8]> = cuts.iter().map(|&(o, l)| &data[o..o + l]).collect();
+        save_chunks(repo, &batch, progress)
+    };
+    match source.open(entry)? {
+        Content::Mapped(m) => slice_chunks(&m),
+        Content::Bytes(b) => slice_chunks(&b),
+        Content::Stream(r) => {
+            let mut ids = Vec::new();
+            chunker
+                .stream(r, STREAM_BUFFER, |batch| -> Result<()> {
+                    ids.extend(save_chunks(repo, batch, progress)?);
+                    Ok(())
+                })
+                .map_err(|e| match e {
+                    Error::Io { source, .. } => Error::Unreadable {
+                        path: entry.key.clone().into(),
+                        source,
+                    },
+                    other => other,
+                })?;
+            Ok(ids)
+        }
+    }
+}
+
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,277 @@
+//! Repository verification.
+//!
+//! Structure: every index file decodes, every pack it names exists with
+//! the recorded size, every snapshot decodes and every tree node and chunk it
+//! references resolves. With `read_data`: every pack is read whole, its name
+//! rehashed, its header compared with the index, and every blob decoded and
+//! rehashed; damaged blobs are traced to the snapshot files they affect.
+
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::index::IndexPack;
+use crate::media::MediaEntry;
+use crate::pack;
+use crate::progress::Progress;
+use crate::repo::{pack_name, Repository};
+use crate::snapshot::{self, MEDIA_ROOT};
+use crate::tree::{self, Node};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Damage {
+    pub pack: String,
+    pub blob: Option<String>,
+    pub problem: String,
+    /// `snapshot-short-id:key` of every file that needs the damaged blob.
+    pub affects: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckReport {
+    pub snapshots: u64,
+    pub packs: u64,
+    pub blobs: u64,
+    pub bytes_read: u64,
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    pub damage: Vec<Damage>,
+}
+
+impl CheckReport {
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty() && self.damage.is_empty()
+    }
+}
+
+pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Result<CheckReport> {
+    let mut r = CheckReport::default();
+    progress.phase("index", 0);
+    let index_files = match repo.read_index_files() {
+        Ok(f) => f,
+        Err(e) => {
+            r.errors.push(format!("index: {e}"));
+            Vec::new()
+        }
+    };
+    let mut indexed: HashMap<Id, (u64, String)> = HashMap::new();
+    let mut index_packs: Vec<IndexPack> = Vec::new();
+    for (name, f) in index_files {
+        for p in f.packs {
+            indexed
+                .entry(p.id)
+                .or_insert_with(|| (p.size, name.clone()));
+            index_packs.push(p);
+        }
+    }
+    let on_disk: HashMap<String, u64> = repo
+        .backend()
+        .list("data")?
+        .into_iter()
+        .map(|l| (l.name, l.size))
+        .collect();
+    for (id, (size, from)) in &indexed {
+        match on_disk.get(&pack_name(id)) {
+            None => r
+                .errors
+                .push(format!("pack {id} (listed in {from}) is missing")),
+            Some(s) if s != size => r
+                .errors
+                .push(format!("pack {id} is {s} bytes, but {from} says {size}")),
+            Some(_) => {}
+        }
+    }
+    for name in on_disk.keys() {
+        let id = name.rsplit('/').next().and_then(Id::from_hex);
+        if !id.is_some_and(|id| indexed.contains_key(&id)) {
+            r.warnings.push(format!(
+                "{name} is not in any index (left by an interrupted backup; harmless)"
+            ));
+        }
+    }
+    r.packs = indexed.len() as u64;
+    r.blobs = repo.index().len() as u64;
+
+    progress.phase("snapshots", 0);
+    let snaps = snapshot::list_ids(repo)?;
+    r.snapshots = snaps.len() as u64;
+    let mut seen_nodes: HashSet<Id> = HashSet::new();
+    let mut loaded = Vec::new();
+    for id in &snaps {
+        match snapshot::load(repo, id) {
+            Ok(s) => loaded.push((*id, s)),
+            Err(e) => r.errors.push(format!("snapshot {}: {e}", id.short())),
+        }
+    }
+    for (sid, s) in &loaded {
+        for (name, root) in &s.roots {
+            let res = walk_new_nodes(repo, &root.node, &mut seen_nodes, &mut |node| {
+                if let Node::Leaf(entries) = node {
+                    if name == MEDIA_ROOT {
+                        for e in entries {
+                            let m = MediaEntry::decode(&e.value)?;
+                            let idx = repo.index();
+                            for c in &m.chunks {
+                                if !idx.contains(c) {
+                                    r.errors.push(format!(
+                                        "snapshot {}: {}: chunk {c} is not in the index",
+                                        sid.short(),
+                                        String::from_utf8_lossy(&e.key)
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            });
+            if let Err(e) = res {
+                r.errors
+                    .push(format!("snapshot {} tree {name}: {e}", sid.short()));
+            }
+        }
+    }
+
+    if read_data {
+        let total: u64 = index_packs.iter().map(|p| p.size).sum();
+        progress.phase("read-data", total);
+        let mut unique: HashMap<Id, &IndexPack> = HashMap::new();
+        for p in &index_packs {
+            unique.entry(p.id).or_insert(p);
+        }
+        let packs: Vec<&IndexPack> = unique.into_values().collect();
+        let results: Vec<(u64, Vec<(Id, Option<Id>, String)>)> = packs
+            .par_iter()
+            .map(|p| {
+                let out = verify_pack(repo, p);
+                progress.advance(p.size);
+                out
+            })
+            .collect();
+        let mut bad: Vec<(Id, Option<Id>, String)> = Vec::new();
+        for (n, b) in results {
+            r.bytes_read += n;
+            bad.extend(b);
+        }
+        if !bad.is_empty() {
+            let bad_blobs: HashSet<Id> = bad.iter().filter_map(|b| b.1).collect();
+            let affected = files_using(repo, &loaded, &bad_blobs)?;
+            for (pack, blob, problem) in bad {
+                r.damage.push(Damage {
+                    pack: pack.to_hex(),
+                    blob: blob.map(|b| b.to_hex()),
+                    problem,
+                    affects: blob
+                        .and_then(|b| affected.get(&b).cloned())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// Visit nodes of a tree not seen before; shared subtrees are walked once
+/// across all snapshots.
+fn walk_new_nodes(
+    repo: &Repository,
+    root: &Id,
+    seen: &mut HashSet<Id>,
+    f: &mut dyn FnMut(&Node) -> Result<()>,
+) -> Result<()> {
+    let mut todo = vec![*root];
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let n = tree::load_node(repo, &id)?;
+        f(&n)?;
+        if let Node::Internal { children, .. } = &n {
+            todo.extend(children.iter().map(|c| c.node));
+        }
+    }
+    Ok(())
+}
+
+/// Read one pack whole and verify everything in it. Returns bytes read and
+/// (pack, blob, problem) for each problem found.
+fn verify_pack(repo: &Repository, p: &IndexPack) -> (u64, Vec<(Id, Option<Id>, String)>) {
+    let mut bad = Vec::new();
+    let bytes = match repo.backend().get(&pack_name(&p.id)) {
+        Ok(b) => b,
+        Err(e) => {
+            for b in &p.blobs {
+                bad.push((p.id, Some(b.id), format!("pack unreadable: {e}")));
+            }
+            return (0, bad);
+        }
+    };
+    if Id::of_bytes(&bytes) != p.id {
+        bad.push((
+            p.id,
+            None,
+            "pack content does not match its name (hash mismatch)".to_string(),
+        ));
+    }
+    match pack::read_header(&bytes) {
+        Ok(h) if h != p.blobs => {
+            bad.push((p.id, None, "pack header disagrees with the index".into()))
+        }
+        Ok(_) => {}
+        Err(e) => bad.push((p.id, None, format!("pack header: {e}"))),
+    }
+    for b in &p.blobs {
+        let (s, e) = (b.offset as usize, b.offset as usize + b.length as usize);
+        let Some(stored) = bytes.get(s..e) else {
+            bad.push((
+                p.id,
+                Some(b.id),
+                "blob lies beyond the end of the pack".into(),
+            ));
+            continue;
+        };
+        match pack::decode_blob(b.codec, stored, b.raw_length) {
+            Ok(plain) if repo.blob_id(&plain) == b.id => {}
+            Ok(_) => bad.push((
+                p.id,
+                Some(b.id),
+                "blob content does not match its id (hash mismatch)".into(),
+            )),
+            Err(e) => bad.push((p.id, Some(b.id), e.to_string())),
+        }
+    }
+    (bytes.len() as u64, bad)
+}
+
+/// For each damaged blob, the snapshot files that reference it.
+fn files_using(
+    repo: &Repository,
+    snaps: &[(Id, snapshot::Snapshot)],
+    bad: &HashSet<Id>,
+) -> Result<HashMap<Id, Vec<String>>> {
+    let mut out: HashMap<Id, Vec<String>> = HashMap::new();
+    for (sid, s) in snaps {
+        let Some(root) = s.root(MEDIA_ROOT) else {
+            continue;
+        };
+        for e in tree::iter(repo, &root.node) {
+            let e = match e {
+                Ok(e) => e,
+                Err(Error::Corrupt { .. }) => continue,
+                Err(other) => return Err(other),
+            };
+            let m = MediaEntry::decode(&e.value)?;
+            for c in &m.chunks {
+                if bad.contains(c) {
+                    out.entry(*c).or_default().push(format!(
+                        "{}:{}",
+                        sid.short(),
+                        String::from_utf8_lossy(&e.key)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

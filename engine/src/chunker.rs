@@ -1,0 +1,135 @@
+//! Content-defined chunking (FastCDC 2020, fastcdc 5.0.0 pinned: its cut
+//! points are part of the format, since they decide which chunks dedup).
+//!
+//! Two entry points cut identically: `cuts` over a slice (an mmap'd file),
+//! and `Chunker::stream` over any `Read` with a fixed buffer. The stream
+//! form holds back the last cut of each buffer (it may be an artefact of the
+//! buffer's end) and restarts from it, so its cuts equal the slice form's:
+//! FastCDC decides a cut from the bytes since the previous cut only, and
+//! never looks further than `max` bytes.
+
+use crate::config::ChunkerParams;
+use fastcdc::v2020::{FastCDC, Normalization};
+use std::io::Read;
+
+#[derive(Debug, Clone)]
+pub struct Chunker {
+    min: usize,
+    avg: usize,
+    max: usize,
+    level: Normalization,
+}
+
+impl Chunker {
+    pub fn new(p: &ChunkerParams) -> Chunker {
+        let level = match p.normalization {
+            0 => Normalization::Level0,
+            1 => Normalization::Level1,
+            2 => Normalization::Level2,
+            _ => Normalization::Level3,
+        };
+        Chunker {
+            min: p.min as usize,
+            avg: p.avg as usize,
+            max: p.max as usize,
+            level,
+        }
+    }
+
+    pub fn max_size(&self) -> usize {
+        self.max
+    }
+
+    /// Cut points of `data` as (offset, length).
+    pub fn cuts(&self, data: &[u8]) -> Vec<(usize, usize)> {
+        if data.is_empty() {
+            return Vec::new();
+        }
+        FastCDC::with_level(data, self.min, self.avg, self.max, self.level)
+            .map(|c| (c.offset, c.length))
+            .collect()
+    }
+
+    /// Chunk a reader through a buffer of `buf_size` bytes (at least twice
+    /// `max`). `f` receives batches of complete chunks in order, so a caller
+    /// can process a batch in parallel. Memory stays at one buffer.
+    pub fn stream<R: Read, E: From<std::io::Error>>(
+        &self,
+        mut reader: R,
+        buf_size: usize,
+        mut f: impl FnMut(&[&[u8]]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let buf_size = buf_size.max(2 * self.max);
+        let mut buf = vec![0u8; buf_size];
+        let mut filled = 0usize;
+        let mut eof = false;
+        loop {
+            while !eof && filled < buf_size {
+                match reader.read(&mut buf[filled..]) {
+                    Ok(0) => eof = true,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if filled == 0 {
+                return Ok(());
+            }
+            let mut cuts = self.cuts(&buf[..filled]);
+            let consumed = if eof {
+                filled
+            } else {
+                // Hold back the last cut: the buffer's end may have forced it.
+                match cuts.pop() {
+                    Some((off, _)) => off,
+                    None => 0,
+                }
+            };
+            let batch: Vec<&[u8]> = cuts.iter().map(|&(o, l)| &buf[o..o + l]).collect();
+            f(&batch)?;
+            if eof {
+                return Ok(());
+            }
+            buf.copy_within(consumed..filled, 0);
+            filled -= consumed;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(n: usize) -> Vec<u8> {
+        let mut x = 0x2545F4914F6CDD1Du64;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stream_cuts_equal_slice_cuts() {
+        let p = ChunkerParams {
+            min: 4096,
+            avg: 16384,
+            max: 65536,
+            normalization: 1,
+        };
+        let c = Chunker::new(&p);
+        let data = noise(3_000_000);
+        let want: Vec<usize> = c.cuts(&data).iter().map(|x| x.1).collect();
+        let mut got = Vec::new();
+        c.stream::<_, std::io::Error>(&data[..], 200_000, |b| {
+            got.extend(b.iter().map(|s| s.len()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, want);
+        assert_eq!(got.iter().sum::<usize>(), data.len());
+    }
+}

@@ -1,0 +1,233 @@
+//! Index files (`index/<id>`) and the in-memory index built from them.
+//!
+//! On disk an index file lists packs and, for each, its blobs with their
+//! offsets, so a reader finds any blob with one range read.
+//! (format-spec/README.md §5)
+//!
+//! In memory the index is one sorted `Vec` of fixed 52-byte entries plus a
+//! table of pack ids: binary search is fast enough next to a range read, and
+//! nothing else is allocated per blob (no hash-table slack, no per-entry
+//! heap). The figure is stated in `Index::bytes_per_entry` and measured by
+//! `jarc-bench index`.
+
+use crate::codec;
+use crate::error::Result;
+use crate::id::Id;
+use crate::pack::{BlobKind, Codec, PackBlob};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub const MAGIC: &[u8; 4] = b"JRIX";
+pub const VERSION: u16 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexPack {
+    pub id: Id,
+    /// Size of the whole pack object in bytes.
+    pub size: u64,
+    pub blobs: Vec<PackBlob>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexFile {
+    pub packs: Vec<IndexPack>,
+}
+
+impl IndexFile {
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(MAGIC, VERSION, self)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<IndexFile> {
+        codec::decode("index file", MAGIC, VERSION, bytes)
+    }
+}
+
+/// Where a blob lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLoc {
+    pub pack: Id,
+    pub offset: u32,
+    pub length: u32,
+    pub raw_length: u32,
+    pub kind: BlobKind,
+    pub codec: Codec,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Entry {
+    id: [u8; 32],
+    pack: u32,
+    offset: u32,
+    length: u32,
+    raw_length: u32,
+    /// bit 0: kind (0 data, 1 tree); bit 1: codec (0 raw, 1 zstd).
+    flags: u8,
+}
+
+#[derive(Default)]
+pub struct Index {
+    packs: Vec<(Id, u64)>,
+    pack_no: HashMap<Id, u32>,
+    entries: Vec<Entry>,
+    sorted: bool,
+}
+
+impl Index {
+    /// Resident bytes per indexed blob, excluding the per-pack table.
+    pub fn bytes_per_entry() -> usize {
+        std::mem::size_of::<Entry>()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Approximate resident size of the index in bytes.
+    pub fn resident_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.packs.capacity() * std::mem::size_of::<(Id, u64)>()
+            + self.pack_no.capacity() * (std::mem::size_of::<(Id, u32)>() + 1)
+    }
+
+    /// Add a pack's blobs. Call `finish` before lookups.
+    pub fn add_pack(&mut self, pack: &IndexPack) {
+        let no = match self.pack_no.get(&pack.id) {
+            Some(n) => *n,
+            None => {
+                let n = self.packs.len() as u32;
+                self.packs.push((pack.id, pack.size));
+                self.pack_no.insert(pack.id, n);
+                n
+            }
+        };
+        self.entries.reserve(pack.blobs.len());
+        for b in &pack.blobs {
+            let flags = (b.kind == BlobKind::Tree) as u8 | (((b.codec == Codec::Zstd) as u8) << 1);
+            self.entries.push(Entry {
+                id: b.id.0,
+                pack: no,
+                offset: b.offset,
+                length: b.length,
+                raw_length: b.raw_length,
+                flags,
+            });
+        }
+        self.sorted = false;
+    }
+
+    /// Sort for lookups. A blob stored in several packs (two concurrent
+    /// backups, or an interrupted one redone) keeps one location; any copy
+    /// serves, since all have the same plaintext.
+    pub fn finish(&mut self) {
+        if !self.sorted {
+            self.entries.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+            self.entries.dedup_by(|a, b| a.id == b.id);
+            self.entries.shrink_to_fit();
+            self.sorted = true;
+        }
+    }
+
+    fn find(&self, id: &Id) -> Option<&Entry> {
+        debug_assert!(self.sorted);
+        self.entries
+            .binary_search_by(|e| e.id.cmp(&id.0))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    pub fn contains(&self, id: &Id) -> bool {
+        self.find(id).is_some()
+    }
+
+    pub fn lookup(&self, id: &Id) -> Option<BlobLoc> {
+        self.find(id).map(|e| self.loc(e))
+    }
+
+    fn loc(&self, e: &Entry) -> BlobLoc {
+        BlobLoc {
+            pack: self.packs[e.pack as usize].0,
+            offset: e.offset,
+            length: e.length,
+            raw_length: e.raw_length,
+            kind: if e.flags & 1 == 1 {
+                BlobKind::Tree
+            } else {
+                BlobKind::Data
+            },
+            codec: if e.flags & 2 == 2 {
+                Codec::Zstd
+            } else {
+                Codec::Raw
+            },
+        }
+    }
+
+    /// Every pack the index knows, with its size.
+    pub fn packs(&self) -> &[(Id, u64)] {
+        &self.packs
+    }
+
+    /// Every blob id with its location, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (Id, BlobLoc)> + '_ {
+        self.entries.iter().map(|e| (Id(e.id), self.loc(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_is_small() {
+        assert!(
+            Index::bytes_per_entry() <= 64,
+            "{}",
+            Index::bytes_per_entry()
+        );
+    }
+
+    #[test]
+    fn lookup_after_dedup() {
+        let blob = |i: u8| PackBlob {
+            kind: BlobKind::Data,
+            id: Id([i; 32]),
+            offset: i as u32 * 10,
+            length: 10,
+            raw_length: 20,
+            codec: Codec::Zstd,
+        };
+        let mut idx = Index::default();
+        idx.add_pack(&IndexPack {
+            id: Id([9; 32]),
+            size: 100,
+            blobs: vec![blob(3), blob(1)],
+        });
+        idx.add_pack(&IndexPack {
+            id: Id([8; 32]),
+            size: 100,
+            blobs: vec![blob(1)],
+        });
+        idx.finish();
+        assert_eq!(idx.len(), 2);
+        let l = idx.lookup(&Id([3; 32])).unwrap();
+        assert_eq!(
+            (l.pack, l.offset, l.codec, l.kind),
+            (Id([9; 32]), 30, Codec::Zstd, BlobKind::Data)
+        );
+        assert!(idx.lookup(&Id([2; 32])).is_none());
+        let f = IndexFile {
+            packs: vec![IndexPack {
+                id: Id([9; 32]),
+                size: 1,
+                blobs: vec![blob(1)],
+            }],
+        };
+        assert_eq!(IndexFile::decode(&f.encode()).unwrap(), f);
+    }
+}

@@ -1,0 +1,75 @@
+//! A media listing entry: the value stored under each object key in a
+//! snapshot's media tree. (format-spec/README.md §7)
+
+use crate::codec;
+use crate::error::Result;
+use crate::id::Id;
+use serde::{Deserialize, Serialize};
+
+pub const MAGIC: &[u8; 4] = b"JRME";
+pub const VERSION: u16 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// A Jant storage sidecar (`<file>.meta.json`) as captured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sidecar {
+    /// The sidecar's bytes when regenerating them from `meta` would not
+    /// reproduce them exactly; `None` when Jant's own serialisation does.
+    pub raw: Option<Vec<u8>>,
+    pub mtime_ns: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaEntry {
+    pub kind: EntryKind,
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// Unix permission bits.
+    pub mode: u32,
+    /// Change-detection fingerprint of the source: inode and ctime for
+    /// local files; zero where the source has none.
+    pub inode: u64,
+    pub ctime_ns: i64,
+    /// A source-side version token (an S3 ETag); empty for local files.
+    pub token: String,
+    /// blake3 over the concatenated chunk ids: identifies the content
+    /// without a second pass over the bytes.
+    pub content: Id,
+    pub chunks: Vec<Id>,
+    /// Object metadata: contentType, contentDisposition, cacheControl, …
+    pub meta: Vec<(String, String)>,
+    pub sidecar: Option<Sidecar>,
+    /// Link target, for symlinks.
+    pub target: Option<String>,
+}
+
+impl MediaEntry {
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(MAGIC, VERSION, self)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<MediaEntry> {
+        codec::decode("media entry", MAGIC, VERSION, bytes)
+    }
+
+    pub fn content_id(chunks: &[Id]) -> Id {
+        let mut h = blake3::Hasher::new();
+        for c in chunks {
+            h.update(&c.0);
+        }
+        Id(*h.finalize().as_bytes())
+    }
+
+    pub fn meta_get(&self, k: &str) -> Option<&str> {
+        self.meta
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+    }
+}

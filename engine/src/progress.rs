@@ -1,0 +1,15 @@
+//! Progress reporting: the engine emits events, the CLI draws them.
+
+pub trait Progress: Sync {
+    /// A new phase begins; `total` is its size in bytes (0 when unknown).
+    fn phase(&self, _name: &str, _total: u64) {}
+    /// `n` more bytes of the current phase are done.
+    fn advance(&self, _n: u64) {}
+    /// Something the operator should see (a skipped file, a warning).
+    fn warn(&self, _msg: &str) {}
+}
+
+/// Reports nothing.
+pub struct Silent;
+
+impl Progress for Silent {}

@@ -1,0 +1,171 @@
+//! Snapshot objects (`snapshots/<id>`): the commit point of a backup.
+//! (format-spec/README.md §7)
+
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::repo::Repository;
+use crate::tree::Root;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+pub const MAGIC: &[u8; 4] = b"JRSN";
+pub const VERSION: u16 = 1;
+/// Name of the root that holds the media listing.
+pub const MEDIA_ROOT: &str = "media";
+
+/// What was backed up. Backups of the same `kind` + `id` from the same host
+/// form a chain: the newest is the next backup's parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub kind: String,
+    pub id: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub files: u64,
+    pub dirs: u64,
+    pub bytes: u64,
+    pub files_new: u64,
+    pub files_changed: u64,
+    pub files_unchanged: u64,
+    pub bytes_read: u64,
+    pub blobs_new: u64,
+    pub bytes_new_raw: u64,
+    pub bytes_new_stored: u64,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Capture time, nanoseconds since the Unix epoch (UTC).
+    pub time_ns: i64,
+    pub hostname: String,
+    pub tags: Vec<String>,
+    pub source: SourceInfo,
+    pub parent: Option<Id>,
+    /// Named tree roots: `media`, and (later) one per database table.
+    pub roots: Vec<(String, Root)>,
+    pub summary: Summary,
+    /// Source-specific facts (dialect, site id, …) as ordered pairs.
+    pub extra: Vec<(String, String)>,
+}
+
+impl Snapshot {
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(MAGIC, VERSION, self)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Snapshot> {
+        codec::decode("snapshot", MAGIC, VERSION, bytes)
+    }
+
+    pub fn root(&self, name: &str) -> Option<&Root> {
+        self.roots.iter().find(|(n, _)| n == name).map(|(_, r)| r)
+    }
+}
+
+pub fn snapshot_name(id: &Id) -> String {
+    format!("snapshots/{}", id.to_hex())
+}
+
+/// Write a snapshot: the commit point. Call only after `Repository::flush`.
+pub fn save(repo: &Repository, snap: &Snapshot) -> Result<Id> {
+    let bytes = snap.encode();
+    let id = Id::of_bytes(&bytes);
+    crate::failpoint::hit("before-snapshot");
+    repo.backend()
+        .put(&snapshot_name(&id), Bytes::from(bytes))?;
+    Ok(id)
+}
+
+pub fn load(repo: &Repository, id: &Id) -> Result<Snapshot> {
+    let bytes = repo.backend().get(&snapshot_name(id))?;
+    if Id::of_bytes(&bytes) != *id {
+        return Err(Error::corrupt(
+            format!("snapshot {id}"),
+            "content does not match its name",
+        ));
+    }
+    Snapshot::decode(&bytes).map_err(|e| match e {
+        Error::Corrupt { detail, .. } => Error::corrupt(format!("snapshot {id}"), detail),
+        other => other,
+    })
+}
+
+/// Every snapshot id, without loading them.
+pub fn list_ids(repo: &Repository) -> Result<Vec<Id>> {
+    let mut out = Vec::new();
+    for l in repo.backend().list("snapshots")? {
+        let hex = l.name.rsplit('/').next().unwrap_or_default();
+        match Id::from_hex(hex) {
+            Some(id) => out.push(id),
+            None => {
+                return Err(Error::corrupt(
+                    format!("repository object {}", l.name),
+                    "not a snapshot name",
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every snapshot, oldest first.
+pub fn list(repo: &Repository) -> Result<Vec<(Id, Snapshot)>> {
+    let mut out = Vec::new();
+    for id in list_ids(repo)? {
+        out.push((id, load(repo, &id)?));
+    }
+    out.sort_by(|a, b| a.1.time_ns.cmp(&b.1.time_ns).then(a.0.cmp(&b.0)));
+    Ok(out)
+}
+
+/// Resolve `latest` or a unique hex prefix.
+pub fn resolve(repo: &Repository, spec: &str) -> Result<(Id, Snapshot)> {
+    if spec == "latest" {
+        return list(repo)?
+            .pop()
+            .ok_or_else(|| Error::NoSuchSnapshot(spec.to_string()));
+    }
+    let lower = spec.to_ascii_lowercase();
+    if lower.is_empty() || !lower.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::NoSuchSnapshot(spec.to_string()));
+    }
+    let matches: Vec<Id> = list_ids(repo)?
+        .into_iter()
+        .filter(|id| id.to_hex().starts_with(&lower))
+        .collect();
+    match matches.as_slice() {
+        [] => Err(Error::NoSuchSnapshot(spec.to_string())),
+        [one] => Ok((*one, load(repo, one)?)),
+        many => Err(Error::AmbiguousSnapshot {
+            prefix: spec.to_string(),
+            matches: many.iter().map(|i| i.short()).collect(),
+        }),
+    }
+}
+
+/// The newest snapshot of the same source from the same host.
+pub fn latest_of_source(
+    repo: &Repository,
+    source: &SourceInfo,
+    hostname: &str,
+) -> Result<Option<(Id, Snapshot)>> {
+    Ok(list(repo)?.into_iter().rev().find(|(_, s)| {
+        s.source.kind == source.kind && s.source.id == source.id && s.hostname == hostname
+    }))
+}
+
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

@@ -1,0 +1,216 @@
+//! A local directory as a media source, read with Jant's local-storage
+//! rules: `.multipart/` is skipped and `<file>.meta.json` sidecars become
+//! their object's metadata (reference §5.3).
+
+use super::{Content, MediaSource, ScanEntry};
+use crate::error::{Error, Result};
+use crate::jant;
+use crate::media::{EntryKind, Sidecar};
+use crate::snapshot::SourceInfo;
+use std::fs::{self, File, Metadata};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Files at least this large are mapped; smaller ones are read whole, which
+/// is cheaper than setting up a mapping.
+const MAP_THRESHOLD: u64 = 1 << 20;
+
+pub struct DirSource {
+    root: PathBuf,
+}
+
+impl DirSource {
+    /// Checks that `root` is a readable directory; nothing is read yet.
+    pub fn new(root: &Path) -> Result<DirSource> {
+        let md = match fs::metadata(root) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::SourceMissing(root.to_path_buf()))
+            }
+            Err(e) => {
+                return Err(Error::Unreadable {
+                    path: root.to_path_buf(),
+                    source: e,
+                })
+            }
+        };
+        if !md.is_dir() {
+            return Err(Error::SourceNotDirectory(root.to_path_buf()));
+        }
+        let root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
+        Ok(DirSource { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+}
+
+fn time_ns(sec: i64, nsec: i64) -> i64 {
+    sec.saturating_mul(1_000_000_000).saturating_add(nsec)
+}
+
+fn entry_from(key: String, kind: EntryKind, md: &Metadata) -> ScanEntry {
+    ScanEntry {
+        key,
+        kind,
+        size: if kind == EntryKind::File { md.len() } else { 0 },
+        mtime_ns: time_ns(md.mtime(), md.mtime_nsec()),
+        mode: md.mode() & 0o7777,
+        inode: md.ino(),
+        ctime_ns: time_ns(md.ctime(), md.ctime_nsec()),
+        token: String::new(),
+        meta: Vec::new(),
+        sidecar: None,
+        target: None,
+    }
+}
+
+impl MediaSource for DirSource {
+    fn info(&self) -> SourceInfo {
+        SourceInfo {
+            kind: "dir".into(),
+            id: self.root.display().to_string(),
+            description: format!("media directory {}", self.root.display()),
+        }
+    }
+
+    fn scan(&self) -> Result<(Vec<ScanEntry>, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut warnings = Vec::new();
+        let mut todo = vec![(self.root.clone(), String::new())];
+        while let Some((dir, prefix)) = todo.pop() {
+            let rd = fs::read_dir(&dir).map_err(|e| Error::Unreadable {
+                path: dir.clone(),
+                source: e,
+            })?;
+            let mut names = Vec::new();
+            for ent in rd {
+                let ent = ent.map_err(|e| Error::Unreadable {
+                    path: dir.clone(),
+                    source: e,
+                })?;
+                let name = ent.file_name();
+                let Some(name) = name.to_str() else {
+                    return Err(Error::Invalid(format!(
+                        "{}: file name is not valid UTF-8; object keys must be UTF-8",
+                        ent.path().display()
+                    )));
+                };
+                names.push(name.to_string());
+            }
+            names.sort();
+            let present: std::collections::HashSet<&str> =
+                names.iter().map(|s| s.as_str()).collect();
+            let mut sidecars: Vec<(String, PathBuf)> = Vec::new();
+            for name in &names {
+                let key = format!("{prefix}{name}");
+                let path = dir.join(name);
+                if jant::is_skipped_dir(&key) {
+                    continue;
+                }
+                let md = fs::symlink_metadata(&path).map_err(|e| Error::Unreadable {
+                    path: path.clone(),
+                    source: e,
+                })?;
+                let ft = md.file_type();
+                if ft.is_dir() {
+                    out.push(entry_from(key.clone(), EntryKind::Dir, &md));
+                    todo.push((path, format!("{key}/")));
+                } else if ft.is_symlink() {
+                    let target = fs::read_link(&path).map_err(|e| Error::Unreadable {
+                        path: path.clone(),
+                        source: e,
+                    })?;
+                    let mut e = entry_from(key, EntryKind::Symlink, &md);
+                    e.target = Some(target.to_string_lossy().into_owned());
+                    out.push(e);
+                } else if ft.is_file() {
+                    if let Some(obj) = jant::sidecar_target(name) {
+                        if present.contains(obj) && dir.join(obj).is_file() {
+                            sidecars.push((format!("{prefix}{obj}"), path));
+                            continue;
+                        }
+                    }
+                    // Opening now means an unreadable file stops the backup
+                    // before a single byte is written.
+                    File::open(&path).map_err(|e| Error::Unreadable {
+                        path: path.clone(),
+                        source: e,
+                    })?;
+                    out.push(entry_from(key, EntryKind::File, &md));
+                } else {
+                    warnings.push(format!(
+                        "{}: not a regular file, directory or symlink; skipped",
+                        path.display()
+                    ));
+                }
+            }
+            for (obj_key, path) in sidecars {
+                let bytes = fs::read(&path).map_err(|e| Error::Unreadable {
+                    path: path.clone(),
+                    source: e,
+                })?;
+                let md = fs::metadata(&path).map_err(|e| Error::Unreadable {
+                    path: path.clone(),
+                    source: e,
+                })?;
+                let mtime_ns = time_ns(md.mtime(), md.mtime_nsec());
+                let (meta, raw) = match jant::parse_sidecar(&bytes) {
+                    Some(meta) if jant::render_sidecar(&meta) == bytes => (meta, None),
+                    Some(meta) => (meta, Some(bytes)),
+                    None => {
+                        warnings.push(format!(
+                            "{}: sidecar is not Jant's JSON; kept verbatim",
+                            path.display()
+                        ));
+                        (Vec::new(), Some(bytes))
+                    }
+                };
+                if let Some(e) = out.iter_mut().rev().find(|e| e.key == obj_key) {
+                    e.meta = meta;
+                    e.sidecar = Some(Sidecar { raw, mtime_ns });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok((out, warnings))
+    }
+
+    fn open(&self, entry: &ScanEntry) -> Result<Content> {
+        let path = self.path_of(&entry.key);
+        let mut f = File::open(&path).map_err(|e| Error::Unreadable {
+            path: path.clone(),
+            source: e,
+        })?;
+        if entry.size >= MAP_THRESHOLD {
+            // SAFETY: the map is read-only. If another process truncates the
+            // file while it is mapped, reads past the new end fault (SIGBUS);
+            // Jant writes each media object once under a fresh key and never
+            // rewrites it, which is what makes mapping safe here.
+            if let Ok(m) = unsafe { memmap2::Mmap::map(&f) } {
+                let _ = m.advise(memmap2::Advice::Sequential);
+                return Ok(Content::Mapped(m));
+            }
+            return Ok(Content::Stream(Box::new(f)));
+        }
+        let mut buf = Vec::with_capacity(entry.size as usize);
+        f.read_to_end(&mut buf)
+            .map_err(|e| Error::Unreadable { path, source: e })?;
+        Ok(Content::Bytes(buf))
+    }
+
+    fn changed_since_scan(&self, entry: &ScanEntry) -> bool {
+        match fs::symlink_metadata(self.path_of(&entry.key)) {
+            Ok(md) => {
+                md.len() != entry.size || time_ns(md.mtime(), md.mtime_nsec()) != entry.mtime_ns
+            }
+            Err(_) => true,
+        }
+    }
+}

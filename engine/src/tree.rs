@@ -1,0 +1,455 @@
+//! Content-defined ("prolly") trees: an ordered map of byte keys to byte
+//! values, stored as tree-node blobs. (format-spec/README.md §6)
+//!
+//! Where a node ends is decided by the entries themselves: after an entry of
+//! `s` bytes whose key hashes (blake3 of level byte ‖ key, first 8 bytes as
+//! a little-endian u64) to `h`, the node ends when `h mod target < s`. So a
+//! node holds about `target` bytes, and the same entries always make the
+//! same nodes: an unchanged listing produces the same root id and stores
+//! nothing new, and one changed entry rewrites only its leaf and the
+//! internal nodes above it. A node that reaches 8 × target is cut regardless;
+//! the next content-defined cut resynchronises the two trees.
+//!
+//! The tree knows nothing of files or rows: media listings and database
+//! tables both use it, with their own key and value encodings.
+
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::pack::BlobKind;
+use crate::repo::Repository;
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+pub const MAGIC: &[u8; 4] = b"JRTN";
+pub const VERSION: u16 = 1;
+const HARD_CAP_FACTOR: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeafEntry {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    pub first_key: Vec<u8>,
+    pub node: Id,
+    /// Number of leaf entries below this child.
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Node {
+    Leaf(Vec<LeafEntry>),
+    Internal { level: u8, children: Vec<Child> },
+}
+
+/// The root of a tree as a snapshot records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Root {
+    pub node: Id,
+    pub count: u64,
+}
+
+impl Node {
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(MAGIC, VERSION, self)
+    }
+
+    /// Decode and check the invariants a walker relies on: keys strictly
+    /// increasing, internal nodes non-empty with a level above zero.
+    pub fn decode(bytes: &[u8]) -> Result<Node> {
+        let n: Node = codec::decode("tree node", MAGIC, VERSION, bytes)?;
+        let ordered = |keys: &mut dyn Iterator<Item = &Vec<u8>>| {
+            let mut prev: Option<&Vec<u8>> = None;
+            for k in keys {
+                if prev.is_some_and(|p| p >= k) {
+                    return false;
+                }
+                prev = Some(k);
+            }
+            true
+        };
+        let ok = match &n {
+            Node::Leaf(e) => ordered(&mut e.iter().map(|e| &e.key)),
+            Node::Internal { level, children } => {
+                *level > 0
+                    && !children.is_empty()
+                    && ordered(&mut children.iter().map(|c| &c.first_key))
+            }
+        };
+        if !ok {
+            return Err(Error::corrupt(
+                "tree node",
+                "keys out of order or empty internal node",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+pub fn load_node(repo: &Repository, id: &Id) -> Result<Node> {
+    let bytes = repo.load_blob(id)?;
+    Node::decode(&bytes).map_err(|e| match e {
+        Error::Corrupt { detail, .. } => Error::corrupt(format!("tree node {id}"), detail),
+        other => other,
+    })
+}
+
+fn is_boundary(level: u8, key: &[u8], size: usize, target: usize) -> bool {
+    if size >= target {
+        return true;
+    }
+    let mut h = blake3::Hasher::new();
+    h.update(&[level]);
+    h.update(key);
+    let d = h.finalize();
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&d.as_bytes()[..8]);
+    (u64::from_le_bytes(x) % target as u64) < size as u64
+}
+
+#[derive(Default)]
+struct Level {
+    children: Vec<Child>,
+    bytes: usize,
+}
+
+/// Builds a tree from entries pushed in strictly increasing key order.
+pub struct TreeBuilder<'r> {
+    repo: &'r Repository,
+    target: usize,
+    leaf: Vec<LeafEntry>,
+    leaf_bytes: usize,
+    upper: Vec<Level>,
+    last_key: Option<Vec<u8>>,
+    count: u64,
+    /// Nodes this build stored that the repository did not have.
+    pub new_nodes: u64,
+    pub nodes: u64,
+}
+
+impl<'r> TreeBuilder<'r> {
+    pub fn new(repo: &'r Repository) -> TreeBuilder<'r> {
+        TreeBuilder {
+            repo,
+            target: repo.config().tree_node_target as usize,
+            leaf: Vec::new(),
+            leaf_bytes: 0,
+            upper: Vec::new(),
+            last_key: None,
+            count: 0,
+            new_nodes: 0,
+            nodes: 0,
+        }
+    }
+
+    pub fn push(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        if let Some(last) = &self.last_key {
+            if *last >= key {
+                return Err(Error::Invalid(format!(
+                    "tree keys must be strictly increasing: {:?} after {:?}",
+                    String::from_utf8_lossy(&key),
+                    String::from_utf8_lossy(last)
+                )));
+            }
+        }
+        self.last_key = Some(key.clone());
+        self.count += 1;
+        let size = key.len() + value.len();
+        let cut = is_boundary(0, &key, size, self.target);
+        self.leaf.push(LeafEntry { key, value });
+        self.leaf_bytes += size;
+        if cut || self.leaf_bytes >= HARD_CAP_FACTOR * self.target {
+            self.emit_leaf()?;
+        }
+        Ok(())
+    }
+
+    fn store(&mut self, node: &Node) -> Result<Id> {
+        let (id, new) = self.repo.save_blob(BlobKind::Tree, &node.encode())?;
+        self.nodes += 1;
+        self.new_nodes += new as u64;
+        Ok(id)
+    }
+
+    fn emit_leaf(&mut self) -> Result<()> {
+        let entries = std::mem::take(&mut self.leaf);
+        self.leaf_bytes = 0;
+        let first_key = entries.first().map(|e| e.key.clone()).unwrap_or_default();
+        let count = entries.len() as u64;
+        let node = self.store(&Node::Leaf(entries))?;
+        self.push_child(
+            1,
+            Child {
+                first_key,
+                node,
+                count,
+            },
+        )
+    }
+
+    fn push_child(&mut self, level: u8, child: Child) -> Result<()> {
+        let i = level as usize - 1;
+        if self.upper.len() <= i {
+            self.upper.push(Level::default());
+        }
+        let size = child.first_key.len() + 40;
+        let cut = is_boundary(level, &child.first_key, size, self.target);
+        let l = &mut self.upper[i];
+        l.children.push(child);
+        l.bytes += size;
+        if cut || l.bytes >= HARD_CAP_FACTOR * self.target {
+            self.emit_internal(level)?;
+        }
+        Ok(())
+    }
+
+    fn emit_internal(&mut self, level: u8) -> Result<()> {
+        let l = std::mem::take(&mut self.upper[level as usize - 1]);
+        let first_key = l.children[0].first_key.clone();
+        let count = l.children.iter().map(|c| c.count).sum();
+        let node = self.store(&Node::Internal {
+            level,
+            children: l.children,
+        })?;
+        self.push_child(
+            level + 1,
+            Child {
+                first_key,
+                node,
+                count,
+            },
+        )
+    }
+
+    pub fn finish(mut self) -> Result<Root> {
+        if self.upper.is_empty() {
+            let entries = std::mem::take(&mut self.leaf);
+            let node = self.store(&Node::Leaf(entries))?;
+            return Ok(Root {
+                node,
+                count: self.count,
+            });
+        }
+        if !self.leaf.is_empty() {
+            self.emit_leaf()?;
+        }
+        let mut level = 1usize;
+        loop {
+            let top = level == self.upper.len();
+            let n = self.upper[level - 1].children.len();
+            if top && n == 1 {
+                let c = &self.upper[level - 1].children[0];
+                return Ok(Root {
+                    node: c.node,
+                    count: c.count,
+                });
+            }
+            if n > 0 {
+                self.emit_internal(level as u8)?;
+            }
+            level += 1;
+        }
+    }
+}
+
+/// Build a tree from already sorted entries.
+pub fn build<I>(repo: &Repository, entries: I) -> Result<(Root, u64)>
+where
+    I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+{
+    let mut b = TreeBuilder::new(repo);
+    for (k, v) in entries {
+        b.push(k, v)?;
+    }
+    let new = b.new_nodes;
+    let root = b.finish()?;
+    Ok((root, new))
+}
+
+/// In-order iterator over a tree's entries, loading one node per level at a time.
+pub struct Iter<'r> {
+    repo: &'r Repository,
+    stack: Vec<std::vec::IntoIter<Item>>,
+}
+
+enum Item {
+    Sub { level: u8, node: Id, count: u64 },
+    Entry(LeafEntry),
+}
+
+fn items(node: Node) -> Vec<Item> {
+    match node {
+        Node::Leaf(e) => e.into_iter().map(Item::Entry).collect(),
+        Node::Internal { level, children } => children
+            .into_iter()
+            .map(|c| Item::Sub {
+                level: level - 1,
+                node: c.node,
+                count: c.count,
+            })
+            .collect(),
+    }
+}
+
+pub fn iter<'r>(repo: &'r Repository, root: &Id) -> Iter<'r> {
+    Iter {
+        repo,
+        stack: vec![vec![Item::Sub {
+            level: u8::MAX,
+            node: *root,
+            count: 0,
+        }]
+        .into_iter()],
+    }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Result<LeafEntry>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let top = self.stack.last_mut()?;
+            match top.next() {
+                None => {
+                    self.stack.pop();
+                }
+                Some(Item::Entry(e)) => return Some(Ok(e)),
+                Some(Item::Sub { node, .. }) => match load_node(self.repo, &node) {
+                    Ok(n) => self.stack.push(items(n).into_iter()),
+                    Err(e) => {
+                        self.stack.clear();
+                        return Some(Err(e));
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Every node id of a tree (for check and stats), root first.
+pub fn node_ids(
+    repo: &Repository,
+    root: &Id,
+    mut f: impl FnMut(&Id, &Node) -> Result<()>,
+) -> Result<()> {
+    let mut todo = vec![*root];
+    while let Some(id) = todo.pop() {
+        let n = load_node(repo, &id)?;
+        f(&id, &n)?;
+        if let Node::Internal { children, .. } = &n {
+            todo.extend(children.iter().rev().map(|c| c.node));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Added(LeafEntry),
+    Removed(LeafEntry),
+    Modified {
+        key: Vec<u8>,
+        old: Vec<u8>,
+        new: Vec<u8>,
+    },
+}
+
+/// What a diff cost: the proof that it followed the changes, not the sizes.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct DiffCost {
+    pub nodes_loaded: u64,
+    pub entries_skipped: u64,
+}
+
+/// Walk two trees together and report changed entries in key order.
+/// Whenever both sides are at the same subtree id, the subtree is skipped
+/// unread; otherwise the side with the taller subtree is opened first, so
+/// identical subtrees below a changed node still line up and are skipped.
+pub fn diff(
+    repo: &Repository,
+    a: Option<&Id>,
+    b: Option<&Id>,
+    mut f: impl FnMut(Change) -> Result<()>,
+) -> Result<DiffCost> {
+    let mut cost = DiffCost::default();
+    let start = |r: Option<&Id>| -> Vec<Item> {
+        r.map(|id| {
+            vec![Item::Sub {
+                level: u8::MAX,
+                node: *id,
+                count: 0,
+            }]
+        })
+        .unwrap_or_default()
+    };
+    // Stacks hold the remaining items in reverse order (next item last).
+    let mut sa = start(a);
+    let mut sb = start(b);
+    let expand = |s: &mut Vec<Item>, cost: &mut DiffCost| -> Result<()> {
+        if let Some(Item::Sub { node, .. }) = s.pop() {
+            let n = load_node(repo, &node)?;
+            cost.nodes_loaded += 1;
+            let mut it = items(n);
+            it.reverse();
+            s.extend(it);
+        }
+        Ok(())
+    };
+    loop {
+        match (sa.last(), sb.last()) {
+            (None, None) => return Ok(cost),
+            (Some(Item::Sub { node: x, count, .. }), Some(Item::Sub { node: y, .. })) if x == y => {
+                cost.entries_skipped += *count;
+                sa.pop();
+                sb.pop();
+            }
+            (Some(Item::Sub { level: la, .. }), Some(Item::Sub { level: lb, .. })) => {
+                let (la, lb) = (*la, *lb);
+                if la >= lb {
+                    expand(&mut sa, &mut cost)?;
+                }
+                if lb >= la {
+                    expand(&mut sb, &mut cost)?;
+                }
+            }
+            (Some(Item::Sub { .. }), _) => expand(&mut sa, &mut cost)?,
+            (_, Some(Item::Sub { .. })) => expand(&mut sb, &mut cost)?,
+            (Some(Item::Entry(x)), Some(Item::Entry(y))) => match x.key.cmp(&y.key) {
+                Ordering::Less => {
+                    if let Some(Item::Entry(e)) = sa.pop() {
+                        f(Change::Removed(e))?;
+                    }
+                }
+                Ordering::Greater => {
+                    if let Some(Item::Entry(e)) = sb.pop() {
+                        f(Change::Added(e))?;
+                    }
+                }
+                Ordering::Equal => {
+                    if let (Some(Item::Entry(x)), Some(Item::Entry(y))) = (sa.pop(), sb.pop()) {
+                        if x.value != y.value {
+                            f(Change::Modified {
+                                key: x.key,
+                                old: x.value,
+                                new: y.value,
+                            })?;
+                        }
+                    }
+                }
+            },
+            (Some(Item::Entry(_)), None) => {
+                if let Some(Item::Entry(e)) = sa.pop() {
+                    f(Change::Removed(e))?;
+                }
+            }
+            (None, Some(Item::Entry(_))) => {
+                if let Some(Item::Entry(e)) = sb.pop() {
+                    f(Change::Added(e))?;
+                }
+            }
+        }
+    }
+}
