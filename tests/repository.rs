@@ -1,0 +1,387 @@
+//! Backup, restore, dedup, change detection, diff and snapshot listing
+//! against a real local repository, through the real `jarc` binary.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use support::*;
+
+fn set_mtime(p: &Path, secs: i64, nanos: u32) {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::new(secs as u64, nanos);
+    fs::File::options()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}
+
+#[test]
+fn round_trip_of_awkward_trees_is_byte_identical() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo, out) = (
+        t.path().join("src"),
+        t.path().join("repo"),
+        t.path().join("out"),
+    );
+    fs::create_dir_all(src.join("empty/dir")).unwrap();
+    write(&src.join("zero"), b"");
+    write(&src.join("nested/zero too"), b"");
+    write(
+        &src.join("名前 with spaces/ünïcödé file.txt"),
+        "snow ☃ and\nnewlines\n".as_bytes(),
+    );
+    let mut deep = src.clone();
+    for i in 0..40 {
+        deep = deep.join(format!("d{i}"));
+    }
+    write(&deep.join("leaf.bin"), &noise(1, 10_000));
+    let big = noise(7, 300 * 1024 * 1024);
+    write(&src.join("video/big.mp4"), &big);
+    let dup = noise(8, 3_000_000);
+    write(&src.join("dup/a.jpg"), &dup);
+    write(&src.join("dup/b.jpg"), &dup);
+    std::os::unix::fs::symlink("../zero", src.join("nested/link")).unwrap();
+    fs::set_permissions(src.join("zero"), fs::Permissions::from_mode(0o600)).unwrap();
+    set_mtime(&src.join("dup/a.jpg"), 1_600_000_000, 123_456_789);
+
+    init(&repo);
+    let b = json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    assert_eq!(b["files"], 8, "{b}");
+    // The duplicated 3 MB file is stored once: 300 MiB + 3 MB + metadata.
+    let stored = pack_bytes(&repo);
+    assert!(stored > big.len() as u64 + 3_000_000, "stored {stored}");
+    assert!(stored < big.len() as u64 + 3_500_000, "stored {stored}");
+
+    ok(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(capture(&src), capture(&out));
+    ok(&repo, &["check", "--read-data"]);
+}
+
+#[test]
+fn unchanged_rerun_stores_nothing_and_one_percent_change_stores_about_one_percent() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    for i in 0..200 {
+        write(&src.join(format!("media/{i:04}.jpg")), &noise(i, 100_000));
+    }
+    init(&repo);
+    let first = json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    assert_eq!(first["files_new"], 200);
+    let packs = pack_count(&repo);
+    let bytes = pack_bytes(&repo);
+
+    let second = json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    assert_eq!(second["files_unchanged"], 200);
+    assert_eq!(second["bytes_read"], 0);
+    assert_eq!(second["blobs_new"], 0);
+    assert_eq!(pack_count(&repo), packs, "an unchanged rerun wrote a pack");
+
+    for i in 0..2 {
+        write(
+            &src.join(format!("media/{i:04}.jpg")),
+            &noise(1000 + i, 100_000),
+        );
+    }
+    let third = json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    assert_eq!(third["files_changed"], 2);
+    assert_eq!(third["bytes_read"], 200_000);
+    let growth = pack_bytes(&repo) - bytes;
+    // 1 % of 20 MB of data plus one tree's worth of changed nodes.
+    assert!((200_000..260_000).contains(&growth), "growth {growth}");
+
+    let forced = json(
+        &repo,
+        &["backup", "--force-read", "--media", src.to_str().unwrap()],
+    );
+    assert_eq!(forced["bytes_read"], 20_000_000);
+    assert_eq!(forced["blobs_new"], 0);
+}
+
+#[test]
+fn metadata_change_is_seen_without_rereading_content() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo, out) = (
+        t.path().join("src"),
+        t.path().join("repo"),
+        t.path().join("out"),
+    );
+    write(&src.join("a.png"), &noise(3, 5000));
+    init(&repo);
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    set_mtime(&src.join("a.png"), 1_000_000_000, 5);
+    let b = json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    assert_eq!(b["files_changed"], 1);
+    assert_eq!(b["blobs_new"], 1, "only the changed tree node is new: {b}");
+    let d = json(&repo, &["diff", &first_id(&repo), "latest"]);
+    assert_eq!(d["media"][0]["change"], "metadata");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(capture(&src), capture(&out));
+}
+
+fn first_id(repo: &Path) -> String {
+    json(repo, &["snapshots"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn jant_sidecars_are_metadata_and_multipart_is_skipped() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo, out) = (
+        t.path().join("src"),
+        t.path().join("repo"),
+        t.path().join("out"),
+    );
+    let key = "media/site1/files/med_1.png";
+    write(&src.join(key), &noise(5, 2000));
+    let sidecar = br#"{"contentType":"image/png","contentDisposition":"inline","cacheControl":"public, max-age=31536000, immutable"}"#;
+    write(&src.join(format!("{key}.meta.json")), sidecar);
+    // Not Jant's serialisation (spaces): must still come back byte for byte.
+    write(&src.join("media/site1/files/med_2.webp"), b"RIFF");
+    write(
+        &src.join("media/site1/files/med_2.webp.meta.json"),
+        b"{ \"contentType\": \"image/webp\" }\n",
+    );
+    // A sidecar with no object is an ordinary file.
+    write(&src.join("media/orphan.meta.json"), b"{}");
+    write(&src.join(".multipart/upl_1/part-1"), b"partial upload");
+
+    init(&repo);
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    let ls = json(&repo, &["ls", "latest"]);
+    let keys: Vec<&str> = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "file")
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            key,
+            "media/site1/files/med_2.webp",
+            "media/orphan.meta.json"
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+    );
+    let png = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == key)
+        .unwrap();
+    assert_eq!(png["meta"]["contentType"], "image/png");
+    assert_eq!(
+        png["meta"]["cacheControl"],
+        "public, max-age=31536000, immutable"
+    );
+
+    ok(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    fs::remove_dir_all(src.join(".multipart")).unwrap();
+    assert_eq!(capture(&src), capture(&out));
+}
+
+#[test]
+fn diff_cost_follows_the_changes_not_the_listing() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    for i in 0..10_000u64 {
+        write(
+            &src.join(format!("media/{:02}/{i:05}.txt", i % 50)),
+            format!("object {i}").as_bytes(),
+        );
+    }
+    init(&repo);
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    write(&src.join("media/07/00007.txt"), b"changed");
+    write(&src.join("media/new.txt"), b"new");
+    fs::remove_file(src.join("media/49/09999.txt")).unwrap();
+    let b = json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    assert_eq!(b["files_unchanged"], 9_998);
+    let stats = json(&repo, &["stats"]);
+    let tree_nodes = stats["tree_blobs"].as_u64().unwrap();
+
+    let d = json(&repo, &["diff", &first_id(&repo), "latest"]);
+    let changes: Vec<(String, String)> = d["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().to_string(),
+                c["change"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        changes.contains(&("media/07/00007.txt".into(), "modified".into())),
+        "{changes:?}"
+    );
+    assert!(changes.contains(&("media/new.txt".into(), "added".into())));
+    assert!(changes.contains(&("media/49/09999.txt".into(), "removed".into())));
+    // Directories whose mtime changed show as metadata changes; nothing else.
+    assert!(
+        changes
+            .iter()
+            .all(|(k, c)| c != "metadata" || !k.ends_with(".txt")),
+        "{changes:?}"
+    );
+    let loaded = d["cost"]["nodes_loaded"].as_u64().unwrap();
+    assert!(
+        loaded * 10 < tree_nodes,
+        "diff read {loaded} of {tree_nodes} nodes"
+    );
+    assert!(d["cost"]["entries_skipped"].as_u64().unwrap() > 9_000);
+}
+
+#[test]
+fn snapshot_ids_prefixes_and_latest() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    write(&src.join("a"), b"1");
+    init(&repo);
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        write(&src.join("a"), format!("{i}").as_bytes());
+        ids.push(
+            json(
+                &repo,
+                &[
+                    "backup",
+                    "--media",
+                    src.to_str().unwrap(),
+                    "--tag",
+                    "nightly",
+                ],
+            )["snapshot"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let list = json(&repo, &["snapshots"]);
+    assert_eq!(list.as_array().unwrap().len(), 20);
+    assert_eq!(list[19]["id"], ids[19].as_str());
+    assert_eq!(list[0]["tags"][0], "nightly");
+    // A unique prefix resolves; a one-character prefix shared by two ids is ambiguous.
+    let ls = ok(&repo, &["ls", &ids[3][..8]]);
+    assert!(ls.contains(" a"), "{ls}");
+    let mut by_first: std::collections::HashMap<char, usize> = Default::default();
+    for id in &ids {
+        *by_first.entry(id.chars().next().unwrap()).or_default() += 1;
+    }
+    if let Some((c, _)) = by_first.iter().find(|(_, n)| **n > 1) {
+        let o = run(&repo, &["ls", &c.to_string()]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("is ambiguous"), "{}", stderr(&o));
+    }
+    let o = run(&repo, &["ls", "ffffffffffff0"]);
+    assert!(
+        stderr(&o).contains("no snapshot matches \"ffffffffffff0\""),
+        "{}",
+        stderr(&o)
+    );
+    let restored = t.path().join("out");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", restored.to_str().unwrap()],
+    );
+    assert_eq!(fs::read(restored.join("a")).unwrap(), b"19");
+}
+
+#[test]
+fn two_backups_into_one_repository_at_once() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = t.path().join("repo");
+    let (s1, s2) = (t.path().join("s1"), t.path().join("s2"));
+    for i in 0..30 {
+        write(&s1.join(format!("f{i}")), &noise(i, 400_000));
+        // Half the content is shared, so both runs race to store the same chunks.
+        write(
+            &s2.join(format!("f{i}")),
+            &noise(if i % 2 == 0 { i } else { 500 + i }, 400_000),
+        );
+    }
+    init(&repo);
+    let spawn = |src: &Path| {
+        support::cmd(&repo)
+            .args(["--json", "backup", "--media", src.to_str().unwrap()])
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(&s1), spawn(&s2));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(json(&repo, &["snapshots"]).as_array().unwrap().len(), 2);
+    let c = json(&repo, &["check", "--read-data"]);
+    assert_eq!(c["ok"], true, "{c}");
+    for (src, n) in [(&s1, 0), (&s2, 1)] {
+        let id = json(&repo, &["snapshots"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["source"]["id"] == fs::canonicalize(src).unwrap().to_str().unwrap())
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let out = t.path().join(format!("out{n}"));
+        ok(&repo, &["restore", &id, "--target", out.to_str().unwrap()]);
+        assert_eq!(capture(src), capture(&out));
+    }
+}
+
+#[test]
+fn restore_refuses_a_non_empty_target_without_overwrite() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo, out) = (
+        t.path().join("src"),
+        t.path().join("repo"),
+        t.path().join("out"),
+    );
+    write(&src.join("a"), b"new");
+    write(&out.join("a"), b"old");
+    write(&out.join("keep"), b"mine");
+    init(&repo);
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    let o = run(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is not empty; pass --overwrite"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(out.join("a")).unwrap(), b"old");
+    ok(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--overwrite",
+            "--target",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(fs::read(out.join("a")).unwrap(), b"new");
+    assert_eq!(fs::read(out.join("keep")).unwrap(), b"mine");
+}

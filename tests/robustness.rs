@@ -1,0 +1,301 @@
+//! Interruption, corruption and bad input: the repository stays valid,
+//! damage is named, and errors say what is wrong without writing anything.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+use support::*;
+
+fn dataset(src: &Path, files: u64, size: usize) {
+    for i in 0..files {
+        write(&src.join(format!("media/{i:03}.jpg")), &noise(i + 1, size));
+    }
+}
+
+fn assert_check_clean(repo: &Path) {
+    let c = json(repo, &["check", "--read-data"]);
+    assert_eq!(c["ok"], true, "check after interruption: {c}");
+}
+
+#[test]
+fn interrupted_backups_leave_a_valid_repository() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    // 80 MB: more than two 32 MiB packs, so "after-pack" fires mid-run.
+    dataset(&src, 80, 1_000_000);
+    init(&repo);
+    let mut committed = 0;
+    for point in ["after-pack", "before-index", "before-snapshot"] {
+        let o = cmd(&repo)
+            .env("JARC_FAILPOINT", point)
+            .args(["backup", "--media", src.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            !o.status.success(),
+            "failpoint {point} did not stop the backup"
+        );
+        assert!(stderr(&o).contains(&format!("failpoint {point}")));
+        assert_check_clean(&repo);
+        assert_eq!(
+            json(&repo, &["snapshots"]).as_array().unwrap().len(),
+            committed
+        );
+    }
+    // Real kills at several moments of a run.
+    for delay_ms in [30u64, 120, 400] {
+        let mut child = cmd(&repo)
+            .args(["backup", "--force-read", "--media", src.to_str().unwrap()])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        assert_check_clean(&repo);
+        if status.success() {
+            committed += 1;
+        }
+        assert_eq!(
+            json(&repo, &["snapshots"]).as_array().unwrap().len(),
+            committed
+        );
+    }
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    let out = t.path().join("out");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(capture(&src), capture(&out));
+    assert_check_clean(&repo);
+}
+
+#[test]
+fn a_flipped_byte_is_found_named_and_contained() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo, out) = (
+        t.path().join("src"),
+        t.path().join("repo"),
+        t.path().join("out"),
+    );
+    // Small files are one chunk each, so the first blob of the pack is one file.
+    dataset(&src, 10, 100_000);
+    init(&repo);
+    let snap = json(&repo, &["backup", "--media", src.to_str().unwrap()])["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let packs: Vec<String> = listing(&repo.join("data"))
+        .keys()
+        .filter(|k| !k.ends_with('/'))
+        .cloned()
+        .collect();
+    // The data pack is the big one; the other holds tree nodes.
+    let data_pack = packs
+        .iter()
+        .max_by_key(|p| fs::metadata(repo.join("data").join(p)).unwrap().len())
+        .unwrap();
+    let path = repo.join("data").join(data_pack);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[50] ^= 0x01;
+    fs::write(&path, &bytes).unwrap();
+    let pack_id = data_pack.rsplit('/').next().unwrap();
+
+    // Structure alone does not read data, so it passes.
+    ok(&repo, &["check"]);
+    let o = run(&repo, &["check", "--read-data"]);
+    assert_eq!(o.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("damaged: pack {pack_id}")), "{text}");
+    assert!(text.contains("ERRORS FOUND"));
+    let report = json_status(&repo, &["check", "--read-data"]);
+    let damage = report["report"]["damage"].as_array().unwrap();
+    let affected: Vec<&str> = damage
+        .iter()
+        .flat_map(|d| {
+            d["affects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(affected.len(), 1, "{report}");
+    let (short, key) = affected[0].split_once(':').unwrap();
+    assert!(snap.starts_with(short));
+
+    let o = run(
+        &repo,
+        &[
+            "--json",
+            "restore",
+            "latest",
+            "--target",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let failed = r["summary"]["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0][0], key);
+    assert!(
+        failed[0][1].as_str().unwrap().contains("hash mismatch")
+            || failed[0][1].as_str().unwrap().contains("zstd"),
+        "{r}"
+    );
+    let mut want = capture(&src);
+    want.remove(key);
+    assert_eq!(capture(&out), want);
+    assert!(
+        !out.join(key).exists(),
+        "a damaged file must not be left half-written"
+    );
+}
+
+fn json_status(repo: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    serde_json::from_slice(&run(repo, &a).stdout).unwrap()
+}
+
+#[test]
+fn missing_source_is_a_clear_error_and_writes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = t.path().join("repo");
+    init(&repo);
+    let before = listing(&repo);
+    let missing = t.path().join("no-such-dir");
+    let o = run(&repo, &["backup", "--media", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o).trim(),
+        format!(
+            "jarc: error: source directory {} does not exist",
+            missing.display()
+        )
+    );
+    assert_eq!(listing(&repo), before);
+}
+
+#[test]
+fn unreadable_file_is_named_and_nothing_is_written() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    write(&src.join("ok.jpg"), &noise(1, 1000));
+    write(&src.join("secret.jpg"), &noise(2, 1000));
+    fs::set_permissions(src.join("secret.jpg"), fs::Permissions::from_mode(0o000)).unwrap();
+    init(&repo);
+    let before = listing(&repo);
+    let root = unsafe { libc::geteuid() } == 0;
+    let o = if root {
+        // root reads anything: run as `nobody` so the permission bites.
+        for p in [t.path(), &src] {
+            fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::process::Command::new("chmod")
+            .args(["-R", "a+rwX"])
+            .arg(&repo)
+            .status()
+            .unwrap();
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(jarc_bin())
+            .arg("--repo")
+            .arg(&repo)
+            .args(["backup", "--media", src.to_str().unwrap()])
+            .env_remove("JARC_REPOSITORY")
+            .output()
+            .unwrap()
+    } else {
+        run(&repo, &["backup", "--media", src.to_str().unwrap()])
+    };
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let want = format!(
+        "cannot read {}: Permission denied",
+        fs::canonicalize(&src).unwrap().join("secret.jpg").display()
+    );
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    assert_eq!(listing(&repo), before);
+}
+
+#[test]
+fn not_a_repository_foreign_format_and_unknown_version() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    write(&src.join("a"), b"x");
+
+    let empty = t.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let o = run(&empty, &["snapshots"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{} is not a jarc repository (no config object); create one with `jarc init --repo {}`",
+            empty.display(),
+            empty.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(listing(&empty).is_empty());
+
+    let missing = t.path().join("missing");
+    let o = run(&missing, &["backup", "--media", src.to_str().unwrap()]);
+    assert!(
+        stderr(&o).contains("is not a jarc repository"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!missing.exists());
+
+    let foreign = t.path().join("restic-like");
+    write(
+        &foreign.join("config"),
+        br#"{"version":2,"id":"5f1b","chunker_polynomial":"3dea92648f6e83"}"#,
+    );
+    let before = listing(&foreign);
+    let o = run(&foreign, &["backup", "--media", src.to_str().unwrap()]);
+    assert!(
+        stderr(&o).contains("is not a jarc repository: its config object is not in jarc's format"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(listing(&foreign), before);
+
+    let future = t.path().join("future");
+    init(&future);
+    let cfg = future.join("config");
+    let mut b = fs::read(&cfg).unwrap();
+    b[4..6].copy_from_slice(&99u16.to_le_bytes());
+    fs::write(&cfg, &b).unwrap();
+    let before = listing(&future);
+    let o = run(&future, &["backup", "--media", src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "config has format version 99, which this jarc does not support (it reads version 1)"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(listing(&future), before);
+
+    let o = run(&future, &["init"]);
+    assert!(
+        stderr(&o).contains("already holds a jarc repository; refusing to initialise over it"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(listing(&future), before);
+
+    let o = std::process::Command::new(jarc_bin())
+        .env_remove("JARC_REPOSITORY")
+        .arg("snapshots")
+        .output()
+        .unwrap();
+    assert!(stderr(&o).contains("no repository given: pass --repo PATH or set JARC_REPOSITORY"));
+}

@@ -1,0 +1,167 @@
+//! Helpers shared by the integration tests: run the real binary, build
+//! datasets, and capture a directory tree for byte-exact comparison.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn jarc_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_jarc"))
+}
+
+pub fn cmd(repo: &Path) -> Command {
+    let mut c = Command::new(jarc_bin());
+    c.env_remove("JARC_REPOSITORY")
+        .env_remove("JARC_FAILPOINT")
+        .arg("--repo")
+        .arg(repo);
+    c
+}
+
+/// Run jarc against `repo`; returns the output whatever the exit status.
+pub fn run(repo: &Path, args: &[&str]) -> Output {
+    cmd(repo).args(args).output().expect("spawn jarc")
+}
+
+/// Run and require success, returning stdout.
+pub fn ok(repo: &Path, args: &[&str]) -> String {
+    let o = run(repo, args);
+    assert!(
+        o.status.success(),
+        "jarc {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn json(repo: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    serde_json::from_str(&ok(repo, &a)).expect("valid JSON")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Deterministic pseudo-random bytes (incompressible, like JPEG/MP4).
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+pub fn write(path: &Path, data: &[u8]) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, data).unwrap();
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Node {
+    Dir {
+        mode: u32,
+    },
+    File {
+        hash: String,
+        len: u64,
+        mtime_ns: i64,
+        mode: u32,
+    },
+    Link {
+        target: PathBuf,
+    },
+}
+
+/// Everything a restore must reproduce: names, kinds, bytes (hashed), file
+/// mtimes and modes.
+pub fn capture(root: &Path) -> BTreeMap<String, Node> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            if md.file_type().is_symlink() {
+                out.insert(
+                    rel,
+                    Node::Link {
+                        target: std::fs::read_link(&p).unwrap(),
+                    },
+                );
+            } else if md.is_dir() {
+                out.insert(
+                    rel,
+                    Node::Dir {
+                        mode: md.permissions().mode() & 0o7777,
+                    },
+                );
+                todo.push(p);
+            } else {
+                let data = std::fs::read(&p).unwrap();
+                out.insert(
+                    rel,
+                    Node::File {
+                        hash: blake3::hash(&data).to_hex().to_string(),
+                        len: data.len() as u64,
+                        mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+                        mode: md.permissions().mode() & 0o7777,
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Every file under a directory with its size: to prove nothing was written.
+pub fn listing(root: &Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    if !root.exists() {
+        return out;
+    }
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                todo.push(p);
+                out.insert(rel + "/", 0);
+            } else {
+                out.insert(rel, std::fs::metadata(&p).unwrap().len());
+            }
+        }
+    }
+    out
+}
+
+/// Total bytes of the pack files in a local repository.
+pub fn pack_bytes(repo: &Path) -> u64 {
+    listing(&repo.join("data")).values().sum()
+}
+
+pub fn pack_count(repo: &Path) -> usize {
+    listing(&repo.join("data"))
+        .keys()
+        .filter(|k| !k.ends_with('/'))
+        .count()
+}
+
+pub fn init(repo: &Path) {
+    ok(repo, &["init"]);
+}
