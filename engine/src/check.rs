@@ -19,6 +19,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
+/// A problem found in a pack: (pack, blob if one is to blame, what is wrong).
+type Problem = (Id, Option<Id>, String);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Damage {
     pub pack: String,
@@ -141,7 +144,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
             unique.entry(p.id).or_insert(p);
         }
         let packs: Vec<&IndexPack> = unique.into_values().collect();
-        let results: Vec<(u64, Vec<(Id, Option<Id>, String)>)> = packs
+        let results: Vec<(u64, Vec<Problem>)> = packs
             .par_iter()
             .map(|p| {
                 let out = verify_pack(repo, p);
@@ -149,7 +152,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
                 out
             })
             .collect();
-        let mut bad: Vec<(Id, Option<Id>, String)> = Vec::new();
+        let mut bad: Vec<Problem> = Vec::new();
         for (n, b) in results {
             r.bytes_read += n;
             bad.extend(b);
@@ -196,7 +199,7 @@ fn walk_new_nodes(
 
 /// Read one pack whole and verify everything in it. Returns bytes read and
 /// (pack, blob, problem) for each problem found.
-fn verify_pack(repo: &Repository, p: &IndexPack) -> (u64, Vec<(Id, Option<Id>, String)>) {
+fn verify_pack(repo: &Repository, p: &IndexPack) -> (u64, Vec<Problem>) {
     let mut bad = Vec::new();
     let bytes = match repo.backend().get(&pack_name(&p.id)) {
         Ok(b) => b,

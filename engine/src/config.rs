@@ -91,9 +91,9 @@ impl Config {
             && c.avg < c.max
             && c.avg <= 4 << 20
             && c.max <= 16 << 20
-            && c.min % 2 == 0
-            && c.avg % 2 == 0
-            && c.max % 2 == 0
+            && c.min.is_multiple_of(2)
+            && c.avg.is_multiple_of(2)
+            && c.max.is_multiple_of(2)
             && c.normalization <= 3;
         if !ok {
             return Err(Error::corrupt(

@@ -126,7 +126,7 @@ impl Index {
     /// serves, since all have the same plaintext.
     pub fn finish(&mut self) {
         if !self.sorted {
-            self.entries.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+            self.entries.sort_unstable_by_key(|e| e.id);
             self.entries.dedup_by(|a, b| a.id == b.id);
             self.entries.shrink_to_fit();
             self.sorted = true;

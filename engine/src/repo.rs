@@ -7,6 +7,7 @@
 //! 2. `flush` writes the remaining packs, then one index file naming them;
 //! 3. only then is the snapshot written, and the snapshot is the commit
 //!    point.
+//!
 //! A crash before (2) leaves packs no index names; before (3), an index whose
 //! blobs no snapshot uses. Both are merely unreferenced; readers never see a
 //! snapshot whose blobs are missing. Nothing existing is ever rewritten or

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: formatting, lints, unit and
+# integration tests (real SQLite-free local repositories for now; later
+# suites add the servers they need here, installed and started by this script).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo is required (https://rustup.rs)" >&2
+  exit 1
+fi
+# The unreadable-file test drops privileges with setpriv (util-linux).
+if [ "$(id -u)" = 0 ] && ! command -v setpriv >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq util-linux >/dev/null
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
