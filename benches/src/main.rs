@@ -1,1 +1,207 @@
-fn main() {}
+//! jarc benchmarks. Each subcommand prints one line of figures; the
+//! `benches/compare.sh` script runs them with restic and borg side by side.
+//!
+//!   jarc-bench gen DIR [--mib N] [--files N]   media-like dataset: 90 % incompressible, 10 % text
+//!   jarc-bench chunk-hash [--mib N]            FastCDC + keyed blake3 over N MiB in memory, rayon
+//!   jarc-bench index [--blobs N]               resident bytes per blob of the in-memory index
+
+use anyhow::{bail, Context, Result};
+use jarc::config::Config;
+use jarc::id::Id;
+use jarc::index::{Index, IndexPack};
+use jarc::pack::{BlobKind, Codec, PackBlob};
+use rayon::prelude::*;
+use std::path::Path;
+use std::time::Instant;
+
+fn arg(args: &[String], name: &str, default: u64) -> Result<u64> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => args.get(i + 1).context("missing value")?.parse().context(name.to_string()),
+        None => Ok(default),
+    }
+}
+
+fn noise(seed: u64, buf: &mut [u8]) {
+    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    for c in buf.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let b = x.to_le_bytes();
+        c.copy_from_slice(&b[..c.len()]);
+    }
+}
+
+const WORDS: &[&str] = &[
+    "the", "post", "jant", "collection", "media", "thread", "<p>", "</p>", "INSERT INTO", "VALUES",
+    "{\"id\":", "\"title\":", "summer", "garden", "notes", "release", "2026-11-25", "site", "link", "about",
+];
+
+fn text(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 32);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // Skewed vocabulary, with numbers, like SQL, HTML and JSON logs.
+        let w = WORDS[((x >> 5) % WORDS.len() as u64).min((x >> 9) % WORDS.len() as u64) as usize];
+        out.extend_from_slice(w.as_bytes());
+        if x % 7 == 0 {
+            out.extend_from_slice(format!(" {}", x % 100_000).as_bytes());
+        }
+        out.push(if x % 13 == 0 { b'\n' } else { b' ' });
+    }
+    out.truncate(len);
+    out
+}
+
+/// 10 % of the bytes are text (`.html`/`.json`), the rest noise (`.jpg`,
+/// and a few large `.mp4`). Sizes follow a spread from 20 KiB to 40 MiB.
+fn gen(dir: &Path, mib: u64, files: u64) -> Result<()> {
+    let total = mib << 20;
+    let videos = (files / 1000).max(1);
+    let video_bytes = total * 4 / 10;
+    let text_bytes = total / 10;
+    let image_bytes = total - video_bytes - text_bytes;
+    let text_files = files / 10;
+    let image_files = files - videos - text_files;
+    let mut jobs: Vec<(String, u64, bool)> = Vec::new();
+    for i in 0..videos {
+        jobs.push((format!("media/site/files/video_{i:04}.mp4"), video_bytes / videos, false));
+    }
+    for i in 0..image_files {
+        // Spread image sizes 0.25×–1.75× the mean.
+        let mean = image_bytes / image_files;
+        let size = mean / 4 + (mean * 3 / 2) * (i % 97) / 96;
+        jobs.push((format!("media/site/files/{:02}/img_{i:06}.jpg", i % 64), size, false));
+    }
+    for i in 0..text_files {
+        jobs.push((format!("media/site/text/{:02}/doc_{i:06}.html", i % 16), text_bytes / text_files, true));
+    }
+    jobs.par_iter().enumerate().try_for_each(|(n, (key, size, is_text))| -> Result<()> {
+        let p = dir.join(key);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let data = if *is_text {
+            text(n as u64 + 1, *size as usize)
+        } else {
+            let mut b = vec![0u8; *size as usize];
+            noise(n as u64 + 1, &mut b);
+            b
+        };
+        std::fs::write(&p, data)?;
+        Ok(())
+    })?;
+    let bytes: u64 = jobs.iter().map(|j| j.1).sum();
+    println!("generated {} files, {:.1} MiB, in {}", jobs.len(), bytes as f64 / 1048576.0, dir.display());
+    Ok(())
+}
+
+fn chunk_hash(mib: u64) -> Result<()> {
+    let cfg = Config::new_random();
+    let chunker = jarc::chunker::Chunker::new(&cfg.chunker);
+    // 16 files of mib/16 each, hashed chunk by chunk in parallel: the backup's inner loop.
+    let per = ((mib << 20) / 16) as usize;
+    let files: Vec<Vec<u8>> = (0..16u64)
+        .into_par_iter()
+        .map(|i| {
+            let mut b = vec![0u8; per];
+            noise(i + 1, &mut b);
+            b
+        })
+        .collect();
+    let key = cfg.key;
+    for round in 0..3 {
+        let t = Instant::now();
+        let chunks: usize = files
+            .par_iter()
+            .map(|f| {
+                let cuts = chunker.cuts(f);
+                cuts.par_iter()
+                    .map(|&(o, l)| {
+                        std::hint::black_box(blake3::keyed_hash(&key, &f[o..o + l]));
+                        1usize
+                    })
+                    .sum::<usize>()
+            })
+            .sum();
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "chunk+hash round {round}: {mib} MiB, {chunks} chunks, {:.0} MB/s on {} threads",
+            (per as f64 * 16.0) / s / 1e6,
+            rayon::current_num_threads()
+        );
+    }
+    Ok(())
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn index_memory(blobs: u64) -> Result<()> {
+    // Feed the index pack by pack, as loading index files does, so the
+    // resident-set growth is the index itself.
+    let per_pack = 32u64;
+    let before = rss_kib();
+    let t = Instant::now();
+    let mut idx = Index::default();
+    for p in 0..blobs / per_pack {
+        let pack = IndexPack {
+            id: Id(*blake3::hash(&p.to_le_bytes()).as_bytes()),
+            size: 32 << 20,
+            blobs: (0..per_pack)
+                .map(|i| PackBlob {
+                    kind: BlobKind::Data,
+                    id: Id(*blake3::hash(&(p * per_pack + i).to_le_bytes()).as_bytes()),
+                    offset: (i as u32) << 20,
+                    length: 1 << 20,
+                    raw_length: 1 << 20,
+                    codec: Codec::Raw,
+                })
+                .collect(),
+        };
+        idx.add_pack(&pack);
+    }
+    idx.finish();
+    let load = t.elapsed();
+    let after = rss_kib();
+    let t = Instant::now();
+    let mut found = 0;
+    for i in (0..blobs).step_by(7) {
+        found += idx.contains(&Id(*blake3::hash(&i.to_le_bytes()).as_bytes())) as u64;
+    }
+    let lookups = blobs.div_ceil(7);
+    if found != lookups {
+        bail!("lookup failed: {found} of {lookups}");
+    }
+    println!(
+        "index: {} blobs; layout {} B/blob, accounted {:.1} B/blob, RSS growth {:.1} B/blob; build {:.0} ms, {:.0} ns/lookup",
+        idx.len(),
+        Index::bytes_per_entry(),
+        idx.resident_bytes() as f64 / idx.len() as f64,
+        (after.saturating_sub(before) * 1024) as f64 / idx.len() as f64,
+        load.as_secs_f64() * 1000.0,
+        t.elapsed().as_secs_f64() * 1e9 / lookups as f64,
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(|s| s.as_str()) {
+        Some("gen") => {
+            let dir = args.get(2).context("gen DIR")?;
+            gen(Path::new(dir), arg(&args, "--mib", 1024)?, arg(&args, "--files", 10_000)?)
+        }
+        Some("chunk-hash") => chunk_hash(arg(&args, "--mib", 1024)?),
+        Some("index") => index_memory(arg(&args, "--blobs", 1_000_000)?),
+        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N]"),
+    }
+}
