@@ -6,6 +6,8 @@
 # written); figures are wall-clock seconds on this machine.
 #
 #   bash benches/compare.sh [MiB] [files]
+#   REPO_DIR=/dev/shm bash benches/compare.sh   # repositories on tmpfs: compares
+#                                                # the engines, not this disk
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-1024}
@@ -17,7 +19,8 @@ cargo build --release --locked -p jarc-cli -p jarc-benches >/dev/null 2>&1
 JARC="$PWD/target/release/jarc"
 BENCH="$PWD/target/release/jarc-bench"
 W=$(mktemp -d /tmp/jarc-compare.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+RW=$(mktemp -d "${REPO_DIR:-/tmp}/jarc-compare-repos.XXXXXX")
+trap 'rm -rf "$W" "$RW"' EXIT
 DATA="$W/data"
 "$BENCH" gen "$DATA" --mib "$MIB" --files "$FILES"
 BYTES=$(du -sb "$DATA" | cut -f1)
@@ -37,29 +40,29 @@ row() { # tool first rerun restore size
 
 declare -A R
 # jarc
-"$JARC" init --repo "$W/jarc" >/dev/null
-read -r t1 m1 < <(time_it "$JARC" --repo "$W/jarc" -q backup --media "$DATA")
-read -r t2 _ < <(time_it "$JARC" --repo "$W/jarc" -q backup --media "$DATA")
-read -r t3 _ < <(time_it "$JARC" --repo "$W/jarc" -q restore latest --target "$W/out-jarc")
+"$JARC" init --repo "$RW/jarc" >/dev/null
+read -r t1 m1 < <(time_it "$JARC" --repo "$RW/jarc" -q backup --media "$DATA")
+read -r t2 _ < <(time_it "$JARC" --repo "$RW/jarc" -q backup --media "$DATA")
+read -r t3 _ < <(time_it "$JARC" --repo "$RW/jarc" -q restore latest --target "$W/out-jarc")
 diff -rq "$DATA" "$W/out-jarc" >/dev/null || { echo "jarc restore differs" >&2; exit 1; }
-R[jarc]="$t1 $(( m1 / 1024 )) $t2 $t3 $(du -sm "$W/jarc" | cut -f1)"
+R[jarc]="$t1 $(( m1 / 1024 )) $t2 $t3 $(du -sm "$RW/jarc" | cut -f1)"
 
 # restic (default compression auto = zstd level 3)
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR="$W/restic-cache"
-restic init -q -r "$W/restic" >/dev/null
-read -r t1 m1 < <(time_it restic -q -r "$W/restic" backup "$DATA")
-read -r t2 _ < <(time_it restic -q -r "$W/restic" backup "$DATA")
-read -r t3 _ < <(time_it restic -q -r "$W/restic" restore latest --target "$W/out-restic")
-R[restic]="$t1 $(( m1 / 1024 )) $t2 $t3 $(du -sm "$W/restic" | cut -f1)"
+restic init -q -r "$RW/restic" >/dev/null
+read -r t1 m1 < <(time_it restic -q -r "$RW/restic" backup "$DATA")
+read -r t2 _ < <(time_it restic -q -r "$RW/restic" backup "$DATA")
+read -r t3 _ < <(time_it restic -q -r "$RW/restic" restore latest --target "$W/out-restic")
+R[restic]="$t1 $(( m1 / 1024 )) $t2 $t3 $(du -sm "$RW/restic" | cut -f1)"
 
 # borg 1.2 (no encryption, lz4 default)
 export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_CACHE_DIR="$W/borg-cache" BORG_BASE_DIR="$W/borg-base"
-borg init -e none "$W/borg" >/dev/null
-read -r t1 m1 < <(time_it borg create "$W/borg::a" "$DATA")
-read -r t2 _ < <(time_it borg create "$W/borg::b" "$DATA")
+borg init -e none "$RW/borg" >/dev/null
+read -r t1 m1 < <(time_it borg create "$RW/borg::a" "$DATA")
+read -r t2 _ < <(time_it borg create "$RW/borg::b" "$DATA")
 mkdir -p "$W/out-borg"
-read -r t3 _ < <(cd "$W/out-borg" && time_it borg extract "$W/borg::b")
-R[borg]="$t1 $(( m1 / 1024 )) $t2 $t3 $(du -sm "$W/borg" | cut -f1)"
+read -r t3 _ < <(cd "$W/out-borg" && time_it borg extract "$RW/borg::b")
+R[borg]="$t1 $(( m1 / 1024 )) $t2 $t3 $(du -sm "$RW/borg" | cut -f1)"
 
 echo
 echo "dataset: $FILES files, $((BYTES / 1048576)) MiB; $(nproc) cores; warm page cache"

@@ -16,7 +16,11 @@ use std::time::Instant;
 
 fn arg(args: &[String], name: &str, default: u64) -> Result<u64> {
     match args.iter().position(|a| a == name) {
-        Some(i) => args.get(i + 1).context("missing value")?.parse().context(name.to_string()),
+        Some(i) => args
+            .get(i + 1)
+            .context("missing value")?
+            .parse()
+            .context(name.to_string()),
         None => Ok(default),
     }
 }
@@ -33,8 +37,26 @@ fn noise(seed: u64, buf: &mut [u8]) {
 }
 
 const WORDS: &[&str] = &[
-    "the", "post", "jant", "collection", "media", "thread", "<p>", "</p>", "INSERT INTO", "VALUES",
-    "{\"id\":", "\"title\":", "summer", "garden", "notes", "release", "2026-11-25", "site", "link", "about",
+    "the",
+    "post",
+    "jant",
+    "collection",
+    "media",
+    "thread",
+    "<p>",
+    "</p>",
+    "INSERT INTO",
+    "VALUES",
+    "{\"id\":",
+    "\"title\":",
+    "summer",
+    "garden",
+    "notes",
+    "release",
+    "2026-11-25",
+    "site",
+    "link",
+    "about",
 ];
 
 fn text(seed: u64, len: usize) -> Vec<u8> {
@@ -68,34 +90,53 @@ fn gen(dir: &Path, mib: u64, files: u64) -> Result<()> {
     let image_files = files - videos - text_files;
     let mut jobs: Vec<(String, u64, bool)> = Vec::new();
     for i in 0..videos {
-        jobs.push((format!("media/site/files/video_{i:04}.mp4"), video_bytes / videos, false));
+        jobs.push((
+            format!("media/site/files/video_{i:04}.mp4"),
+            video_bytes / videos,
+            false,
+        ));
     }
     for i in 0..image_files {
         // Spread image sizes 0.25×–1.75× the mean.
         let mean = image_bytes / image_files;
         let size = mean / 4 + (mean * 3 / 2) * (i % 97) / 96;
-        jobs.push((format!("media/site/files/{:02}/img_{i:06}.jpg", i % 64), size, false));
+        jobs.push((
+            format!("media/site/files/{:02}/img_{i:06}.jpg", i % 64),
+            size,
+            false,
+        ));
     }
     for i in 0..text_files {
-        jobs.push((format!("media/site/text/{:02}/doc_{i:06}.html", i % 16), text_bytes / text_files, true));
+        jobs.push((
+            format!("media/site/text/{:02}/doc_{i:06}.html", i % 16),
+            text_bytes / text_files,
+            true,
+        ));
     }
-    jobs.par_iter().enumerate().try_for_each(|(n, (key, size, is_text))| -> Result<()> {
-        let p = dir.join(key);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let data = if *is_text {
-            text(n as u64 + 1, *size as usize)
-        } else {
-            let mut b = vec![0u8; *size as usize];
-            noise(n as u64 + 1, &mut b);
-            b
-        };
-        std::fs::write(&p, data)?;
-        Ok(())
-    })?;
+    jobs.par_iter()
+        .enumerate()
+        .try_for_each(|(n, (key, size, is_text))| -> Result<()> {
+            let p = dir.join(key);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let data = if *is_text {
+                text(n as u64 + 1, *size as usize)
+            } else {
+                let mut b = vec![0u8; *size as usize];
+                noise(n as u64 + 1, &mut b);
+                b
+            };
+            std::fs::write(&p, data)?;
+            Ok(())
+        })?;
     let bytes: u64 = jobs.iter().map(|j| j.1).sum();
-    println!("generated {} files, {:.1} MiB, in {}", jobs.len(), bytes as f64 / 1048576.0, dir.display());
+    println!(
+        "generated {} files, {:.1} MiB, in {}",
+        jobs.len(),
+        bytes as f64 / 1048576.0,
+        dir.display()
+    );
     Ok(())
 }
 
@@ -140,7 +181,11 @@ fn chunk_hash(mib: u64) -> Result<()> {
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.to_string())
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }

@@ -9,6 +9,7 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 pub const TRAILER_MAGIC: &[u8; 8] = b"JARCPK01";
@@ -50,9 +51,10 @@ struct Header {
 
 /// Bytes of an encoded blob: compressed, or the plaintext itself when
 /// compression does not pay (JPEG, MP4, …).
-pub struct EncodedBlob {
+pub struct EncodedBlob<'a> {
     pub codec: Codec,
-    pub bytes: Vec<u8>,
+    /// Borrowed when stored raw: incompressible media is copied once, into the pack.
+    pub bytes: Cow<'a, [u8]>,
 }
 
 thread_local! {
@@ -76,7 +78,7 @@ fn compress(level: i32, data: &[u8]) -> Option<Vec<u8>> {
 /// compressed at level 1, and if even that saves less than the threshold the
 /// blob is stored raw without compressing the rest. That keeps incompressible
 /// media near memcpy speed while text still gets the configured level.
-pub fn encode_blob(data: &[u8], level: i32, raw_above_permille: u16) -> EncodedBlob {
+pub fn encode_blob(data: &[u8], level: i32, raw_above_permille: u16) -> EncodedBlob<'_> {
     let pays = |compressed: usize, raw: usize| {
         (compressed as u128) * 1000 < (raw as u128) * raw_above_permille as u128
     };
@@ -87,7 +89,7 @@ pub fn encode_blob(data: &[u8], level: i32, raw_above_permille: u16) -> EncodedB
             _ => {
                 return EncodedBlob {
                     codec: Codec::Raw,
-                    bytes: data.to_vec(),
+                    bytes: Cow::Borrowed(data),
                 }
             }
         }
@@ -95,11 +97,11 @@ pub fn encode_blob(data: &[u8], level: i32, raw_above_permille: u16) -> EncodedB
     match compress(level, data) {
         Some(c) if pays(c.len(), data.len()) => EncodedBlob {
             codec: Codec::Zstd,
-            bytes: c,
+            bytes: Cow::Owned(c),
         },
         _ => EncodedBlob {
             codec: Codec::Raw,
-            bytes: data.to_vec(),
+            bytes: Cow::Borrowed(data),
         },
     }
 }
@@ -136,6 +138,15 @@ pub struct FinishedPack {
 }
 
 impl PackWriter {
+    /// A writer that fills `buf` (cleared) instead of a fresh allocation.
+    pub fn with_buffer(mut buf: Vec<u8>) -> PackWriter {
+        buf.clear();
+        PackWriter {
+            buf,
+            blobs: Vec::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }

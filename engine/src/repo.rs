@@ -47,6 +47,8 @@ pub struct Repository {
     /// also stops two workers storing the same new chunk twice.
     pending: Mutex<HashSet<Id>>,
     written: Mutex<Vec<IndexPack>>,
+    /// Pack buffers handed back by the backend, for the next packs.
+    spare: Mutex<Vec<Vec<u8>>>,
     pub saved: SaveCounters,
 }
 
@@ -113,6 +115,7 @@ impl Repository {
             packers: [Mutex::default(), Mutex::default()],
             pending: Mutex::default(),
             written: Mutex::default(),
+            spare: Mutex::default(),
             saved: SaveCounters::default(),
         }
     }
@@ -193,7 +196,13 @@ impl Repository {
                 .map_err(|_| poisoned())?;
             p.add(kind, id, data.len() as u32, &enc);
             if p.len() >= self.config.pack_size as usize {
-                Some(std::mem::take(&mut *p))
+                let buf = self
+                    .spare
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.pop())
+                    .unwrap_or_default();
+                Some(std::mem::replace(&mut *p, PackWriter::with_buffer(buf)))
             } else {
                 None
             }
