@@ -69,10 +69,10 @@ fn text(seed: u64, len: usize) -> Vec<u8> {
         // Skewed vocabulary, with numbers, like SQL, HTML and JSON logs.
         let w = WORDS[((x >> 5) % WORDS.len() as u64).min((x >> 9) % WORDS.len() as u64) as usize];
         out.extend_from_slice(w.as_bytes());
-        if x % 7 == 0 {
+        if x.is_multiple_of(7) {
             out.extend_from_slice(format!(" {}", x % 100_000).as_bytes());
         }
-        out.push(if x % 13 == 0 { b'\n' } else { b' ' });
+        out.push(if x.is_multiple_of(13) { b'\n' } else { b' ' });
     }
     out.truncate(len);
     out

@@ -66,12 +66,22 @@ struct Entry {
     flags: u8,
 }
 
-#[derive(Default)]
 pub struct Index {
     packs: Vec<(Id, u64)>,
     pack_no: HashMap<Id, u32>,
     entries: Vec<Entry>,
     sorted: bool,
+}
+
+impl Default for Index {
+    fn default() -> Index {
+        Index {
+            packs: Vec::new(),
+            pack_no: HashMap::new(),
+            entries: Vec::new(),
+            sorted: true,
+        }
+    }
 }
 
 impl Index {

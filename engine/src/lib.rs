@@ -15,6 +15,8 @@ pub mod check;
 pub mod chunker;
 mod codec;
 pub mod config;
+#[cfg(test)]
+mod decode_fuzz;
 pub mod diff;
 pub mod error;
 pub mod failpoint;

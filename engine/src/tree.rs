@@ -453,3 +453,141 @@ pub fn diff(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::collections::BTreeMap;
+
+    fn repo(dir: &std::path::Path) -> Repository {
+        let mut c = Config::new_random();
+        c.tree_node_target = 512;
+        Repository::init(dir.to_str().unwrap(), c).unwrap()
+    }
+
+    fn build_map(r: &Repository, m: &BTreeMap<Vec<u8>, Vec<u8>>) -> Root {
+        let root = build(r, m.iter().map(|(k, v)| (k.clone(), v.clone())))
+            .unwrap()
+            .0;
+        r.flush().unwrap();
+        root
+    }
+
+    #[test]
+    fn same_entries_same_root_and_diff_matches_naive() {
+        let t = tempfile::tempdir().unwrap();
+        let r = repo(t.path());
+        let mut x = 42u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut a = BTreeMap::new();
+        for i in 0..5000u64 {
+            a.insert(
+                format!("k{:08}", rnd() % 1_000_000).into_bytes(),
+                i.to_le_bytes().to_vec(),
+            );
+        }
+        let ra = build_map(&r, &a);
+        assert_eq!(ra.count, a.len() as u64);
+        assert_eq!(
+            build_map(&r, &a),
+            ra,
+            "same entries must give the same root"
+        );
+        let got: Vec<LeafEntry> = iter(&r, &ra.node).map(|e| e.unwrap()).collect();
+        assert_eq!(got.len(), a.len());
+        assert!(got
+            .iter()
+            .zip(a.iter())
+            .all(|(e, (k, v))| &e.key == k && &e.value == v));
+
+        for round in 0..5 {
+            let mut b = a.clone();
+            for _ in 0..(1 + round * 20) {
+                match rnd() % 3 {
+                    0 => {
+                        b.insert(
+                            format!("k{:08}", rnd() % 1_000_000).into_bytes(),
+                            b"new".to_vec(),
+                        );
+                    }
+                    1 => {
+                        let k = b.keys().nth(rnd() as usize % b.len()).cloned().unwrap();
+                        b.remove(&k);
+                    }
+                    _ => {
+                        let k = b.keys().nth(rnd() as usize % b.len()).cloned().unwrap();
+                        b.insert(k, b"changed".to_vec());
+                    }
+                }
+            }
+            let rb = build_map(&r, &b);
+            let mut want = Vec::new();
+            for (k, v) in &a {
+                match b.get(k) {
+                    None => want.push(Change::Removed(LeafEntry {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })),
+                    Some(w) if w != v => want.push(Change::Modified {
+                        key: k.clone(),
+                        old: v.clone(),
+                        new: w.clone(),
+                    }),
+                    _ => {}
+                }
+            }
+            for (k, v) in &b {
+                if !a.contains_key(k) {
+                    want.push(Change::Added(LeafEntry {
+                        key: k.clone(),
+                        value: v.clone(),
+                    }));
+                }
+            }
+            let key = |c: &Change| match c {
+                Change::Added(e) | Change::Removed(e) => e.key.clone(),
+                Change::Modified { key, .. } => key.clone(),
+            };
+            want.sort_by_key(key);
+            let mut got = Vec::new();
+            let cost = diff(&r, Some(&ra.node), Some(&rb.node), |c| {
+                got.push(c);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(got, want, "round {round}");
+            if round == 0 {
+                assert!(cost.entries_skipped > 4000, "{cost:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_single_entry_trees() {
+        let t = tempfile::tempdir().unwrap();
+        let r = repo(t.path());
+        let e = build(&r, Vec::new()).unwrap().0;
+        r.flush().unwrap();
+        assert_eq!(e.count, 0);
+        assert_eq!(iter(&r, &e.node).count(), 0);
+        let one = build(&r, vec![(b"k".to_vec(), vec![0u8; 10_000])])
+            .unwrap()
+            .0;
+        r.flush().unwrap();
+        let mut n = 0;
+        diff(&r, Some(&e.node), Some(&one.node), |c| {
+            assert!(matches!(c, Change::Added(_)));
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+        assert!(build(&r, vec![(b"b".to_vec(), vec![]), (b"a".to_vec(), vec![])]).is_err());
+    }
+}

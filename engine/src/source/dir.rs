@@ -15,6 +15,10 @@ use std::path::{Path, PathBuf};
 /// Files at least this large are mapped; smaller ones are read whole, which
 /// is cheaper than setting up a mapping.
 const MAP_THRESHOLD: u64 = 1 << 20;
+/// Files larger than this are streamed through the chunker's fixed buffer
+/// instead: a mapping of a multi-gigabyte file would hold that much page
+/// cache in the process's resident set while it is chunked.
+const MAP_LIMIT: u64 = 256 << 20;
 
 pub struct DirSource {
     root: PathBuf,
@@ -188,6 +192,9 @@ impl MediaSource for DirSource {
             path: path.clone(),
             source: e,
         })?;
+        if entry.size > MAP_LIMIT {
+            return Ok(Content::Stream(Box::new(f)));
+        }
         if entry.size >= MAP_THRESHOLD {
             // SAFETY: the map is read-only. If another process truncates the
             // file while it is mapped, reads past the new end fault (SIGBUS);
