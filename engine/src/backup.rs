@@ -39,7 +39,7 @@ pub struct BackupSummary {
     pub requests: crate::backend::RequestSnapshot,
 }
 
-fn unchanged(s: &ScanEntry, p: &MediaEntry) -> bool {
+fn unchanged(s: &MediaEntry, p: &MediaEntry) -> bool {
     s.kind == p.kind
         && s.size == p.size
         && s.mtime_ns == p.mtime_ns
@@ -79,7 +79,8 @@ pub fn backup_media(
     // entries whose content can be reused without reading it.
     let mut summary = Summary::default();
     let mut reused: Vec<Option<MediaEntry>> = Vec::with_capacity(scanned.len());
-    for s in &scanned {
+    for scan in &scanned {
+        let (s, key) = (&scan.entry, &scan.key);
         let mut hit = None;
         while let Some(next) = prev.peek() {
             match next {
@@ -88,10 +89,10 @@ pub fn backup_media(
                         return Err(e);
                     }
                 }
-                Ok(e) if e.key.as_slice() < s.key.as_bytes() => {
+                Ok(e) if e.key.as_slice() < key.as_bytes() => {
                     prev.next();
                 }
-                Ok(e) if e.key.as_slice() == s.key.as_bytes() => {
+                Ok(e) if e.key.as_slice() == key.as_bytes() => {
                     if let Some(Ok(e)) = prev.next() {
                         hit = Some(MediaEntry::decode(&e.value)?);
                     }
@@ -125,9 +126,9 @@ pub fn backup_media(
     }
 
     let to_read: Vec<usize> = (0..scanned.len())
-        .filter(|&i| reused[i].is_none() && scanned[i].kind == EntryKind::File)
+        .filter(|&i| reused[i].is_none() && scanned[i].entry.kind == EntryKind::File)
         .collect();
-    let read_total: u64 = to_read.iter().map(|&i| scanned[i].size).sum();
+    let read_total: u64 = to_read.iter().map(|&i| scanned[i].entry.size).sum();
     summary.bytes_read = read_total;
     progress.phase("backup", read_total);
 
@@ -153,33 +154,15 @@ pub fn backup_media(
     progress.phase("tree", 0);
     let mut builder = TreeBuilder::new(repo);
     for (i, s) in scanned.into_iter().enumerate() {
-        let entry = match (reused[i].take(), chunks[i].take()) {
-            (Some(mut p), _) => {
-                // Metadata may change without the content changing.
-                p.mode = s.mode;
-                p.meta = s.meta;
-                p.sidecar = s.sidecar;
-                p.target = s.target;
-                p
-            }
-            (None, c) => {
-                let chunks = c.unwrap_or_default();
-                MediaEntry {
-                    kind: s.kind,
-                    size: s.size,
-                    mtime_ns: s.mtime_ns,
-                    mode: s.mode,
-                    inode: s.inode,
-                    ctime_ns: s.ctime_ns,
-                    token: s.token,
-                    content: MediaEntry::content_id(&chunks),
-                    chunks,
-                    meta: s.meta,
-                    sidecar: s.sidecar,
-                    target: s.target,
-                }
-            }
-        };
+        let mut entry = s.entry;
+        if let Some(p) = reused[i].take() {
+            // Reuse the content; metadata may have changed without it.
+            entry.chunks = p.chunks;
+            entry.content = p.content;
+        } else {
+            entry.chunks = chunks[i].take().unwrap_or_default();
+            entry.content = MediaEntry::content_id(&entry.chunks);
+        }
         builder.push(s.key.into_bytes(), entry.encode())?;
     }
     let tree_nodes_new = builder.new_nodes;

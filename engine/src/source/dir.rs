@@ -4,8 +4,9 @@
 
 use super::{Content, MediaSource, ScanEntry};
 use crate::error::{Error, Result};
+use crate::id::Id;
 use crate::jant;
-use crate::media::{EntryKind, Sidecar};
+use crate::media::{EntryKind, MediaEntry, Sidecar};
 use crate::snapshot::SourceInfo;
 use std::fs::{self, File, Metadata};
 use std::io::Read;
@@ -62,16 +63,20 @@ fn time_ns(sec: i64, nsec: i64) -> i64 {
 fn entry_from(key: String, kind: EntryKind, md: &Metadata) -> ScanEntry {
     ScanEntry {
         key,
-        kind,
-        size: if kind == EntryKind::File { md.len() } else { 0 },
-        mtime_ns: time_ns(md.mtime(), md.mtime_nsec()),
-        mode: md.mode() & 0o7777,
-        inode: md.ino(),
-        ctime_ns: time_ns(md.ctime(), md.ctime_nsec()),
-        token: String::new(),
-        meta: Vec::new(),
-        sidecar: None,
-        target: None,
+        entry: MediaEntry {
+            kind,
+            size: if kind == EntryKind::File { md.len() } else { 0 },
+            mtime_ns: time_ns(md.mtime(), md.mtime_nsec()),
+            mode: md.mode() & 0o7777,
+            inode: md.ino(),
+            ctime_ns: time_ns(md.ctime(), md.ctime_nsec()),
+            token: String::new(),
+            content: Id::default(),
+            chunks: Vec::new(),
+            meta: Vec::new(),
+            sidecar: None,
+            target: None,
+        },
     }
 }
 
@@ -132,7 +137,7 @@ impl MediaSource for DirSource {
                         source: e,
                     })?;
                     let mut e = entry_from(key, EntryKind::Symlink, &md);
-                    e.target = Some(target.to_string_lossy().into_owned());
+                    e.entry.target = Some(target.to_string_lossy().into_owned());
                     out.push(e);
                 } else if ft.is_file() {
                     if let Some(obj) = jant::sidecar_target(name) {
@@ -177,8 +182,8 @@ impl MediaSource for DirSource {
                     }
                 };
                 if let Some(e) = out.iter_mut().rev().find(|e| e.key == obj_key) {
-                    e.meta = meta;
-                    e.sidecar = Some(Sidecar { raw, mtime_ns });
+                    e.entry.meta = meta;
+                    e.entry.sidecar = Some(Sidecar { raw, mtime_ns });
                 }
             }
         }
@@ -192,10 +197,10 @@ impl MediaSource for DirSource {
             path: path.clone(),
             source: e,
         })?;
-        if entry.size > MAP_LIMIT {
+        if entry.entry.size > MAP_LIMIT {
             return Ok(Content::Stream(Box::new(f)));
         }
-        if entry.size >= MAP_THRESHOLD {
+        if entry.entry.size >= MAP_THRESHOLD {
             // SAFETY: the map is read-only. If another process truncates the
             // file while it is mapped, reads past the new end fault (SIGBUS);
             // Jant writes each media object once under a fresh key and never
@@ -206,7 +211,7 @@ impl MediaSource for DirSource {
             }
             return Ok(Content::Stream(Box::new(f)));
         }
-        let mut buf = Vec::with_capacity(entry.size as usize);
+        let mut buf = Vec::with_capacity(entry.entry.size as usize);
         f.read_to_end(&mut buf)
             .map_err(|e| Error::Unreadable { path, source: e })?;
         Ok(Content::Bytes(buf))
@@ -215,7 +220,8 @@ impl MediaSource for DirSource {
     fn changed_since_scan(&self, entry: &ScanEntry) -> bool {
         match fs::symlink_metadata(self.path_of(&entry.key)) {
             Ok(md) => {
-                md.len() != entry.size || time_ns(md.mtime(), md.mtime_nsec()) != entry.mtime_ns
+                md.len() != entry.entry.size
+                    || time_ns(md.mtime(), md.mtime_nsec()) != entry.entry.mtime_ns
             }
             Err(_) => true,
         }

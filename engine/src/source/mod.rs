@@ -4,24 +4,16 @@
 pub mod dir;
 
 use crate::error::Result;
-use crate::media::{EntryKind, Sidecar};
+use crate::media::MediaEntry;
 use crate::snapshot::SourceInfo;
 use std::io::Read;
 
-/// One object as a source lists it, before its content is read.
+/// One object as a source lists it: its key and its entry, whose `chunks`
+/// and `content` are filled in once the content has been read (or reused).
 #[derive(Debug, Clone)]
 pub struct ScanEntry {
     pub key: String,
-    pub kind: EntryKind,
-    pub size: u64,
-    pub mtime_ns: i64,
-    pub mode: u32,
-    pub inode: u64,
-    pub ctime_ns: i64,
-    pub token: String,
-    pub meta: Vec<(String, String)>,
-    pub sidecar: Option<Sidecar>,
-    pub target: Option<String>,
+    pub entry: MediaEntry,
 }
 
 /// An object's bytes, in the cheapest form the source can give.
