@@ -76,9 +76,10 @@ pub fn backup_media(
         .peekable();
 
     // Merge the scan with the parent listing (both sorted by key) to find
-    // entries whose content can be reused without reading it.
+    // entries whose content can be reused without reading it. `chunks[i]` is
+    // known (reused) or still to be read (`None`).
     let mut summary = Summary::default();
-    let mut reused: Vec<Option<MediaEntry>> = Vec::with_capacity(scanned.len());
+    let mut chunks: Vec<Option<Vec<Id>>> = Vec::with_capacity(scanned.len());
     for scan in &scanned {
         let (s, key) = (&scan.entry, &scan.key);
         let mut hit = None;
@@ -111,7 +112,7 @@ pub fn backup_media(
         let r = match hit {
             Some(p) if unchanged(s, &p) && !opts.force_read => {
                 summary.files_unchanged += (s.kind != EntryKind::Dir) as u64;
-                Some(p)
+                Some(p.chunks)
             }
             Some(_) => {
                 summary.files_changed += (s.kind != EntryKind::Dir) as u64;
@@ -122,11 +123,11 @@ pub fn backup_media(
                 None
             }
         };
-        reused.push(r);
+        chunks.push(r);
     }
 
     let to_read: Vec<usize> = (0..scanned.len())
-        .filter(|&i| reused[i].is_none() && scanned[i].entry.kind == EntryKind::File)
+        .filter(|&i| chunks[i].is_none() && scanned[i].entry.kind == EntryKind::File)
         .collect();
     let read_total: u64 = to_read.iter().map(|&i| scanned[i].entry.size).sum();
     summary.bytes_read = read_total;
@@ -137,7 +138,6 @@ pub fn backup_media(
         .par_iter()
         .map(|&i| read_file(repo, &chunker, source, &scanned[i], progress).map(|c| (i, c)))
         .collect();
-    let mut chunks: Vec<Option<Vec<Id>>> = vec![None; scanned.len()];
     for r in read {
         let (i, c) = r?;
         if source.changed_since_scan(&scanned[i]) {
@@ -154,15 +154,10 @@ pub fn backup_media(
     progress.phase("tree", 0);
     let mut builder = TreeBuilder::new(repo);
     for (i, s) in scanned.into_iter().enumerate() {
+        // The scan's metadata is current; the content is reused or just read.
         let mut entry = s.entry;
-        if let Some(p) = reused[i].take() {
-            // Reuse the content; metadata may have changed without it.
-            entry.chunks = p.chunks;
-            entry.content = p.content;
-        } else {
-            entry.chunks = chunks[i].take().unwrap_or_default();
-            entry.content = MediaEntry::content_id(&entry.chunks);
-        }
+        entry.chunks = chunks[i].take().unwrap_or_default();
+        entry.content = MediaEntry::content_id(&entry.chunks);
         builder.push(s.key.into_bytes(), entry.encode())?;
     }
     let tree_nodes_new = builder.new_nodes;

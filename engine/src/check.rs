@@ -109,7 +109,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
     }
     for (sid, s) in &loaded {
         for (name, root) in &s.roots {
-            let res = walk_new_nodes(repo, &root.node, &mut seen_nodes, &mut |node| {
+            let res = tree::walk_nodes(repo, &root.node, &mut seen_nodes, |node| {
                 if let Node::Leaf(entries) = node {
                     if name == MEDIA_ROOT {
                         for e in entries {
@@ -173,28 +173,6 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
         }
     }
     Ok(r)
-}
-
-/// Visit nodes of a tree not seen before; shared subtrees are walked once
-/// across all snapshots.
-fn walk_new_nodes(
-    repo: &Repository,
-    root: &Id,
-    seen: &mut HashSet<Id>,
-    f: &mut dyn FnMut(&Node) -> Result<()>,
-) -> Result<()> {
-    let mut todo = vec![*root];
-    while let Some(id) = todo.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
-        let n = tree::load_node(repo, &id)?;
-        f(&n)?;
-        if let Node::Internal { children, .. } = &n {
-            todo.extend(children.iter().map(|c| c.node));
-        }
-    }
-    Ok(())
 }
 
 /// Read one pack whole and verify everything in it. Returns bytes read and

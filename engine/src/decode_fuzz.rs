@@ -129,7 +129,7 @@ fn decoders_survive_mutation() {
         x ^= x << 17;
         x
     };
-    for (name, valid) in samples() {
+    for (_, valid) in samples() {
         decode_all(&valid);
         for i in 0..4000 {
             let mut b = valid.clone();
@@ -156,7 +156,6 @@ fn decoders_survive_mutation() {
             }
             decode_all(&b);
         }
-        assert!(!name.is_empty());
     }
     // Sanity: valid objects still decode.
     let s = samples();

@@ -2,8 +2,11 @@
 //! snapshot's media tree. (format-spec/README.md §7)
 
 use crate::codec;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::id::Id;
+use crate::repo::Repository;
+use crate::snapshot::{Snapshot, MEDIA_ROOT};
+use crate::tree;
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"JRME";
@@ -72,4 +75,19 @@ impl MediaEntry {
             .find(|(a, _)| a == k)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// A snapshot's media listing, in key order.
+pub fn entries(repo: &Repository, snap: &Snapshot) -> Result<Vec<(String, MediaEntry)>> {
+    let Some(root) = snap.root(MEDIA_ROOT) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(root.count as usize);
+    for e in tree::iter(repo, &root.node) {
+        let e = e?;
+        let key = String::from_utf8(e.key)
+            .map_err(|_| Error::corrupt("media tree", "object key is not UTF-8"))?;
+        out.push((key, MediaEntry::decode(&e.value)?));
+    }
+    Ok(out)
 }

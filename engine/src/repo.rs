@@ -32,7 +32,6 @@ pub const CONFIG_NAME: &str = "config";
 #[derive(Debug, Default)]
 pub struct SaveCounters {
     pub blobs: AtomicU64,
-    pub data_blobs: AtomicU64,
     pub raw_bytes: AtomicU64,
     pub stored_bytes: AtomicU64,
     pub packs: AtomicU64,
@@ -181,9 +180,6 @@ impl Repository {
         let c = &self.config.compression;
         let enc = pack::encode_blob(data, c.level, c.raw_above_permille);
         self.saved.blobs.fetch_add(1, Ordering::Relaxed);
-        if kind == BlobKind::Data {
-            self.saved.data_blobs.fetch_add(1, Ordering::Relaxed);
-        }
         self.saved
             .raw_bytes
             .fetch_add(data.len() as u64, Ordering::Relaxed);

@@ -5,11 +5,10 @@
 
 use crate::error::{Error, Result};
 use crate::jant;
-use crate::media::{EntryKind, MediaEntry};
+use crate::media::{self, EntryKind, MediaEntry};
 use crate::progress::Progress;
 use crate::repo::Repository;
-use crate::snapshot::{Snapshot, MEDIA_ROOT};
-use crate::tree;
+use crate::snapshot::Snapshot;
 use rayon::prelude::*;
 use std::fs::{self, File, FileTimes, OpenOptions};
 use std::os::unix::fs::{FileExt, PermissionsExt};
@@ -60,21 +59,6 @@ fn set_mtime(path: &Path, ns: i64) -> std::io::Result<()> {
     f.set_times(FileTimes::new().set_modified(system_time(ns)))
 }
 
-/// Media entries of a snapshot in key order.
-pub fn media_entries(repo: &Repository, snap: &Snapshot) -> Result<Vec<(String, MediaEntry)>> {
-    let Some(root) = snap.root(MEDIA_ROOT) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::with_capacity(root.count as usize);
-    for e in tree::iter(repo, &root.node) {
-        let e = e?;
-        let key = String::from_utf8(e.key)
-            .map_err(|_| Error::corrupt("media tree", "object key is not UTF-8"))?;
-        out.push((key, MediaEntry::decode(&e.value)?));
-    }
-    Ok(out)
-}
-
 fn target_is_empty(target: &Path) -> Result<bool> {
     match fs::read_dir(target) {
         Ok(mut rd) => Ok(rd.next().is_none()),
@@ -93,7 +77,7 @@ pub fn restore_media(
     if !opts.overwrite && !target_is_empty(target)? {
         return Err(Error::TargetNotEmpty(target.to_path_buf()));
     }
-    let entries = media_entries(repo, snap)?;
+    let entries = media::entries(repo, snap)?;
     // Validate every key before the first write: a hostile or damaged
     // snapshot must not write outside the target.
     for (k, _) in &entries {

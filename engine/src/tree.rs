@@ -20,6 +20,7 @@ use crate::pack::BlobKind;
 use crate::repo::Repository;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 pub const MAGIC: &[u8; 4] = b"JRTN";
 pub const VERSION: u16 = 1;
@@ -256,7 +257,7 @@ impl<'r> TreeBuilder<'r> {
 }
 
 /// Build a tree from already sorted entries.
-pub fn build<I>(repo: &Repository, entries: I) -> Result<(Root, u64)>
+pub fn build<I>(repo: &Repository, entries: I) -> Result<Root>
 where
     I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
 {
@@ -264,9 +265,7 @@ where
     for (k, v) in entries {
         b.push(k, v)?;
     }
-    let new = b.new_nodes;
-    let root = b.finish()?;
-    Ok((root, new))
+    b.finish()
 }
 
 /// In-order iterator over a tree's entries, loading one node per level at a time.
@@ -329,16 +328,22 @@ impl Iterator for Iter<'_> {
     }
 }
 
-/// Every node id of a tree (for check and stats), root first.
-pub fn node_ids(
+/// Visit every node of a tree that is not yet in `seen`, adding it there;
+/// a subtree already seen is not descended, so trees that share structure
+/// (successive snapshots) are walked once between them.
+pub fn walk_nodes(
     repo: &Repository,
     root: &Id,
-    mut f: impl FnMut(&Id, &Node) -> Result<()>,
+    seen: &mut HashSet<Id>,
+    mut f: impl FnMut(&Node) -> Result<()>,
 ) -> Result<()> {
     let mut todo = vec![*root];
     while let Some(id) = todo.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
         let n = load_node(repo, &id)?;
-        f(&id, &n)?;
+        f(&n)?;
         if let Node::Internal { children, .. } = &n {
             todo.extend(children.iter().rev().map(|c| c.node));
         }
@@ -467,9 +472,7 @@ mod tests {
     }
 
     fn build_map(r: &Repository, m: &BTreeMap<Vec<u8>, Vec<u8>>) -> Root {
-        let root = build(r, m.iter().map(|(k, v)| (k.clone(), v.clone())))
-            .unwrap()
-            .0;
+        let root = build(r, m.iter().map(|(k, v)| (k.clone(), v.clone()))).unwrap();
         r.flush().unwrap();
         root
     }
@@ -572,13 +575,11 @@ mod tests {
     fn empty_and_single_entry_trees() {
         let t = tempfile::tempdir().unwrap();
         let r = repo(t.path());
-        let e = build(&r, Vec::new()).unwrap().0;
+        let e = build(&r, Vec::new()).unwrap();
         r.flush().unwrap();
         assert_eq!(e.count, 0);
         assert_eq!(iter(&r, &e.node).count(), 0);
-        let one = build(&r, vec![(b"k".to_vec(), vec![0u8; 10_000])])
-            .unwrap()
-            .0;
+        let one = build(&r, vec![(b"k".to_vec(), vec![0u8; 10_000])]).unwrap();
         r.flush().unwrap();
         let mut n = 0;
         diff(&r, Some(&e.node), Some(&one.node), |c| {
