@@ -296,10 +296,15 @@ fn not_a_repository_foreign_format_and_unknown_version() {
     );
     assert_eq!(listing(&future), before);
 
+    let nowhere = tempfile::tempdir().unwrap();
     let o = std::process::Command::new(jarc_bin())
         .env_remove("JARC_REPOSITORY")
+        .current_dir(nowhere.path())
         .arg("snapshots")
         .output()
         .unwrap();
-    assert!(stderr(&o).contains("no repository given: pass --repo PATH or set JARC_REPOSITORY"));
+    assert_eq!(
+        stderr(&o),
+        "jarc: error: no repository given and ./backups/jarc does not exist: pass --repo PATH, set JARC_REPOSITORY, or run `jarc backup` to create the default one\n"
+    );
 }

@@ -9,12 +9,17 @@ mod progress;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use jarc::backup::{backup_media, BackupOptions};
+use jarc::backup::{backup_media, backup_site, BackupOptions};
 use jarc::config::Config;
+use jarc::jant::env::{self, Env};
+use jarc::restore::site::{restore_site, DatabaseTarget, SiteRestoreOptions};
 use jarc::restore::{restore_media, RestoreOptions};
 use jarc::source::dir::DirSource;
+use jarc::source::postgres::PostgresSource;
+use jarc::source::sqlite::SqliteSource;
+use jarc::source::{DatabaseSource, MediaSource};
 use jarc::{snapshot, Repository};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -41,11 +46,22 @@ struct Cli {
 enum Cmd {
     /// Create a new repository.
     Init,
-    /// Back up a media directory as a new snapshot.
+    /// Back up the Jant site that DATA_DIR / DATABASE_URL / LOCAL_STORAGE_PATH
+    /// (shell, .env, .env.node) describe: its database and its media.
     Backup {
-        /// The media directory (Jant's LOCAL_STORAGE_PATH).
+        /// Use this data directory (Jant's DATA_DIR).
         #[arg(long)]
-        media: PathBuf,
+        data_dir: Option<PathBuf>,
+        /// Use this database: a SQLite path or file: URL, or postgres://…
+        #[arg(long)]
+        database: Option<String>,
+        /// Use this media directory (Jant's LOCAL_STORAGE_PATH). Given
+        /// alone, back up only this directory.
+        #[arg(long)]
+        media: Option<PathBuf>,
+        /// Back up the database only.
+        #[arg(long, conflicts_with = "media")]
+        no_media: bool,
         /// Tag the snapshot (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,
@@ -62,12 +78,36 @@ enum Cmd {
     Ls { snapshot: String },
     /// Show what changed between two snapshots.
     Diff { a: String, b: String },
-    /// Restore a snapshot's media into a directory.
+    /// Restore a snapshot: a whole site (--target-data-dir or
+    /// --target-database), its content only (--content --replace), or its
+    /// media into a directory (--target).
     Restore {
         snapshot: String,
+        /// Write the snapshot's media into this directory.
+        #[arg(long, conflicts_with_all = ["target_data_dir", "target_database"])]
+        target: Option<PathBuf>,
+        /// Write a Jant Node layout: DIR/jant.sqlite and DIR/media.
+        #[arg(long, conflicts_with = "target_database")]
+        target_data_dir: Option<PathBuf>,
+        /// Restore the database into this Postgres database (empty, unless --content).
         #[arg(long)]
-        target: PathBuf,
-        /// Write into a non-empty target.
+        target_database: Option<String>,
+        /// Where media go with --target-database.
+        #[arg(long)]
+        target_media: Option<PathBuf>,
+        /// Rewrite only content tables and allow-listed settings of a live site.
+        #[arg(long)]
+        content: bool,
+        /// Confirm that --content may delete and rewrite the site's content.
+        #[arg(long)]
+        replace: bool,
+        /// Write only the media objects the restored rows reference.
+        #[arg(long)]
+        only_referenced: bool,
+        /// Go on when the rows reference objects missing from the snapshot.
+        #[arg(long)]
+        allow_missing_objects: bool,
+        /// With --target: write into a non-empty directory.
         #[arg(long)]
         overwrite: bool,
     },
@@ -78,7 +118,20 @@ enum Cmd {
     },
     /// Sizes, dedup and compression ratios.
     Stats,
+    /// Make a small Jant site, back it up, change it, back it up again,
+    /// diff, restore into a blank directory and verify it.
+    Demo {
+        /// Work directory (created; must not hold an earlier demo).
+        #[arg(default_value = "jarc-demo")]
+        dir: PathBuf,
+        /// Number of posts in the generated site.
+        #[arg(long, default_value_t = 200)]
+        posts: usize,
+    },
 }
+
+/// Where the repository is when neither --repo nor JARC_REPOSITORY says.
+const DEFAULT_REPOSITORY: &str = "backups/jarc";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -92,9 +145,33 @@ fn main() -> ExitCode {
 }
 
 fn repo_location(cli: &Cli) -> Result<String> {
-    cli.repo
-        .clone()
-        .context("no repository given: pass --repo PATH or set JARC_REPOSITORY")
+    match &cli.repo {
+        Some(r) => Ok(r.clone()),
+        None if Path::new(DEFAULT_REPOSITORY).join("config").exists() => {
+            Ok(DEFAULT_REPOSITORY.to_string())
+        }
+        None => anyhow::bail!(
+            "no repository given and ./{DEFAULT_REPOSITORY} does not exist: pass --repo PATH, set JARC_REPOSITORY, or run `jarc backup` to create the default one"
+        ),
+    }
+}
+
+/// The repository a backup writes to; the default one is created on first use.
+fn backup_repo(cli: &Cli) -> Result<Repository> {
+    if let Some(loc) = &cli.repo {
+        return Repository::open(loc).with_context(|| format!("opening repository {loc}"));
+    }
+    if Path::new(DEFAULT_REPOSITORY).join("config").exists() {
+        return Repository::open(DEFAULT_REPOSITORY)
+            .with_context(|| format!("opening repository ./{DEFAULT_REPOSITORY}"));
+    }
+    let repo = Repository::init(DEFAULT_REPOSITORY, Config::new_random())
+        .with_context(|| format!("creating the default repository ./{DEFAULT_REPOSITORY}"))?;
+    output::note(
+        cli.json,
+        &format!("created the default repository at ./{DEFAULT_REPOSITORY} (first use)"),
+    );
+    Ok(repo)
 }
 
 fn open(cli: &Cli) -> Result<Repository> {
@@ -112,19 +189,84 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::init(cli.json, repo.backend().location());
         }
         Cmd::Backup {
+            data_dir,
+            database,
             media,
+            no_media,
             tags,
             force_read,
             host,
         } => {
-            let repo = open(&cli)?;
-            let source = DirSource::new(media)?;
             let opts = BackupOptions {
                 tags: tags.clone(),
                 force_read: *force_read,
                 hostname: host.clone(),
             };
-            let s = backup_media(&repo, &source, &opts, &bars).context("backup failed")?;
+            // --media alone: a media directory, as in a media-only backup.
+            if let (Some(m), None, None) = (media, database, data_dir) {
+                let repo = backup_repo(&cli)?;
+                let source = DirSource::new(m)?;
+                output::note(
+                    cli.json,
+                    &format!(
+                        "backing up media {} into {}",
+                        m.display(),
+                        repo.backend().location()
+                    ),
+                );
+                let s = backup_media(&repo, &source, &opts, &bars).context("backup failed")?;
+                bars.done();
+                output::backup(cli.json, &s);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let cwd = std::env::current_dir().context("reading the working directory")?;
+            let mut env = Env::load(&cwd)?;
+            if let Some(d) = data_dir {
+                env.set("DATA_DIR", &d.to_string_lossy());
+            }
+            if let Some(u) = database {
+                env.set("DATABASE_URL", u);
+            }
+            if media.is_some() {
+                env.set("STORAGE_DRIVER", "local");
+            }
+            let mut site = env::discover(&env, &cwd)?;
+            if let Some(m) = media {
+                site.storage = env::Storage::Local(cwd.join(m));
+            }
+            let mut db: Box<dyn DatabaseSource> = match &site.database {
+                env::Database::Sqlite(p) => Box::new(SqliteSource::open(p)?),
+                env::Database::Postgres(u) => Box::new(PostgresSource::connect(u)?),
+            };
+            let media_source = match (&site.storage, *no_media) {
+                (_, true) => None,
+                (env::Storage::Local(p), false) => Some(DirSource::new(p)?),
+                (env::Storage::S3 { .. }, false) => anyhow::bail!(
+                    "this site keeps its media in an S3 bucket, which jarc cannot read yet; pass --media DIR for a local copy of the bucket, or --no-media to back up the database alone"
+                ),
+            };
+            let repo = backup_repo(&cli)?;
+            let what = if *no_media {
+                site.describe()
+                    .split(" + ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            } else {
+                site.describe()
+            };
+            output::note(
+                cli.json,
+                &format!("backing up {what} into {}", repo.backend().location()),
+            );
+            let s = backup_site(
+                &repo,
+                Some(db.as_mut()),
+                media_source.as_ref().map(|m| m as &dyn MediaSource),
+                &opts,
+                &bars,
+            )
+            .context("backup failed")?;
             bars.done();
             output::backup(cli.json, &s);
         }
@@ -147,25 +289,73 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Restore {
             snapshot: spec,
             target,
+            target_data_dir,
+            target_database,
+            target_media,
+            content,
+            replace,
+            only_referenced,
+            allow_missing_objects,
             overwrite,
         } => {
             let repo = open(&cli)?;
             let (id, snap) = snapshot::resolve(&repo, spec)?;
-            let opts = RestoreOptions {
-                overwrite: *overwrite,
-            };
-            let s = restore_media(&repo, &snap, target, &opts, &bars).with_context(|| {
-                format!(
-                    "restoring snapshot {} into {}",
-                    id.short(),
-                    target.display()
-                )
-            })?;
-            bars.done();
-            output::restore(cli.json, &id, target, &s);
-            if !s.failed.is_empty() {
-                return Ok(ExitCode::from(3));
+            if let Some(target) = target {
+                let opts = RestoreOptions {
+                    overwrite: *overwrite,
+                    ..Default::default()
+                };
+                let s = restore_media(&repo, &snap, target, &opts, &bars).with_context(|| {
+                    format!(
+                        "restoring snapshot {} into {}",
+                        id.short(),
+                        target.display()
+                    )
+                })?;
+                bars.done();
+                output::restore(cli.json, &id, target, &s);
+                if !s.failed.is_empty() {
+                    return Ok(ExitCode::from(3));
+                }
+                return Ok(ExitCode::SUCCESS);
             }
+            let (db, media_dir, shown) = match (target_data_dir, target_database) {
+                (Some(d), None) => (
+                    DatabaseTarget::Sqlite(d.join("jant.sqlite")),
+                    target_media.clone().unwrap_or_else(|| d.join("media")),
+                    d.display().to_string(),
+                ),
+                (None, Some(u)) => {
+                    let m = target_media.clone().context(
+                        "--target-database needs --target-media DIR: the directory the media go to",
+                    )?;
+                    (DatabaseTarget::Postgres(u.clone()), m, env::mask_url(u))
+                }
+                _ => anyhow::bail!(
+                    "say where to restore: --target-data-dir DIR, --target-database URL --target-media DIR, or --target DIR for media only"
+                ),
+            };
+            let opts = SiteRestoreOptions {
+                content_only: *content,
+                replace: *replace,
+                only_referenced: *only_referenced,
+                allow_missing_objects: *allow_missing_objects,
+            };
+            let r = restore_site(&repo, &snap, &db, &media_dir, &opts, &bars);
+            bars.done();
+            let s = match r {
+                Ok(s) => s,
+                Err(jarc::Error::MissingObjects(keys)) => {
+                    output::missing(cli.json, &keys);
+                    return Err(anyhow::Error::new(jarc::Error::MissingObjects(keys))
+                        .context(format!("restoring snapshot {} into {shown}", id.short())));
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("restoring snapshot {} into {shown}", id.short())))
+                }
+            };
+            output::site_restore(cli.json, &id, &shown, &s);
         }
         Cmd::Check { read_data } => {
             let repo = open(&cli)?;
@@ -179,6 +369,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Stats => {
             let repo = open(&cli)?;
             output::stats(cli.json, &jarc::stats::stats(&repo)?);
+        }
+        Cmd::Demo { dir, posts } => {
+            let r = jarc::demo::run(dir, *posts, &bars)?;
+            bars.done();
+            output::demo(cli.json, &r);
+            if !r.identical {
+                return Ok(ExitCode::from(3));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

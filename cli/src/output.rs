@@ -2,8 +2,10 @@
 
 use jarc::backup::BackupSummary;
 use jarc::check::CheckReport;
+use jarc::demo::DemoReport;
 use jarc::diff::{ChangeKind, DiffReport};
 use jarc::media::{EntryKind, MediaEntry};
+use jarc::restore::site::SiteRestoreSummary;
 use jarc::restore::RestoreSummary;
 use jarc::snapshot::Snapshot;
 use jarc::stats::Stats;
@@ -52,10 +54,23 @@ pub fn init(j: bool, location: &str) {
     }
 }
 
+/// A one-line note before or around the work: stdout for people, stderr
+/// under --json so the JSON stays parseable.
+pub fn note(j: bool, line: &str) {
+    if j {
+        eprintln!("jarc: {line}");
+    } else {
+        println!("{line}");
+    }
+}
+
 pub fn backup(j: bool, s: &BackupSummary) {
     if j {
         print_json(&serde_json::to_value(s).unwrap_or_default());
         return;
+    }
+    for w in &s.warnings {
+        println!("warning: {w}");
     }
     let m = &s.summary;
     println!(
@@ -66,6 +81,12 @@ pub fn backup(j: bool, s: &BackupSummary) {
             None => String::new(),
         }
     );
+    if let Some(d) = &s.database {
+        println!(
+            "database: {} tables, {} rows ({})",
+            d.tables, d.rows, d.dialect
+        );
+    }
     println!(
         "files: {} new, {} changed, {} unchanged; {} dirs",
         m.files_new, m.files_changed, m.files_unchanged, m.dirs
@@ -165,10 +186,40 @@ pub fn ls(j: bool, entries: &[(String, MediaEntry)]) {
 
 pub fn diff(j: bool, a: &Id, b: &Id, d: &DiffReport) {
     if j {
-        print_json(
-            &json!({ "from": a.to_hex(), "to": b.to_hex(), "media": d.media, "cost": d.cost }),
-        );
+        print_json(&json!({
+            "from": a.to_hex(), "to": b.to_hex(), "media": d.media,
+            "tables": d.tables, "cost": d.cost,
+        }));
         return;
+    }
+    for t in &d.tables {
+        println!(
+            "table {}: {} added, {} removed, {} changed{}",
+            t.table,
+            t.added,
+            t.removed,
+            t.changed,
+            if t.schema_changed {
+                " (schema changed)"
+            } else {
+                ""
+            }
+        );
+        for r in t.rows.iter().take(20) {
+            let sym = match r.change {
+                ChangeKind::Added => "+",
+                ChangeKind::Removed => "-",
+                _ => "M",
+            };
+            if r.columns.is_empty() {
+                println!("  {sym}  {}", r.key);
+            } else {
+                println!("  {sym}  {}  ({})", r.key, r.columns.join(", "));
+            }
+        }
+        if t.rows.len() > 20 {
+            println!("  … {} more", t.rows.len() - 20);
+        }
     }
     let mut counts = [0usize; 4];
     for c in &d.media {
@@ -182,7 +233,7 @@ pub fn diff(j: bool, a: &Id, b: &Id, d: &DiffReport) {
         println!("{sym}  {}", c.key);
     }
     println!(
-        "{} added, {} removed, {} modified, {} metadata only ({} tree nodes read)",
+        "media: {} added, {} removed, {} modified, {} metadata only ({} tree nodes read)",
         counts[0], counts[1], counts[2], counts[3], d.cost.nodes_loaded
     );
 }
@@ -270,4 +321,88 @@ pub fn stats(j: bool, s: &Stats) {
         "index memory:       {} bytes per blob",
         s.index_bytes_per_blob
     );
+}
+
+pub fn missing(j: bool, keys: &[String]) {
+    if j {
+        print_json(&json!({ "missing_objects": keys }));
+        return;
+    }
+    println!(
+        "{} referenced object(s) missing from the snapshot:",
+        keys.len()
+    );
+    for k in keys {
+        println!("  {k}");
+    }
+}
+
+pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
+    if j {
+        print_json(&json!({ "snapshot": id.to_hex(), "target": target, "summary": s }));
+        return;
+    }
+    if !s.missing_objects.is_empty() {
+        missing(false, &s.missing_objects);
+    }
+    println!(
+        "restored {} of snapshot {} into {target}: {} tables, {} rows; media into {}: {} files, {}",
+        if s.content_only {
+            "the content"
+        } else {
+            "the site"
+        },
+        id.short(),
+        s.database.tables,
+        s.database.rows,
+        s.media_dir.display(),
+        s.media.files,
+        bytes(s.media.bytes)
+    );
+    for v in &s.database.foreign_key_violations {
+        println!("warning: foreign key violations (as in the source): {v}");
+    }
+}
+
+pub fn demo(j: bool, r: &DemoReport) {
+    if j {
+        print_json(&serde_json::to_value(r).unwrap_or_default());
+        return;
+    }
+    println!(
+        "1. made a Jant site (SQLite + media) in {}",
+        r.site.display()
+    );
+    let step = |n: u32, what: &str, b: &BackupSummary| {
+        println!(
+            "{n}. {what}: snapshot {}, {} tables / {} rows, {} files; stored {} new",
+            b.snapshot.short(),
+            b.database.as_ref().map(|d| d.tables).unwrap_or(0),
+            b.database.as_ref().map(|d| d.rows).unwrap_or(0),
+            b.summary.files,
+            bytes(b.summary.bytes_new_stored)
+        );
+    };
+    step(2, "backed it up", &r.first);
+    println!("3. changed it: a new post, an edited post, a new and a deleted media object");
+    step(4, "backed it up again", &r.second);
+    println!("5. diff:");
+    diff(false, &r.first.snapshot, &r.second.snapshot, &r.diff);
+    println!(
+        "6. restored the latest snapshot into {}: {} rows, {} files",
+        r.restored.display(),
+        r.restore.database.rows,
+        r.restore.media.files
+    );
+    println!(
+        "7. verified: {} schema lines and rows, {} media files: {}",
+        r.rows_compared,
+        r.files_compared,
+        if r.identical {
+            "identical"
+        } else {
+            "DIFFERENT"
+        }
+    );
+    println!("repository: {}", r.repository.display());
 }

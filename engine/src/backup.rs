@@ -1,5 +1,6 @@
-//! The backup command: source entries → chunks → packs, then the media
-//! tree, then the snapshot (the commit point; see `repo` for the order).
+//! The backup command: the database's tables into row trees (see
+//! `database`), media entries → chunks → packs and the media tree, then the
+//! snapshot (the commit point; see `repo` for the order).
 
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
@@ -8,9 +9,10 @@ use crate::media::{EntryKind, MediaEntry};
 use crate::pack::BlobKind;
 use crate::progress::Progress;
 use crate::repo::Repository;
+use crate::snapshot::SourceInfo;
 use crate::snapshot::{self, Snapshot, Summary, MEDIA_ROOT};
-use crate::source::{Content, MediaSource, ScanEntry};
-use crate::tree::{self, TreeBuilder};
+use crate::source::{Content, DatabaseSource, MediaSource, ScanEntry};
+use crate::tree::{self, Root, TreeBuilder};
 use rayon::prelude::*;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -33,6 +35,8 @@ pub struct BackupSummary {
     pub parent: Option<Id>,
     #[serde(flatten)]
     pub summary: Summary,
+    /// Present when a database was captured.
+    pub database: Option<crate::database::DatabaseSummary>,
     pub tree_nodes_new: u64,
     pub packs_written: u64,
     pub warnings: Vec<String>,
@@ -55,21 +59,137 @@ pub fn backup_media(
     opts: &BackupOptions,
     progress: &dyn Progress,
 ) -> Result<BackupSummary> {
+    backup_site(repo, None, Some(source), opts, progress)
+}
+
+/// What identifies a site across backups: its database and its media.
+fn site_info(db: Option<&SourceInfo>, media: Option<&SourceInfo>) -> Result<SourceInfo> {
+    match (db, media) {
+        (None, Some(m)) => Ok(m.clone()),
+        (Some(d), m) => Ok(SourceInfo {
+            kind: "jant-site".into(),
+            id: match m {
+                Some(m) => format!("{}:{} + {}:{}", d.kind, d.id, m.kind, m.id),
+                None => format!("{}:{}", d.kind, d.id),
+            },
+            description: match m {
+                Some(m) => format!("{} + {}", d.description, m.description),
+                None => d.description.clone(),
+            },
+        }),
+        (None, None) => Err(Error::Invalid(
+            "nothing to back up: no database and no media".into(),
+        )),
+    }
+}
+
+/// Back up a site, its database and/or its media, as one snapshot. The
+/// database is read first: Jant stores an object before it writes the row
+/// that names it, so media listed afterwards include every object the
+/// captured rows reference (unless it was deleted in between).
+pub fn backup_site(
+    repo: &Repository,
+    db: Option<&mut dyn DatabaseSource>,
+    media: Option<&dyn MediaSource>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<BackupSummary> {
     let started = Instant::now();
     let time_ns = now_ns();
-    let info = source.info();
+    let info = site_info(
+        db.as_ref().map(|d| d.info()).as_ref(),
+        media.map(|m| m.info()).as_ref(),
+    )?;
     let hostname = opts.hostname.clone().unwrap_or_else(snapshot::hostname);
+    let parent = snapshot::latest_of_source(repo, &info, &hostname)?;
+    // The repository's counters run for its lifetime; this backup reports
+    // only what it added.
+    let saved = &repo.saved;
+    let before = [
+        saved.blobs.load(Ordering::Relaxed),
+        saved.raw_bytes.load(Ordering::Relaxed),
+        saved.stored_bytes.load(Ordering::Relaxed),
+        saved.packs.load(Ordering::Relaxed),
+    ];
+    let mut summary = Summary::default();
+    let mut warnings = Vec::new();
+    let mut roots = Vec::new();
+    let mut extra = Vec::new();
+    let mut tree_nodes_new = 0;
+    let mut database = None;
 
+    if let Some(db) = db {
+        progress.phase("database", 0);
+        let cap = crate::database::capture(repo, db, &mut warnings)?;
+        tree_nodes_new += cap.tree_nodes_new;
+        roots.extend(cap.roots.iter().cloned());
+        extra.extend(cap.extra.iter().cloned());
+        database = Some(cap.summary());
+    }
+    if let Some(source) = media {
+        let (root, new) = media_tree(
+            repo,
+            source,
+            parent.as_ref().map(|(_, s)| s),
+            opts,
+            progress,
+            &mut summary,
+            &mut warnings,
+        )?;
+        tree_nodes_new += new;
+        roots.push((MEDIA_ROOT.to_string(), root));
+    }
+    roots.sort_by(|a, b| a.0.cmp(&b.0));
+
+    progress.phase("commit", 0);
+    repo.flush()?;
+    summary.blobs_new = saved.blobs.load(Ordering::Relaxed) - before[0];
+    summary.bytes_new_raw = saved.raw_bytes.load(Ordering::Relaxed) - before[1];
+    summary.bytes_new_stored = saved.stored_bytes.load(Ordering::Relaxed) - before[2];
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    let snap = Snapshot {
+        time_ns,
+        hostname,
+        tags: opts.tags.clone(),
+        source: info,
+        parent: parent.as_ref().map(|(id, _)| *id),
+        roots,
+        summary: summary.clone(),
+        extra,
+    };
+    let id = snapshot::save(repo, &snap)?;
+    Ok(BackupSummary {
+        snapshot: id,
+        parent: snap.parent,
+        summary,
+        database,
+        tree_nodes_new,
+        packs_written: saved.packs.load(Ordering::Relaxed) - before[3],
+        warnings,
+        requests: repo.backend().requests.snapshot(),
+    })
+}
+
+/// Scan, reuse what the parent already holds, read the rest, and build the
+/// media listing tree. Returns the root and how many tree nodes were new.
+fn media_tree(
+    repo: &Repository,
+    source: &dyn MediaSource,
+    parent: Option<&Snapshot>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+    summary: &mut Summary,
+    warnings: &mut Vec<String>,
+) -> Result<(Root, u64)> {
     progress.phase("scan", 0);
-    let (scanned, mut warnings) = source.scan()?;
-    for w in &warnings {
+    let (scanned, scan_warnings) = source.scan()?;
+    for w in &scan_warnings {
         progress.warn(w);
     }
+    warnings.extend(scan_warnings);
 
-    let parent = snapshot::latest_of_source(repo, &info, &hostname)?;
     let mut prev = parent
-        .as_ref()
-        .and_then(|(_, s)| s.root(MEDIA_ROOT))
+        .and_then(|s| s.root(MEDIA_ROOT))
         .map(|r| tree::iter(repo, &r.node))
         .into_iter()
         .flatten()
@@ -78,7 +198,6 @@ pub fn backup_media(
     // Merge the scan with the parent listing (both sorted by key) to find
     // entries whose content can be reused without reading it. `chunks[i]` is
     // known (reused) or still to be read (`None`).
-    let mut summary = Summary::default();
     let mut chunks: Vec<Option<Vec<Id>>> = Vec::with_capacity(scanned.len());
     for scan in &scanned {
         let (s, key) = (&scan.entry, &scan.key);
@@ -160,36 +279,8 @@ pub fn backup_media(
         entry.content = MediaEntry::content_id(&entry.chunks);
         builder.push(s.key.into_bytes(), entry.encode())?;
     }
-    let tree_nodes_new = builder.new_nodes;
-    let root = builder.finish()?;
-
-    progress.phase("commit", 0);
-    repo.flush()?;
-    let saved = &repo.saved;
-    summary.blobs_new = saved.blobs.load(Ordering::Relaxed);
-    summary.bytes_new_raw = saved.raw_bytes.load(Ordering::Relaxed);
-    summary.bytes_new_stored = saved.stored_bytes.load(Ordering::Relaxed);
-    summary.duration_ms = started.elapsed().as_millis() as u64;
-    let snap = Snapshot {
-        time_ns,
-        hostname,
-        tags: opts.tags.clone(),
-        source: info,
-        parent: parent.as_ref().map(|(id, _)| *id),
-        roots: vec![(MEDIA_ROOT.to_string(), root)],
-        summary: summary.clone(),
-        extra: Vec::new(),
-    };
-    let id = snapshot::save(repo, &snap)?;
-    Ok(BackupSummary {
-        snapshot: id,
-        parent: snap.parent,
-        summary,
-        tree_nodes_new,
-        packs_written: saved.packs.load(Ordering::Relaxed),
-        warnings,
-        requests: repo.backend().requests.snapshot(),
-    })
+    let new = builder.new_nodes;
+    Ok((builder.finish()?, new))
 }
 
 fn save_chunks(repo: &Repository, batch: &[&[u8]], progress: &dyn Progress) -> Result<Vec<Id>> {

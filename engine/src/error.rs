@@ -60,6 +60,17 @@ pub enum Error {
     UnsafeKey(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("database {source_name}: {message}")]
+    Database {
+        source_name: String,
+        message: String,
+    },
+    #[error("{} object(s) referenced by the restored rows are missing from the snapshot: {}; pass --allow-missing-objects to restore without them", .0.len(), .0.iter().take(10).cloned().collect::<Vec<_>>().join(", "))]
+    MissingObjects(Vec<String>),
+    /// A source delivered rows out of key order; the backup re-reads the
+    /// table and sorts it. Never reaches a user.
+    #[error("rows of table {0} arrived out of key order")]
+    RowOrder(String),
 }
 
 impl Error {

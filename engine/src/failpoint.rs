@@ -11,3 +11,14 @@ pub fn hit(name: &str) {
         }
     }
 }
+
+/// Failure injection that returns an error instead of aborting, to prove
+/// that a command's error path undoes its work.
+pub fn fail(name: &str) -> crate::Result<()> {
+    match std::env::var_os("JARC_FAILPOINT") {
+        Some(v) if v == name => Err(crate::Error::Invalid(format!(
+            "injected failure at {name} (JARC_FAILPOINT)"
+        ))),
+        _ => Ok(()),
+    }
+}

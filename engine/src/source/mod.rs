@@ -1,10 +1,16 @@
 //! Sources: where backed-up data comes from. A media source lists entries
-//! sorted by key and opens their content; it never sees packs or trees.
+//! sorted by key and opens their content; a database source gives its schema
+//! and its tables' rows from one consistent point in time. Neither sees
+//! packs or trees.
 
 pub mod dir;
+pub mod postgres;
+pub mod sqlite;
 
 use crate::error::Result;
 use crate::media::MediaEntry;
+use crate::row::Value;
+use crate::schema::SchemaObject;
 use crate::snapshot::SourceInfo;
 use std::io::Read;
 
@@ -33,4 +39,24 @@ pub trait MediaSource: Sync {
     fn changed_since_scan(&self, _entry: &ScanEntry) -> bool {
         false
     }
+}
+
+/// Receives one table's rows, each as its values in the order of the
+/// table's `value_columns`.
+pub trait RowSink {
+    fn row(&mut self, values: Vec<Value>) -> Result<()>;
+}
+
+/// A database read at one point in time: `begin` pins it and returns the
+/// schema, `rows` may be called for any table (more than once), `finish`
+/// releases it.
+pub trait DatabaseSource {
+    fn info(&self) -> SourceInfo;
+    /// `sqlite` or `pg`, as Jant names its dialects.
+    fn dialect(&self) -> &'static str;
+    fn begin(&mut self, warnings: &mut Vec<String>) -> Result<Vec<SchemaObject>>;
+    /// Stream a table's rows, in primary-key order where the database can
+    /// (a sink copes with any order, at the cost of a re-read).
+    fn rows(&mut self, table: &SchemaObject, sink: &mut dyn RowSink) -> Result<()>;
+    fn finish(&mut self) -> Result<()>;
 }

@@ -2,6 +2,15 @@
 //! files with their modes and mtimes, Jant sidecars, directories, symlinks.
 //! A file that cannot be restored (a damaged chunk, a missing pack) is
 //! named and skipped; everything else is still written.
+//!
+//! The database sinks live beside it: [`sqlite`] and [`postgres`] recreate a
+//! snapshot's schema and rows, [`content`] picks what a content-only restore
+//! rewrites, and [`site`] puts a whole Jant site back together.
+
+pub mod content;
+pub mod postgres;
+pub mod site;
+pub mod sqlite;
 
 use crate::error::{Error, Result};
 use crate::jant;
@@ -19,6 +28,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct RestoreOptions {
     /// Write into a non-empty target, replacing files of the same name.
     pub overwrite: bool,
+    /// Restore only these keys (and the directories above them).
+    pub only: Option<std::collections::BTreeSet<String>>,
+    /// Leave files that already exist in the target alone (a live site's
+    /// media directory: Jant never rewrites an object under the same key).
+    pub keep_existing: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -28,6 +42,9 @@ pub struct RestoreSummary {
     pub bytes: u64,
     /// Objects that could not be restored, with the reason.
     pub failed: Vec<(String, String)>,
+    /// Files this restore created (for undoing it when a later step fails).
+    #[serde(skip)]
+    pub created: Vec<PathBuf>,
 }
 
 /// Reject keys that would escape the target: absolute, `..`, empty parts.
@@ -74,10 +91,18 @@ pub fn restore_media(
     opts: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreSummary> {
-    if !opts.overwrite && !target_is_empty(target)? {
+    if !opts.overwrite && !opts.keep_existing && !target_is_empty(target)? {
         return Err(Error::TargetNotEmpty(target.to_path_buf()));
     }
-    let entries = media::entries(repo, snap)?;
+    let mut entries = media::entries(repo, snap)?;
+    if let Some(only) = &opts.only {
+        entries.retain(|(k, e)| only.contains(k) && e.kind != EntryKind::Dir);
+    }
+    if opts.keep_existing {
+        entries.retain(|(k, e)| {
+            e.kind == EntryKind::Dir || fs::symlink_metadata(target.join(k)).is_err()
+        });
+    }
     // Validate every key before the first write: a hostile or damaged
     // snapshot must not write outside the target.
     for (k, _) in &entries {
@@ -94,6 +119,20 @@ pub fn restore_media(
             }
         }
     }
+    // Sidecars already present are not ours to remove if a later step fails.
+    let had_sidecar: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter(|(k, e)| {
+            e.sidecar.is_some()
+                && fs::symlink_metadata(target.join(format!("{k}{}", jant::SIDECAR_SUFFIX))).is_ok()
+        })
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let with_sidecar: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter(|(_, e)| e.sidecar.is_some())
+        .map(|(k, _)| k.as_str())
+        .collect();
     let total: u64 = entries.iter().map(|(_, e)| e.size).sum();
     progress.phase("restore", total);
     let results: Vec<(String, Result<u64>)> = entries
@@ -106,6 +145,12 @@ pub fn restore_media(
             Ok(n) => {
                 summary.files += 1;
                 summary.bytes += n;
+                summary.created.push(target.join(&k));
+                if with_sidecar.contains(k.as_str()) && !had_sidecar.contains(k.as_str()) {
+                    summary
+                        .created
+                        .push(target.join(format!("{k}{}", jant::SIDECAR_SUFFIX)));
+                }
             }
             Err(e) => {
                 let _ = fs::remove_file(target.join(&k));

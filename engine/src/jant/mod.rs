@@ -1,5 +1,9 @@
-//! What Jant means by its media directory (reference §5.3): which files are
-//! objects, and how an object's metadata sidecar is read and written.
+//! What Jant means: its media directory (reference §5.3: which files are
+//! objects, how an object's metadata sidecar is read and written), its
+//! tables and layers ([`tables`]), and how it finds its site ([`env`]).
+
+pub mod env;
+pub mod tables;
 
 use serde_json::{Map, Value};
 

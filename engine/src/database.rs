@@ -1,0 +1,388 @@
+//! A snapshot's database: the `db.schema` tree (one [`SchemaObject`] per
+//! table, view, …) and one `db.rows/<table>` tree per table, keyed by
+//! primary key. `capture` writes them from a [`DatabaseSource`]; the other
+//! functions read them back for restore, diff and export.
+//! (format-spec/README.md §10)
+
+use crate::error::{Error, Result};
+use crate::jant::tables;
+use crate::repo::Repository;
+use crate::row::{self, Value};
+use crate::schema::{rows_root, ObjectKind, RowKey, SchemaObject, SCHEMA_ROOT};
+use crate::snapshot::Snapshot;
+use crate::source::{DatabaseSource, RowSink};
+use crate::tree::{self, Root, TreeBuilder};
+
+/// Snapshot `extra` keys written by a database capture.
+pub const EXTRA_DIALECT: &str = "db.dialect";
+pub const EXTRA_SOURCE: &str = "db.source";
+pub const EXTRA_SITE_ID: &str = "site.id";
+pub const EXTRA_SITE_KEY: &str = "site.key";
+pub const EXTRA_MIGRATION: &str = "db.migration";
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DatabaseSummary {
+    pub dialect: String,
+    pub tables: u64,
+    pub rows: u64,
+    /// Tables whose rows came out of key order and were sorted in memory.
+    pub sorted_in_memory: Vec<String>,
+}
+
+pub struct Capture {
+    pub roots: Vec<(String, Root)>,
+    pub extra: Vec<(String, String)>,
+    pub tree_nodes_new: u64,
+    pub dialect: String,
+    pub tables: u64,
+    pub rows: u64,
+    pub sorted_in_memory: Vec<String>,
+}
+
+impl Capture {
+    pub fn summary(&self) -> DatabaseSummary {
+        DatabaseSummary {
+            dialect: self.dialect.clone(),
+            tables: self.tables,
+            rows: self.rows,
+            sorted_in_memory: self.sorted_in_memory.clone(),
+        }
+    }
+}
+
+/// Facts read off particular tables while their rows stream past.
+#[derive(Default)]
+struct Facts {
+    site: Option<(String, String)>,
+    sites: u64,
+    migration: Option<(i64, String)>,
+}
+
+/// Builds one table's tree from its rows.
+struct TableSink<'a, 'r> {
+    table: &'a SchemaObject,
+    key_positions: Vec<usize>,
+    builder: TreeBuilder<'r>,
+    /// `None` while rows arrive in key order; the in-memory fallback
+    /// collects here instead.
+    collected: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+    last: Option<Vec<u8>>,
+    dup: u32,
+    rows: u64,
+    facts: &'a mut Facts,
+}
+
+impl TableSink<'_, '_> {
+    fn key(&self, values: &[Value]) -> Vec<u8> {
+        let kv: Vec<&Value> = self.key_positions.iter().map(|&i| &values[i]).collect();
+        row::encode_key(&kv)
+    }
+
+    fn observe(&mut self, values: &[Value]) {
+        let t = self.table;
+        let get = |name: &str| t.column_index(name).and_then(|i| values.get(i));
+        match t.name.as_str() {
+            "site" => {
+                self.facts.sites += 1;
+                if let (Some(Value::Text(id)), Some(Value::Text(key))) = (get("id"), get("key")) {
+                    if self.facts.site.is_none() {
+                        self.facts.site = Some((id.clone(), key.clone()));
+                    }
+                }
+            }
+            "__drizzle_migrations" => {
+                if let (Some(Value::Integer(at)), Some(Value::Text(hash))) =
+                    (get("created_at"), get("hash"))
+                {
+                    if self.facts.migration.as_ref().is_none_or(|(m, _)| at >= m) {
+                        self.facts.migration = Some((*at, format!("drizzle:{at}:{hash}")));
+                    }
+                }
+            }
+            "d1_migrations" => {
+                if let (Some(Value::Integer(id)), Some(Value::Text(name))) =
+                    (get("id"), get("name"))
+                {
+                    if self.facts.migration.as_ref().is_none_or(|(m, _)| id >= m) {
+                        let tag = name.strip_suffix(".sql").unwrap_or(name);
+                        self.facts.migration = Some((*id, tag.to_string()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl RowSink for TableSink<'_, '_> {
+    fn row(&mut self, values: Vec<Value>) -> Result<()> {
+        if values.len() != self.table.value_columns().len() {
+            return Err(Error::Invalid(format!(
+                "table {}: a row has {} values for {} columns",
+                self.table.name,
+                values.len(),
+                self.table.value_columns().len()
+            )));
+        }
+        self.observe(&values);
+        let mut key = self.key(&values);
+        let value = row::encode_row(&values);
+        self.rows += 1;
+        if let Some(c) = &mut self.collected {
+            c.push((key, value));
+            return Ok(());
+        }
+        if self.table.key == RowKey::WholeRow {
+            // Equal rows in a table without a key are told apart by a
+            // counter: the table is a multiset.
+            let same = self
+                .last
+                .as_ref()
+                .is_some_and(|l| l[..l.len() - 4] == key[..]);
+            self.dup = if same { self.dup + 1 } else { 0 };
+            key.extend_from_slice(&self.dup.to_be_bytes());
+        }
+        if self.last.as_ref().is_some_and(|l| *l >= key) {
+            return Err(Error::RowOrder(self.table.name.clone()));
+        }
+        self.last = Some(key.clone());
+        self.builder.push(key, value)
+    }
+}
+
+fn duplicate_key(table: &SchemaObject, values_bytes: &[u8]) -> Error {
+    let shown = row::decode_row(values_bytes)
+        .map(|v| {
+            let k: Vec<&Value> = table.key_positions().iter().map(|&i| &v[i]).collect();
+            row::display_key(&k)
+        })
+        .unwrap_or_default();
+    Error::Invalid(format!(
+        "table {} has more than one row with primary key {shown} (a NULL in a primary-key column?); fix the rows before backing up",
+        table.name
+    ))
+}
+
+fn table_tree(
+    repo: &Repository,
+    db: &mut dyn DatabaseSource,
+    table: &SchemaObject,
+    facts: &mut Facts,
+    sorted: &mut Vec<String>,
+) -> Result<(Root, u64, u64)> {
+    let mut sink = TableSink {
+        table,
+        key_positions: table.key_positions(),
+        builder: TreeBuilder::new(repo),
+        collected: None,
+        last: None,
+        dup: 0,
+        rows: 0,
+        facts,
+    };
+    match db.rows(table, &mut sink) {
+        Ok(()) => {
+            let (rows, new) = (sink.rows, sink.builder.new_nodes);
+            return Ok((sink.builder.finish()?, rows, new));
+        }
+        Err(Error::RowOrder(_)) => {}
+        Err(e) => return Err(e),
+    }
+    // The database's order differs from the key encoding's (a collation,
+    // mixed types): read the table again inside the same transaction and
+    // sort it here. Nodes the first attempt stored stay unreferenced.
+    sorted.push(table.name.clone());
+    let mut facts2 = Facts::default();
+    let mut sink = TableSink {
+        table,
+        key_positions: table.key_positions(),
+        builder: TreeBuilder::new(repo),
+        collected: Some(Vec::new()),
+        last: None,
+        dup: 0,
+        rows: 0,
+        facts: &mut facts2,
+    };
+    db.rows(table, &mut sink)?;
+    let mut entries = sink.collected.take().unwrap_or_default();
+    entries.sort();
+    let mut builder = TreeBuilder::new(repo);
+    let mut prev: Option<Vec<u8>> = None;
+    let mut dup = 0u32;
+    let rows = entries.len() as u64;
+    for (mut k, v) in entries {
+        if table.key == RowKey::WholeRow {
+            let same = prev.as_ref().is_some_and(|p| p[..p.len() - 4] == k[..]);
+            dup = if same { dup + 1 } else { 0 };
+            k.extend_from_slice(&dup.to_be_bytes());
+        } else if prev.as_ref() == Some(&k) {
+            return Err(duplicate_key(table, &v));
+        }
+        prev = Some(k.clone());
+        builder.push(k, v)?;
+    }
+    let new = builder.new_nodes;
+    Ok((builder.finish()?, rows, new))
+}
+
+/// Read the whole database at one point in time into trees.
+pub fn capture(
+    repo: &Repository,
+    db: &mut dyn DatabaseSource,
+    warnings: &mut Vec<String>,
+) -> Result<Capture> {
+    let objects = db.begin(warnings)?;
+    let result = capture_objects(repo, db, &objects);
+    // A read-only transaction: ending it cannot lose anything, and an error
+    // from the capture is the one worth reporting.
+    let end = db.finish();
+    let mut cap = result?;
+    end?;
+    cap.extra
+        .insert(0, (EXTRA_SOURCE.into(), db.info().description));
+    cap.extra
+        .insert(0, (EXTRA_DIALECT.into(), db.dialect().into()));
+    cap.dialect = db.dialect().into();
+    Ok(cap)
+}
+
+fn capture_objects(
+    repo: &Repository,
+    db: &mut dyn DatabaseSource,
+    objects: &[SchemaObject],
+) -> Result<Capture> {
+    let mut facts = Facts::default();
+    let mut roots = Vec::new();
+    let mut tree_nodes_new = 0;
+    let mut rows = 0;
+    let mut tables = 0;
+    let mut sorted = Vec::new();
+    let mut schema: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for obj in objects {
+        if obj.has_rows() {
+            let (root, n, new) = table_tree(repo, db, obj, &mut facts, &mut sorted)?;
+            roots.push((rows_root(&obj.name), root));
+            rows += n;
+            tables += 1;
+            tree_nodes_new += new;
+        }
+        schema.push((obj.name.as_bytes().to_vec(), obj.encode()));
+    }
+    schema.sort();
+    let mut b = TreeBuilder::new(repo);
+    for (k, v) in schema {
+        b.push(k, v)?;
+    }
+    tree_nodes_new += b.new_nodes;
+    roots.push((SCHEMA_ROOT.to_string(), b.finish()?));
+    let mut extra = Vec::new();
+    if let Some((id, key)) = facts.site {
+        extra.push((EXTRA_SITE_ID.into(), id));
+        extra.push((EXTRA_SITE_KEY.into(), key));
+    }
+    if let Some((_, tag)) = facts.migration {
+        extra.push((EXTRA_MIGRATION.into(), tag));
+    }
+    Ok(Capture {
+        roots,
+        extra,
+        tree_nodes_new,
+        dialect: String::new(),
+        tables,
+        rows,
+        sorted_in_memory: sorted,
+    })
+}
+
+pub fn extra<'s>(snap: &'s Snapshot, key: &str) -> Option<&'s str> {
+    snap.extra
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+pub fn has_database(snap: &Snapshot) -> bool {
+    snap.root(SCHEMA_ROOT).is_some()
+}
+
+/// Every schema object of a snapshot, in the source's creation order.
+pub fn schema(repo: &Repository, snap: &Snapshot) -> Result<Vec<SchemaObject>> {
+    let Some(root) = snap.root(SCHEMA_ROOT) else {
+        return Err(Error::Invalid(
+            "this snapshot holds no database (it was a media-only backup)".into(),
+        ));
+    };
+    let mut out = Vec::new();
+    for e in tree::iter(repo, &root.node) {
+        out.push(SchemaObject::decode(&e?.value)?);
+    }
+    out.sort_by_key(|o| o.order);
+    Ok(out)
+}
+
+/// A table's rows in key order, decoded.
+pub fn rows<'r>(
+    repo: &'r Repository,
+    snap: &Snapshot,
+    table: &SchemaObject,
+) -> impl Iterator<Item = Result<Vec<Value>>> + 'r {
+    let root = snap.root(&rows_root(&table.name)).map(|r| r.node);
+    let name = table.name.clone();
+    let width = table.value_columns().len();
+    root.into_iter()
+        .flat_map(move |r| tree::iter(repo, &r))
+        .map(move |e| {
+            let v = row::decode_row(&e?.value)?;
+            if v.len() != width {
+                return Err(Error::corrupt(
+                    format!("row of table {name}"),
+                    format!("{} values for {width} columns", v.len()),
+                ));
+            }
+            Ok(v)
+        })
+}
+
+/// The media keys the snapshot's rows reference (jant-format.md §5.2).
+pub fn referenced_keys(repo: &Repository, snap: &Snapshot) -> Result<Vec<String>> {
+    let mut keys = std::collections::BTreeSet::new();
+    for t in schema(repo, snap)? {
+        if t.kind != ObjectKind::Table {
+            continue;
+        }
+        let cols: Vec<usize> = tables::KEY_COLUMNS
+            .iter()
+            .filter(|(tab, _)| *tab == t.name)
+            .filter_map(|(_, c)| t.column_index(c))
+            .collect();
+        let settings = t.name == tables::SETTINGS_TABLE;
+        if cols.is_empty() && !settings {
+            continue;
+        }
+        let (k, v) = (t.column_index("key"), t.column_index("value"));
+        for r in rows(repo, snap, &t) {
+            let r = r?;
+            for &c in &cols {
+                if let Some(s) = r[c].as_text().map(str::trim).filter(|s| !s.is_empty()) {
+                    keys.insert(s.to_string());
+                }
+            }
+            if let (true, Some(k), Some(v)) = (settings, k, v) {
+                if r[k]
+                    .as_text()
+                    .is_some_and(|k| tables::KEY_SETTINGS.contains(&k))
+                {
+                    // Older sites may hold a URL here rather than a key.
+                    if let Some(s) = r[v]
+                        .as_text()
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty() && !s.contains("://") && !s.starts_with('/'))
+                    {
+                        keys.insert(s.to_string());
+                    }
+                }
+            }
+        }
+    }
+    Ok(keys.into_iter().collect())
+}

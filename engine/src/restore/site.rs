@@ -1,0 +1,169 @@
+//! Restore a whole Jant site: media first, then the database, so that at no
+//! moment do committed rows name an object that is not there. If the
+//! database step fails, the media files this restore created are removed
+//! again, and the target is as it was.
+
+use super::sqlite::DbRestoreSummary;
+use super::{restore_media, RestoreOptions, RestoreSummary};
+use crate::database;
+use crate::error::{Error, Result};
+use crate::media;
+use crate::progress::Progress;
+use crate::repo::Repository;
+use crate::snapshot::Snapshot;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub enum DatabaseTarget {
+    /// A SQLite file (`<data dir>/jant.sqlite`).
+    Sqlite(PathBuf),
+    /// A Postgres connection URL.
+    Postgres(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SiteRestoreOptions {
+    /// Rewrite only the content tables and allow-listed settings of a live site.
+    pub content_only: bool,
+    /// The operator's confirmation that content-only may replace content.
+    pub replace: bool,
+    /// Write only the objects the restored rows reference.
+    pub only_referenced: bool,
+    /// Go on when a referenced object is missing from the snapshot.
+    pub allow_missing_objects: bool,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SiteRestoreSummary {
+    pub content_only: bool,
+    pub database: DbRestoreSummary,
+    pub media: RestoreSummary,
+    pub media_dir: PathBuf,
+    /// Keys the rows reference that the snapshot's media do not hold.
+    pub missing_objects: Vec<String>,
+}
+
+/// Referenced keys absent from the snapshot's media.
+pub fn missing_objects(repo: &Repository, snap: &Snapshot) -> Result<(Vec<String>, Vec<String>)> {
+    let referenced = database::referenced_keys(repo, snap)?;
+    let have: BTreeSet<String> = media::entries(repo, snap)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let missing = referenced
+        .iter()
+        .filter(|k| !have.contains(*k))
+        .cloned()
+        .collect();
+    Ok((referenced, missing))
+}
+
+fn snapshot_dialect(snap: &Snapshot) -> &str {
+    database::extra(snap, database::EXTRA_DIALECT).unwrap_or("sqlite")
+}
+
+pub fn restore_site(
+    repo: &Repository,
+    snap: &Snapshot,
+    db: &DatabaseTarget,
+    media_dir: &Path,
+    opts: &SiteRestoreOptions,
+    progress: &dyn Progress,
+) -> Result<SiteRestoreSummary> {
+    if !database::has_database(snap) {
+        return Err(Error::Invalid(
+            "this snapshot holds no database (a media-only backup); restore it with --target DIR"
+                .into(),
+        ));
+    }
+    let dialect = snapshot_dialect(snap);
+    match (dialect, db) {
+        ("sqlite", DatabaseTarget::Sqlite(_)) | ("pg", DatabaseTarget::Postgres(_)) => {}
+        (d, DatabaseTarget::Sqlite(_)) => {
+            return Err(Error::Invalid(format!(
+                "the snapshot's database is {d}; restore it with --target-database postgres://…, not into SQLite"
+            )))
+        }
+        (d, DatabaseTarget::Postgres(_)) => {
+            return Err(Error::Invalid(format!(
+                "the snapshot's database is {d}; restore it with --target-data-dir, not into Postgres"
+            )))
+        }
+    }
+    if opts.content_only && !opts.replace {
+        return Err(Error::Invalid(
+            "a content-only restore deletes and rewrites the site's posts, collections, media rows and settings; pass --replace to confirm".into(),
+        ));
+    }
+    let (referenced, missing) = missing_objects(repo, snap)?;
+    if !missing.is_empty() && !opts.allow_missing_objects {
+        return Err(Error::MissingObjects(missing));
+    }
+    if !opts.content_only {
+        if let DatabaseTarget::Sqlite(p) = db {
+            if p.exists() {
+                return Err(Error::Invalid(format!(
+                    "{} already exists; a full restore needs a blank target (use --content --replace to restore content into a live site)",
+                    p.display()
+                )));
+            }
+        }
+    }
+    let media_opts = RestoreOptions {
+        overwrite: false,
+        only: opts
+            .only_referenced
+            .then(|| referenced.iter().cloned().collect()),
+        keep_existing: opts.content_only,
+    };
+    let media_existed = media_dir.exists();
+    let media = restore_media(repo, snap, media_dir, &media_opts, progress)?;
+    let undo_media = |m: &RestoreSummary| {
+        for p in m.created.iter().rev() {
+            let _ = std::fs::remove_file(p);
+            // Directories this restore made are empty again: remove them,
+            // stopping at the first that still holds something.
+            let mut dir = p.parent();
+            while let Some(d) = dir.filter(|d| d.starts_with(media_dir) && *d != media_dir) {
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+        if !media_existed {
+            let _ = std::fs::remove_dir_all(media_dir);
+        }
+    };
+    if !media.failed.is_empty() {
+        undo_media(&media);
+        let (k, why) = &media.failed[0];
+        return Err(Error::Invalid(format!(
+            "{} media object(s) could not be restored (first: {k}: {why}); nothing was restored",
+            media.failed.len()
+        )));
+    }
+    progress.phase("database", 0);
+    let result = match (db, opts.content_only) {
+        (DatabaseTarget::Sqlite(p), false) => super::sqlite::restore_full(repo, snap, p),
+        (DatabaseTarget::Sqlite(p), true) => super::sqlite::restore_content(repo, snap, p, "local"),
+        (DatabaseTarget::Postgres(u), false) => super::postgres::restore_full(repo, snap, u),
+        (DatabaseTarget::Postgres(u), true) => {
+            super::postgres::restore_content(repo, snap, u, "local")
+        }
+    };
+    match result {
+        Ok(database) => Ok(SiteRestoreSummary {
+            content_only: opts.content_only,
+            database,
+            media,
+            media_dir: media_dir.to_path_buf(),
+            missing_objects: missing,
+        }),
+        Err(e) => {
+            undo_media(&media);
+            Err(e)
+        }
+    }
+}

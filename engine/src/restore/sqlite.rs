@@ -1,0 +1,327 @@
+//! Restore a snapshot's database into SQLite.
+//!
+//! A full restore builds a new file beside the target (`<name>.jarc-partial`)
+//! and renames it into place only after the last statement committed and
+//! `foreign_key_check` ran: a failure at any point leaves no target file.
+//! A content-only restore changes a live file in one `BEGIN IMMEDIATE`
+//! transaction with deferred foreign keys: it commits whole or not at all.
+
+use super::content::{self, TableRows};
+use crate::database;
+use crate::error::{Error, Result};
+use crate::jant::tables::{CONTENT_CLEAR_ORDER, SETTINGS_TABLE, SNAPSHOT_SETTING_KEYS};
+use crate::repo::Repository;
+use crate::row::Value;
+use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
+use crate::snapshot::Snapshot;
+use crate::source::sqlite::db_err;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params_from_iter, Connection, ToSql};
+use std::path::{Path, PathBuf};
+
+struct Bind<'a>(&'a Value);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null => ValueRef::Null,
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) | Value::Other(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+            Value::Bool(b) => ValueRef::Integer(*b as i64),
+            Value::Timestamp(t) | Value::LocalTimestamp(t) => ValueRef::Integer(*t),
+            Value::Date(d) => ValueRef::Integer(*d as i64),
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DbRestoreSummary {
+    pub tables: u64,
+    pub rows: u64,
+    /// Foreign-key violations found after loading (`table: n rows`); the
+    /// source had them too, since rows are restored exactly.
+    pub foreign_key_violations: Vec<String>,
+}
+
+fn insert_sql(t: &SchemaObject) -> String {
+    let cols: Vec<String> = t.value_columns().iter().map(|c| quote_ident(c)).collect();
+    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        quote_ident(&t.name),
+        cols.join(", "),
+        marks.join(", ")
+    )
+}
+
+fn fk_violations(conn: &Connection, path: &Path) -> Result<Vec<String>> {
+    let mut st = conn
+        .prepare("SELECT \"table\", count(*) FROM pragma_foreign_key_check GROUP BY 1 ORDER BY 1")
+        .map_err(|e| db_err(path, e))?;
+    let v = st
+        .query_map([], |r| {
+            Ok(format!(
+                "{}: {} rows",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?
+            ))
+        })
+        .map_err(|e| db_err(path, e))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| db_err(path, e))?;
+    Ok(v)
+}
+
+fn fk_violations_of(conn: &Connection, path: &Path, table: &str) -> Result<Vec<String>> {
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_foreign_key_check(?1)",
+            [table],
+            |r| r.get(0),
+        )
+        .map_err(|e| db_err(path, e))?;
+    Ok(if n > 0 {
+        vec![format!("{table}: {n} rows")]
+    } else {
+        Vec::new()
+    })
+}
+
+fn partial_path(target: &Path) -> PathBuf {
+    let mut p = target.as_os_str().to_owned();
+    p.push(".jarc-partial");
+    PathBuf::from(p)
+}
+
+/// Create `target` from the snapshot's schema and rows. Refuses an
+/// existing target.
+pub fn restore_full(repo: &Repository, snap: &Snapshot, target: &Path) -> Result<DbRestoreSummary> {
+    if target.exists() {
+        return Err(Error::Invalid(format!(
+            "{} already exists; a full restore writes a new database (use --content --replace to restore content into a live site)",
+            target.display()
+        )));
+    }
+    let schema = database::schema(repo, snap)?;
+    let partial = partial_path(target);
+    let _ = std::fs::remove_file(&partial);
+    let result = (|| {
+        let conn = Connection::open(&partial).map_err(|e| db_err(&partial, e))?;
+        let s = load(repo, snap, &schema, &conn, &partial)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| db_err(&partial, e))?;
+        conn.close().map_err(|(_, e)| db_err(&partial, e))?;
+        crate::failpoint::hit("before-database-rename");
+        std::fs::rename(&partial, target).map_err(|e| Error::io(target, e))?;
+        Ok(s)
+    })();
+    if result.is_err() {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = partial.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+    }
+    result
+}
+
+fn load(
+    repo: &Repository,
+    snap: &Snapshot,
+    schema: &[SchemaObject],
+    conn: &Connection,
+    path: &Path,
+) -> Result<DbRestoreSummary> {
+    let exec = |sql: &str| {
+        conn.execute_batch(sql).map_err(|e| Error::Database {
+            source_name: format!("sqlite {}", path.display()),
+            message: format!("{e} (while running: {})", first_line(sql)),
+        })
+    };
+    exec("PRAGMA foreign_keys = OFF; BEGIN")?;
+    run_phase(schema, Phase::Create, &exec)?;
+    let mut summary = DbRestoreSummary::default();
+    // sqlite_sequence last, replacing what AUTOINCREMENT inserts just
+    // wrote there, so each table's counter is the captured one.
+    let tables = schema
+        .iter()
+        .filter(|t| t.kind == ObjectKind::Table && t.name != "sqlite_sequence")
+        .chain(schema.iter().filter(|t| t.name == "sqlite_sequence"));
+    for t in tables {
+        if t.name == "sqlite_sequence" {
+            exec("DELETE FROM sqlite_sequence")?;
+        }
+        let mut st = conn.prepare(&insert_sql(t)).map_err(|e| db_err(path, e))?;
+        for r in database::rows(repo, snap, t) {
+            let r = r?;
+            st.execute(params_from_iter(r.iter().map(Bind)))
+                .map_err(|e| row_err(path, t, e))?;
+            summary.rows += 1;
+        }
+        summary.tables += 1;
+    }
+    for phase in [
+        Phase::Constraint,
+        Phase::Index,
+        Phase::ForeignKey,
+        Phase::Virtual,
+        Phase::Trigger,
+        Phase::View,
+        Phase::Final,
+    ] {
+        run_phase(schema, phase, &exec)?;
+    }
+    exec("COMMIT")?;
+    summary.foreign_key_violations = fk_violations(conn, path)?;
+    Ok(summary)
+}
+
+fn first_line(sql: &str) -> String {
+    let l = sql.lines().next().unwrap_or_default();
+    l.chars().take(80).collect()
+}
+
+fn row_err(path: &Path, t: &SchemaObject, e: rusqlite::Error) -> Error {
+    Error::Database {
+        source_name: format!("sqlite {}", path.display()),
+        message: format!("inserting into {}: {e}", t.name),
+    }
+}
+
+fn run_phase(
+    schema: &[SchemaObject],
+    phase: Phase,
+    exec: &dyn Fn(&str) -> Result<()>,
+) -> Result<()> {
+    for o in schema {
+        for (p, sql) in &o.statements {
+            if *p == phase {
+                exec(sql)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rewrite one site's content tables and allow-listed settings in a live
+/// database, in one transaction. Auth tables are never named.
+pub fn restore_content(
+    repo: &Repository,
+    snap: &Snapshot,
+    target: &Path,
+    provider: &str,
+) -> Result<DbRestoreSummary> {
+    if !target.is_file() {
+        return Err(Error::Invalid(format!(
+            "{} does not exist; a content-only restore writes into an existing Jant database",
+            target.display()
+        )));
+    }
+    let site = content::site_id(snap)?;
+    let selected = content::select(repo, snap, &site)?;
+    let mut conn = Connection::open(target).map_err(|e| db_err(target, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| db_err(target, e))?;
+    check_site(&conn, target, &site)?;
+    // As Jant opens it: cascades fire, and deferred checks run at commit.
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| db_err(target, e))?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| db_err(target, e))?;
+    // Dropping `tx` on an error path rolls everything back.
+    tx.execute_batch("PRAGMA defer_foreign_keys = ON")
+        .map_err(|e| db_err(target, e))?;
+    for t in CONTENT_CLEAR_ORDER {
+        if table_exists(&tx, target, t)? {
+            tx.execute(
+                &format!("DELETE FROM {} WHERE site_id = ?1", quote_ident(t)),
+                [&site],
+            )
+            .map_err(|e| db_err(target, e))?;
+        }
+    }
+    let keys: Vec<String> = SNAPSHOT_SETTING_KEYS
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect();
+    tx.execute(
+        &format!(
+            "DELETE FROM {} WHERE site_id = ?1 AND key IN ({})",
+            quote_ident(SETTINGS_TABLE),
+            keys.join(", ")
+        ),
+        [&site],
+    )
+    .map_err(|e| db_err(target, e))?;
+    let mut summary = DbRestoreSummary::default();
+    for (i, TableRows { table, rows }) in selected.iter().enumerate() {
+        if i == 2 {
+            crate::failpoint::fail("content-restore-midway")?;
+        }
+        let mut st = tx
+            .prepare(&insert_sql(table))
+            .map_err(|e| db_err(target, e))?;
+        for r in rows {
+            st.execute(params_from_iter(r.iter().map(Bind)))
+                .map_err(|e| row_err(target, table, e))?;
+            summary.rows += 1;
+        }
+        summary.tables += 1;
+    }
+    if table_exists(&tx, target, "media")? {
+        tx.execute(
+            "UPDATE media SET provider = ?1 WHERE site_id = ?2",
+            [provider, &site],
+        )
+        .map_err(|e| db_err(target, e))?;
+    }
+    let mut v = Vec::new();
+    for t in selected.iter().map(|t| t.table.name.as_str()) {
+        v.extend(fk_violations_of(&tx, target, t)?);
+    }
+    if !v.is_empty() {
+        return Err(Error::Database {
+            source_name: format!("sqlite {}", target.display()),
+            message: format!(
+                "the restored content violates foreign keys ({}); nothing was changed",
+                v.join(", ")
+            ),
+        });
+    }
+    tx.commit().map_err(|e| db_err(target, e))?;
+    Ok(summary)
+}
+
+fn table_exists(conn: &Connection, path: &Path, t: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [t],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(|e| db_err(path, e))
+}
+
+fn check_site(conn: &Connection, path: &Path, site: &str) -> Result<()> {
+    if !table_exists(conn, path, "site")? {
+        return Err(Error::Invalid(format!(
+            "{} has no site table; is it a Jant database?",
+            path.display()
+        )));
+    }
+    let found: i64 = conn
+        .query_row("SELECT count(*) FROM site WHERE id = ?1", [site], |r| {
+            r.get(0)
+        })
+        .map_err(|e| db_err(path, e))?;
+    if found == 0 {
+        return Err(Error::Invalid(format!(
+            "{} has no site {site}, the site the snapshot's content belongs to; restoring content across sites is not supported",
+            path.display()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! A captured database schema: one [`SchemaObject`] per table, view,
+//! virtual table or sequence, each stored as one entry of the snapshot's
+//! `db.schema` tree (format-spec/README.md §10).
+//!
+//! An object carries the statements that recreate it, each tagged with the
+//! [`Phase`] in which a restore runs it. Restores run phases in order across
+//! all objects, and load rows between `Create` and the rest, so indexes are
+//! built once, triggers do not fire on restored rows, and foreign keys are
+//! checked against complete tables.
+
+use crate::codec;
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+
+pub const MAGIC: &[u8; 4] = b"JRTS";
+pub const VERSION: u16 = 1;
+/// Snapshot root holding the schema tree (object name → [`SchemaObject`]).
+pub const SCHEMA_ROOT: &str = "db.schema";
+/// Prefix of the snapshot roots that hold each table's rows.
+pub const ROWS_ROOT_PREFIX: &str = "db.rows/";
+
+pub fn rows_root(table: &str) -> String {
+    format!("{ROWS_ROOT_PREFIX}{table}")
+}
+
+/// Which part of a Jant site a table belongs to (jant-format.md §4.4, §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    Content,
+    Configuration,
+    Auth,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Phase {
+    /// Before rows: sequences, then tables (without foreign keys on Postgres).
+    Create,
+    /// After rows: primary-key, unique and check constraints.
+    Constraint,
+    Index,
+    ForeignKey,
+    /// Virtual tables (and FTS rebuilds), after the tables they index.
+    Virtual,
+    Trigger,
+    View,
+    /// Sequence positions and anything that must see the finished database.
+    Final,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// The type as declared (SQLite) or formatted by `format_type` (Postgres).
+    pub decl_type: String,
+    pub not_null: bool,
+}
+
+/// How rows are keyed in the table's tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RowKey {
+    /// The primary key: indexes into `columns`.
+    PrimaryKey(Vec<u32>),
+    /// SQLite rowid of a table without a primary key; rows carry it as an
+    /// extra first value.
+    RowId,
+    /// Postgres table without a primary key: the whole row plus a
+    /// duplicate counter (the table is a multiset).
+    WholeRow,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectKind {
+    Table,
+    /// A virtual table whose data lives elsewhere (an FTS index over another
+    /// table): not captured, rebuilt by its statements.
+    Derived,
+    View,
+    Sequence,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaObject {
+    pub name: String,
+    pub kind: ObjectKind,
+    pub layer: Layer,
+    /// Captured columns, in the order row values are stored. Generated
+    /// columns are not captured; their definition is in the statements.
+    pub columns: Vec<Column>,
+    pub key: RowKey,
+    pub statements: Vec<(Phase, String)>,
+    /// Position in the source's own creation order (restores keep it).
+    pub order: u32,
+    pub row_format: u16,
+}
+
+impl SchemaObject {
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(MAGIC, VERSION, self)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<SchemaObject> {
+        codec::decode("schema object", MAGIC, VERSION, bytes)
+    }
+
+    pub fn has_rows(&self) -> bool {
+        self.kind == ObjectKind::Table
+    }
+
+    /// Column names of the stored row values (a leading `rowid` for
+    /// [`RowKey::RowId`] tables).
+    pub fn value_columns(&self) -> Vec<&str> {
+        let mut v = Vec::with_capacity(self.columns.len() + 1);
+        if self.key == RowKey::RowId {
+            v.push("rowid");
+        }
+        v.extend(self.columns.iter().map(|c| c.name.as_str()));
+        v
+    }
+
+    /// Positions in the stored row values that form the key.
+    pub fn key_positions(&self) -> Vec<usize> {
+        match &self.key {
+            RowKey::PrimaryKey(cols) => cols.iter().map(|&c| c as usize).collect(),
+            RowKey::RowId => vec![0],
+            RowKey::WholeRow => (0..self.columns.len()).collect(),
+        }
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        let off = (self.key == RowKey::RowId) as usize;
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .map(|i| i + off)
+    }
+}
+
+/// Quote an SQL identifier the way both SQLite and Postgres accept.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,616 @@
+//! Jant site backups against real SQLite databases: discovery, round trips,
+//! consistency under concurrent writes, content-only restore, referenced
+//! media, dirty databases, and row diffs.
+
+mod support;
+
+use jarc::demo::{self, verify};
+use rusqlite::Connection;
+use std::path::Path;
+use std::process::Command;
+use support::*;
+
+fn site(dir: &Path, posts: usize) -> std::path::PathBuf {
+    let data = dir.join("data");
+    demo::create_sqlite_site(&data, posts).unwrap();
+    data
+}
+
+fn init(repo: &Path) {
+    ok(repo, &["init"]);
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    let c = Connection::open(db).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn default_repository_discovery_and_exact_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 300);
+    // `jarc backup` with nothing but Jant's own configuration, here a .env
+    // file, and the default repository created on first use.
+    std::fs::write(
+        dir.path().join(".env"),
+        "DATABASE_URL=file:./data/jant.sqlite\n",
+    )
+    .unwrap();
+    let o = Command::new(jarc_bin())
+        .current_dir(dir.path())
+        .env_remove("JARC_REPOSITORY")
+        .env_remove("DATA_DIR")
+        .env_remove("DATABASE_URL")
+        .env_remove("LOCAL_STORAGE_PATH")
+        .env_remove("STORAGE_DRIVER")
+        .arg("backup")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "created the default repository at ./backups/jarc (first use)"
+    );
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    assert_eq!(
+        lines[1],
+        format!(
+            "backing up sqlite {0}/data/jant.sqlite + media {0}/data/media into {0}/backups/jarc",
+            root.display()
+        )
+    );
+    // Every generated row, plus sqlite_sequence's one.
+    let rows: usize = demo::generate(demo::Dialect::Sqlite, 300)
+        .tables
+        .iter()
+        .map(|t| t.rows.len())
+        .sum::<usize>()
+        + 1;
+    assert_eq!(
+        lines[3],
+        format!("database: 19 tables, {rows} rows (sqlite)")
+    );
+
+    let repo = dir.path().join("backups/jarc");
+    let target = dir.path().join("restored");
+    let r = json(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r["summary"]["database"]["rows"], rows);
+    assert_eq!(
+        r["summary"]["database"]["foreign_key_violations"],
+        serde_json::json!([])
+    );
+    let src = data.join("jant.sqlite");
+    let dst = target.join("jant.sqlite");
+    assert_eq!(
+        verify::sqlite_dump(&src).unwrap(),
+        verify::sqlite_dump(&dst).unwrap()
+    );
+    assert_eq!(
+        verify::file_digests(&data.join("media")).unwrap(),
+        verify::file_digests(&target.join("media")).unwrap()
+    );
+    // The full-text index was rebuilt from the restored posts.
+    let q = "SELECT count(*) FROM post_fts WHERE post_fts MATCH 'garden'";
+    assert_eq!(count(&src, q), 300);
+    assert_eq!(count(&dst, q), 300);
+    assert_eq!(
+        count(
+            &dst,
+            "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&dst, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
+    let j: String = Connection::open(&dst)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(j, "wal");
+
+    // A blank target only: restoring over it again is refused, untouched.
+    let before = verify::sqlite_dump(&dst).unwrap();
+    let o = run(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("already exists; a full restore needs a blank target"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(verify::sqlite_dump(&dst).unwrap(), before);
+
+    // An explicit repository that does not exist is an error, not created.
+    let o = Command::new(jarc_bin())
+        .current_dir(dir.path())
+        .env_remove("JARC_REPOSITORY")
+        .args(["backup", "--repo", "elsewhere"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stderr(&o),
+        "jarc: error: opening repository elsewhere: elsewhere is not a jarc repository (no config object); create one with `jarc init --repo elsewhere`\n"
+    );
+    assert!(!dir.path().join("elsewhere").exists());
+}
+
+/// A writer keeps committing transactions that each insert a post and its
+/// slug, and delete an older pair, while backups run. Every snapshot must
+/// hold exactly matching pairs: a capture that read the two tables at
+/// different moments would not.
+#[test]
+fn capture_is_consistent_while_jant_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 50);
+    let db = data.join("jant.sqlite");
+    let repo_dir = dir.path().join("repo");
+    let repo = jarc::Repository::init(
+        repo_dir.to_str().unwrap(),
+        jarc::config::Config::new_random(),
+    )
+    .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let db = db.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let c = demo::open_site_db(&db).unwrap();
+            c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let id = format!("pst_w{n:08}");
+                c.execute_batch("BEGIN IMMEDIATE").unwrap();
+                c.execute(
+                    "INSERT INTO post (id, site_id, format, body_text, thread_id, created_at, updated_at) VALUES (?1, ?2, 'note', 'w', ?1, 1, 1)",
+                    [&id, demo::SITE_ID],
+                )
+                .unwrap();
+                c.execute(
+                    "INSERT INTO path_registry (id, site_id, path, kind, post_id, created_at, updated_at) VALUES (?1, ?2, ?3, 'slug', ?4, 1, 1)",
+                    [&format!("pth_w{n:08}"), demo::SITE_ID, &format!("/w/{n}"), &id],
+                )
+                .unwrap();
+                if n >= 5 && n.is_multiple_of(3) {
+                    let old = format!("pst_w{:08}", n - 5);
+                    c.execute("DELETE FROM path_registry WHERE post_id = ?1", [&old])
+                        .unwrap();
+                    c.execute("DELETE FROM post WHERE id = ?1", [&old]).unwrap();
+                }
+                c.execute_batch("COMMIT").unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut snaps = Vec::new();
+    for _ in 0..6 {
+        let mut src = jarc::source::sqlite::SqliteSource::open(&db).unwrap();
+        let s = jarc::backup::backup_site(
+            &repo,
+            Some(&mut src),
+            None,
+            &Default::default(),
+            &jarc::progress::Silent,
+        )
+        .unwrap();
+        snaps.push(s.snapshot);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(
+        written > 20,
+        "the writer barely ran ({written} transactions)"
+    );
+    let mut sizes = std::collections::BTreeSet::new();
+    for id in snaps {
+        let snap = jarc::snapshot::load(&repo, &id).unwrap();
+        let schema = jarc::database::schema(&repo, &snap).unwrap();
+        let ids = |table: &str, col: &str| -> std::collections::BTreeSet<String> {
+            let t = schema.iter().find(|t| t.name == table).unwrap();
+            let c = t.column_index(col).unwrap();
+            jarc::database::rows(&repo, &snap, t)
+                .map(|r| r.unwrap()[c].as_text().unwrap_or_default().to_string())
+                .filter(|s| s.starts_with("pst_w"))
+                .collect()
+        };
+        let posts = ids("post", "id");
+        assert_eq!(posts, ids("path_registry", "post_id"), "snapshot {id}");
+        sizes.insert(posts.len());
+    }
+    // The snapshots caught the writer at different points.
+    assert!(sizes.len() > 1, "{sizes:?}");
+}
+
+fn content_dump(db: &Path, tables: &[&str]) -> Vec<String> {
+    verify::sqlite_dump(db)
+        .unwrap()
+        .into_iter()
+        .filter(|l| tables.iter().any(|t| l.starts_with(&format!("{t} | "))))
+        .collect()
+}
+
+const AUTH: [&str; 8] = [
+    "user",
+    "session",
+    "account",
+    "verification",
+    "api_token",
+    "site",
+    "site_member",
+    "site_domain",
+];
+const CONTENT: [&str; 8] = [
+    "collection",
+    "smart_collection",
+    "post",
+    "thread_collection",
+    "nav_item",
+    "collection_directory_item",
+    "path_registry",
+    "media",
+];
+
+#[test]
+fn content_only_restore_rewrites_content_and_never_touches_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 120);
+    let db = data.join("jant.sqlite");
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let d = data.to_str().unwrap();
+    ok(&repo, &["backup", "--data-dir", d]);
+    let content_at_backup = content_dump(&db, &CONTENT);
+
+    // Life goes on: content edits, a new login, a new non-snapshot setting
+    // value, and an allow-listed one.
+    let c = Connection::open(&db).unwrap();
+    c.execute_batch(
+        "UPDATE post SET title = 'changed later' WHERE id = 'pst_0000000';
+         DELETE FROM nav_item WHERE id = 'nav_04';
+         INSERT INTO session VALUES ('ses_new', 1, 'new-secret', 2, 2, NULL, NULL, 'usr_01jdemoowner');
+         UPDATE account SET password = 'rotated-hash';
+         UPDATE site_setting SET value = '50' WHERE key = 'PAGE_SIZE';
+         UPDATE site_setting SET value = 'Renamed' WHERE key = 'SITE_NAME';",
+    )
+    .unwrap();
+    drop(c);
+    let auth_before = content_dump(&db, &AUTH);
+    let media_before = verify::file_digests(&data.join("media")).unwrap();
+
+    // Without --replace: refused, nothing changed.
+    let o = run(
+        &repo,
+        &["restore", "latest", "--content", "--target-data-dir", d],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("pass --replace to confirm"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A failure half-way through: the database and media are as before.
+    let full_before = verify::sqlite_dump(&db).unwrap();
+    std::fs::remove_file(
+        data.join("media")
+            .join(format!("media/{}/files/med_000001.png", demo::SITE_ID)),
+    )
+    .unwrap();
+    let media_gap = verify::file_digests(&data.join("media")).unwrap();
+    let o = cmd(&repo)
+        .env("JARC_FAILPOINT", "content-restore-midway")
+        .args([
+            "restore",
+            "latest",
+            "--content",
+            "--replace",
+            "--target-data-dir",
+            d,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("injected failure at content-restore-midway"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(verify::sqlite_dump(&db).unwrap(), full_before);
+    assert!(verify::file_digests(&data.join("media")).unwrap() == media_gap);
+
+    // The real thing.
+    let r = json(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--content",
+            "--replace",
+            "--target-data-dir",
+            d,
+        ],
+    );
+    assert_eq!(r["summary"]["content_only"], true);
+    assert_eq!(
+        r["summary"]["media"]["files"], 1,
+        "only the missing object is written"
+    );
+    assert_eq!(content_dump(&db, &CONTENT), content_at_backup);
+    assert_eq!(
+        content_dump(&db, &AUTH),
+        auth_before,
+        "auth rows must be bit-identical"
+    );
+    let setting = |k: &str| -> String {
+        Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT value FROM site_setting WHERE key = ?1", [k], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        setting("PAGE_SIZE"),
+        "50",
+        "settings outside the allow-list stay"
+    );
+    assert_eq!(
+        setting("SITE_NAME"),
+        "Demo Garden ✿",
+        "allow-listed settings are restored"
+    );
+    assert!(verify::file_digests(&data.join("media")).unwrap() == media_before);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
+}
+
+#[test]
+fn referenced_media_missing_and_only_referenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 40);
+    let media = data.join("media");
+    let gone = format!("media/{}/posters/med_000003.webp", demo::SITE_ID);
+    std::fs::remove_file(media.join(&gone)).unwrap();
+    std::fs::remove_file(media.join(format!("{gone}.meta.json"))).unwrap();
+    write(
+        &media.join("stray/unreferenced.bin"),
+        b"not named by any row",
+    );
+    let repo = dir.path().join("repo");
+    init(&repo);
+    ok(&repo, &["backup", "--data-dir", data.to_str().unwrap()]);
+
+    let t1 = dir.path().join("t1");
+    let o = run(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            t1.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        out,
+        format!("1 referenced object(s) missing from the snapshot:\n  {gone}\n")
+    );
+    assert!(
+        stderr(&o).contains(&format!(
+            "1 object(s) referenced by the restored rows are missing from the snapshot: {gone}; pass --allow-missing-objects"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!t1.exists(), "a refused restore writes nothing");
+
+    let out = ok(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            t1.to_str().unwrap(),
+            "--allow-missing-objects",
+            "--only-referenced",
+        ],
+    );
+    assert!(
+        out.starts_with(&format!(
+            "1 referenced object(s) missing from the snapshot:\n  {gone}\n"
+        )),
+        "{out}"
+    );
+    let got = verify::file_digests(&t1.join("media")).unwrap();
+    assert!(!got.contains_key("stray/unreferenced.bin"));
+    // Every referenced object that exists, with its sidecar.
+    let want: Vec<String> = verify::file_digests(&media)
+        .unwrap()
+        .into_keys()
+        .filter(|k| !k.starts_with("stray/"))
+        .collect();
+    assert_eq!(got.into_keys().collect::<Vec<_>>(), want);
+
+    let t2 = dir.path().join("t2");
+    ok(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            t2.to_str().unwrap(),
+            "--allow-missing-objects",
+        ],
+    );
+    assert!(t2.join("media/stray/unreferenced.bin").exists());
+}
+
+#[test]
+fn dirty_databases_round_trip_or_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dirty.sqlite");
+    let c = Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE typed (id INTEGER PRIMARY KEY, n INTEGER, t TEXT, r REAL, b BLOB);
+         INSERT INTO typed VALUES (1, 'not a number', 42, 'text in real', x'00ff');
+         INSERT INTO typed VALUES (2, 1.5, 3.25, 7, 'text in blob');
+         INSERT INTO typed VALUES (3, NULL, 'line1\nline2 ''q'' \"dq\" ; 日本 🎉', -0.0, NULL);
+         CREATE TABLE nokey (a TEXT, b INTEGER);
+         INSERT INTO nokey VALUES ('same', 1), ('same', 1), ('other', 2);
+         CREATE TABLE composite (a TEXT COLLATE NOCASE, b INTEGER, v TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID;
+         INSERT INTO composite VALUES ('b', 1, 'x'), ('A', 2, 'y'), ('a', 1, 'z');
+         CREATE TABLE big (id INTEGER PRIMARY KEY, body TEXT);
+         CREATE VIEW v AS SELECT id FROM typed;",
+    )
+    .unwrap();
+    let big: String = "0123456789abcdef".repeat(50 * 1024 * 1024 / 16);
+    c.execute("INSERT INTO big VALUES (1, ?1)", [&big]).unwrap();
+    drop(c);
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let b = json(
+        &repo,
+        &["backup", "--database", db.to_str().unwrap(), "--no-media"],
+    );
+    assert_eq!(b["database"]["rows"], 10);
+    // NOCASE orders rows differently from bytes: sorted in memory instead.
+    assert_eq!(
+        b["database"]["sorted_in_memory"],
+        serde_json::json!(["composite"])
+    );
+    let t = dir.path().join("t");
+    ok(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            t.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        verify::sqlite_dump(&db).unwrap(),
+        verify::sqlite_dump(&t.join("jant.sqlite")).unwrap()
+    );
+    let types: Vec<String> = {
+        let c = Connection::open(t.join("jant.sqlite")).unwrap();
+        let mut st = c
+            .prepare(
+                "SELECT typeof(n) || typeof(t) || typeof(r) || typeof(b) FROM typed ORDER BY id",
+            )
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|x| x.unwrap())
+            .collect()
+    };
+    assert_eq!(
+        types,
+        ["texttexttextblob", "realtextrealtext", "nulltextrealnull"]
+    );
+
+    // Two rows with a NULL primary key: refused, with the table named.
+    let c = Connection::open(&db).unwrap();
+    c.execute_batch("CREATE TABLE nullpk (k TEXT PRIMARY KEY, v INTEGER); INSERT INTO nullpk VALUES (NULL, 1), (NULL, 2);").unwrap();
+    drop(c);
+    let o = run(
+        &repo,
+        &["backup", "--database", db.to_str().unwrap(), "--no-media"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("table nullpk has more than one row with primary key NULL"),
+        "{}",
+        stderr(&o)
+    );
+    // Text that is not UTF-8: refused, with table and column named.
+    let c = Connection::open(&db).unwrap();
+    c.execute_batch(
+        "DELETE FROM nullpk; INSERT INTO typed (id, t) VALUES (9, CAST(x'ff00fe' AS TEXT));",
+    )
+    .unwrap();
+    drop(c);
+    let o = run(
+        &repo,
+        &["backup", "--database", db.to_str().unwrap(), "--no-media"],
+    );
+    assert!(
+        stderr(&o).contains("table typed, column t: a text value is not valid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(json(&repo, &["snapshots"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn row_diff_names_rows_and_columns_and_follows_the_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 4000);
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let d = data.to_str().unwrap();
+    let first = json(&repo, &["backup", "--data-dir", d]);
+    let c = Connection::open(data.join("jant.sqlite")).unwrap();
+    // 1 % of posts edited, spread over the table.
+    c.execute_batch(
+        "UPDATE post SET body_text = body_text || ' (edited)' WHERE CAST(substr(id, 5) AS INTEGER) % 100 = 37;
+         DELETE FROM nav_item WHERE id = 'nav_04';
+         UPDATE site_setting SET value = 'x' WHERE key = 'THEME';",
+    )
+    .unwrap();
+    drop(c);
+    let second = json(&repo, &["backup", "--data-dir", d]);
+    let a = first["snapshot"].as_str().unwrap();
+    let b = second["snapshot"].as_str().unwrap();
+    let diff = json(&repo, &["diff", a, b]);
+    let tables = diff["tables"].as_array().unwrap();
+    let names: Vec<&str> = tables
+        .iter()
+        .map(|t| t["table"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["nav_item", "post", "site_setting"]);
+    let post = &tables[1];
+    assert_eq!(post["changed"], 40);
+    assert_eq!(post["added"], 0);
+    assert_eq!(post["rows"][0]["key"], "pst_0000037");
+    assert_eq!(post["rows"][0]["columns"], serde_json::json!(["body_text"]));
+    assert_eq!(
+        tables[0]["rows"][0],
+        serde_json::json!({"key": "nav_04", "change": "removed"})
+    );
+    assert_eq!(
+        tables[2]["rows"][0]["key"],
+        format!("({}, THEME)", demo::SITE_ID)
+    );
+    // Stored growth: the edited rows' leaves and the paths above them.
+    let grew = second["bytes_new_stored"].as_u64().unwrap();
+    let base = first["bytes_new_stored"].as_u64().unwrap();
+    assert!(grew * 5 < base, "second backup stored {grew} of {base}");
+    // The diff read far fewer nodes than the post table has.
+    let nodes = diff["cost"]["nodes_loaded"].as_u64().unwrap();
+    let skipped = diff["cost"]["entries_skipped"].as_u64().unwrap();
+    assert!(skipped > 3000, "{skipped} entries skipped");
+    assert!(nodes < 200, "{nodes} nodes loaded");
+}
