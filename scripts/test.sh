@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: formatting, lints, unit and
-# integration tests (real SQLite-free local repositories for now; later
-# suites add the servers they need here, installed and started by this script).
+# integration tests against real SQLite (bundled), a real PostgreSQL server
+# (installed and started here) and local repositories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,9 @@ fi
 if [ "$(id -u)" = 0 ] && ! command -v setpriv >/dev/null; then
   apt-get update -qq && apt-get install -y -qq util-linux >/dev/null
 fi
+
+# shellcheck source=scripts/postgres.sh
+. scripts/postgres.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

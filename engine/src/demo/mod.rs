@@ -1182,3 +1182,38 @@ pub fn run(dir: &Path, posts: usize, progress: &dyn Progress) -> Result<DemoRepo
         identical: want == got && fw == fg,
     })
 }
+
+/// Create the Jant Postgres schema and a generated site's rows in the
+/// (empty) database at `url`, and its media under `media_dir`.
+pub fn create_postgres_site(url: &str, media_dir: &Path, posts: usize) -> Result<()> {
+    use crate::schema::{Column, Layer, ObjectKind, RowKey, SchemaObject};
+    let pg = crate::source::postgres::PgClient::connect(url)?;
+    pg.batch(PG_SCHEMA)?;
+    let site = generate(Dialect::Postgres, posts);
+    pg.batch("BEGIN")?;
+    for tdata in &site.tables {
+        let obj = SchemaObject {
+            name: tdata.table.to_string(),
+            kind: ObjectKind::Table,
+            layer: Layer::Other,
+            columns: tdata
+                .columns
+                .iter()
+                .map(|c| Column {
+                    name: c.to_string(),
+                    decl_type: String::new(),
+                    not_null: false,
+                })
+                .collect(),
+            key: RowKey::WholeRow,
+            statements: Vec::new(),
+            order: 0,
+            row_format: crate::row::ROW_FORMAT,
+        };
+        crate::restore::postgres::copy_rows(&pg, &obj, &mut tdata.rows.iter().cloned().map(Ok))?;
+    }
+    // Move the serial sequence past the generated ids, as the migrator's
+    // own inserts would have.
+    pg.batch("SELECT setval('__drizzle_migrations_id_seq', 3, true); COMMIT")?;
+    write_objects(media_dir, &site.objects)
+}

@@ -1,41 +1,548 @@
-//! A live Postgres database as a source (built in the next step).
+//! A live Postgres database as a source: pg_dump's model. One
+//! `REPEATABLE READ, READ ONLY` transaction sees the whole database at the
+//! moment of its first query, whatever commits meanwhile; the schema comes
+//! from the catalogs (`format_type`, `pg_get_constraintdef`,
+//! `pg_get_indexdef`, `pg_get_expr`), so a restore recreates tables,
+//! defaults, generated columns, constraints, indexes, views and sequence
+//! positions. Only the current schema (`public` for Jant) is captured.
 
 use super::{DatabaseSource, RowSink};
 use crate::error::{Error, Result};
-use crate::schema::SchemaObject;
+use crate::jant::env::mask_url;
+use crate::jant::tables;
+use crate::row::{Value, ROW_FORMAT};
+use crate::schema::{quote_ident, Column, ObjectKind, Phase, RowKey, SchemaObject};
 use crate::snapshot::SourceInfo;
+use futures::StreamExt;
+use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+/// A blocking client: a private current-thread runtime drives the
+/// connection whenever a query is waited on.
+pub(crate) struct PgClient {
+    pub rt: tokio::runtime::Runtime,
+    pub client: Client,
+    pub name: String,
+}
+
+impl PgClient {
+    pub fn connect(url: &str) -> Result<PgClient> {
+        let name = format!("postgres {}", mask_url(url));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("tokio runtime", e))?;
+        let (client, conn) = rt
+            .block_on(tokio_postgres::connect(url, NoTls))
+            .map_err(|e| Error::Database {
+                source_name: name.clone(),
+                message: format!("cannot connect: {}", pg_message(&e)),
+            })?;
+        rt.spawn(async move {
+            // Errors surface on the next query; nothing to do here.
+            let _ = conn.await;
+        });
+        Ok(PgClient { rt, client, name })
+    }
+
+    pub fn err(&self, e: tokio_postgres::Error) -> Error {
+        Error::Database {
+            source_name: self.name.clone(),
+            message: pg_message(&e),
+        }
+    }
+
+    pub fn batch(&self, sql: &str) -> Result<()> {
+        self.rt
+            .block_on(self.client.batch_execute(sql))
+            .map_err(|e| Error::Database {
+                source_name: self.name.clone(),
+                message: format!("{} (while running: {})", pg_message(&e), first_line(sql)),
+            })
+    }
+
+    pub fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        self.rt
+            .block_on(self.client.query(sql, params))
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Reading a column of a catalog or data row without panicking on a type
+/// the server reports differently than expected.
+pub(crate) trait Col {
+    fn col<'a, T: FromSql<'a>>(&'a self, i: usize) -> Result<T>;
+}
+
+impl Col for tokio_postgres::Row {
+    fn col<'a, T: FromSql<'a>>(&'a self, i: usize) -> Result<T> {
+        self.try_get(i).map_err(|e| Error::Database {
+            source_name: "postgres".into(),
+            message: format!("reading column {i} of a catalog row: {e}"),
+        })
+    }
+}
+
+fn first_line(sql: &str) -> String {
+    sql.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(80)
+        .collect()
+}
+
+/// The server's message (with its detail) rather than "db error".
+pub(crate) fn pg_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => match d.detail() {
+            Some(detail) => format!("{}: {detail}", d.message()),
+            None => d.message().to_string(),
+        },
+        None => e.to_string(),
+    }
+}
 
 pub struct PostgresSource {
     url: String,
+    pg: PgClient,
+    /// How each captured column of each table is read, learned in `begin`.
+    reads: std::collections::HashMap<String, Vec<Read>>,
 }
 
 impl PostgresSource {
     pub fn connect(url: &str) -> Result<PostgresSource> {
-        Err(Error::Invalid(format!(
-            "postgres source not built yet: {}",
-            crate::jant::env::mask_url(url)
-        )))
+        Ok(PostgresSource {
+            url: url.to_string(),
+            pg: PgClient::connect(url)?,
+            reads: Default::default(),
+        })
+    }
+}
+
+/// Timestamps and dates in Postgres' own binary form, so no precision or
+/// range is lost on the way through a date library.
+struct RawTime(i64);
+impl<'a> FromSql<'a> for RawTime {
+    fn from_sql(
+        _: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawTime(i64::from_be_bytes(raw.try_into()?)))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMPTZ || *ty == Type::TIMESTAMP
+    }
+}
+struct RawDate(i32);
+impl<'a> FromSql<'a> for RawDate {
+    fn from_sql(
+        _: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawDate(i32::from_be_bytes(raw.try_into()?)))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::DATE
+    }
+}
+
+/// How a column's values are read.
+#[derive(Clone, Copy)]
+enum Read {
+    Bool,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    Text,
+    Bytea,
+    Time,
+    LocalTime,
+    Date,
+    /// Any other type, read as `col::text`.
+    AsText,
+}
+
+fn read_kind(typname: &str) -> Read {
+    match typname {
+        "bool" => Read::Bool,
+        "int2" => Read::I16,
+        "int4" => Read::I32,
+        "int8" => Read::I64,
+        "float4" => Read::F32,
+        "float8" => Read::F64,
+        "text" | "varchar" | "bpchar" | "name" => Read::Text,
+        "bytea" => Read::Bytea,
+        "timestamptz" => Read::Time,
+        "timestamp" => Read::LocalTime,
+        "date" => Read::Date,
+        _ => Read::AsText,
     }
 }
 
 impl DatabaseSource for PostgresSource {
     fn info(&self) -> SourceInfo {
+        let masked = mask_url(&self.url);
         SourceInfo {
             kind: "pg".into(),
-            id: self.url.clone(),
-            description: self.url.clone(),
+            id: masked.clone(),
+            description: format!("postgres {masked}"),
         }
     }
+
     fn dialect(&self) -> &'static str {
         "pg"
     }
-    fn begin(&mut self, _w: &mut Vec<String>) -> Result<Vec<SchemaObject>> {
-        Err(Error::Invalid("not built".into()))
+
+    fn begin(&mut self, warnings: &mut Vec<String>) -> Result<Vec<SchemaObject>> {
+        self.reads.clear();
+        let pg = &self.pg;
+        pg.batch(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+             SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres';
+             SET LOCAL extra_float_digits = 3; SET LOCAL TimeZone = 'UTC';",
+        )?;
+        let mut objects = Vec::new();
+
+        // Sequences that are not an identity column's own: created before
+        // the tables whose defaults call them, positioned at the end.
+        for r in pg.query(
+            "SELECT c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache, s.seqcycle,
+                    (SELECT format('%I.%I', t.relname, a.attname) FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                       JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                      WHERE d.objid = c.oid AND d.deptype = 'a' AND d.classid = 'pg_class'::regclass LIMIT 1)
+               FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = current_schema()
+                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')
+              ORDER BY c.oid",
+            &[],
+        )?
+        .iter()
+        .enumerate()
+        {
+            let (seq_no, r) = r;
+            let name: String = r.col(0)?;
+            let (ty, inc, min, max, start, cache, cycle): (String, i64, i64, i64, i64, i64, bool) =
+                (r.col(1)?, r.col(2)?, r.col(3)?, r.col(4)?, r.col(5)?, r.col(6)?, r.col(7)?);
+            let owned: Option<String> = r.col(8)?;
+            let q = quote_ident(&name);
+            let pos = pg.query(&format!("SELECT last_value, is_called FROM {q}"), &[])?;
+            let (last, called): (i64, bool) = pos
+                .first()
+                .map(|p| Ok::<_, Error>((p.col(0)?, p.col(1)?)))
+                .transpose()?
+                .unwrap_or((start, false));
+            let mut statements = vec![(
+                Phase::Create,
+                format!(
+                    "CREATE SEQUENCE {q} AS {ty} INCREMENT {inc} MINVALUE {min} MAXVALUE {max} START {start} CACHE {cache}{}",
+                    if cycle { " CYCLE" } else { "" }
+                ),
+            )];
+            statements.push((Phase::Final, format!("SELECT setval('{}', {last}, {called})", q.replace('\'', "''"))));
+            if let Some(o) = owned {
+                statements.push((Phase::Final, format!("ALTER SEQUENCE {q} OWNED BY {o}")));
+            }
+            objects.push(SchemaObject {
+                name,
+                kind: ObjectKind::Sequence,
+                layer: crate::schema::Layer::Other,
+                columns: Vec::new(),
+                key: RowKey::RowId,
+                statements,
+                // Before every table, whose defaults may call it.
+                order: seq_no as u32,
+                row_format: ROW_FORMAT,
+            });
+        }
+
+        for r in pg.query(
+            "SELECT c.oid::int8, c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY c.oid",
+            &[],
+        )? {
+            let (oid, name, kind): (i64, String, String) = (r.col(0)?, r.col(1)?, r.col(2)?);
+            if kind == "v" || kind == "m" {
+                let def: String = pg
+                    .query("SELECT pg_get_viewdef($1::int8::oid, true)", &[&oid])?
+                    .first()
+                    .map(|d| d.col(0))
+            .transpose()?
+                    .unwrap_or_default();
+                let what = if kind == "m" { "MATERIALIZED VIEW" } else { "VIEW" };
+                objects.push(SchemaObject {
+                    name: name.clone(),
+                    kind: ObjectKind::View,
+                    layer: tables::layer(&name),
+                    columns: Vec::new(),
+                    key: RowKey::RowId,
+                    statements: vec![(Phase::View, format!("CREATE {what} {} AS {def}", quote_ident(&name)))],
+                    order: oid as u32,
+                    row_format: ROW_FORMAT,
+                });
+                continue;
+            }
+            let (obj, reads) = self.table(oid, &name)?;
+            self.reads.insert(name, reads);
+            objects.push(obj);
+        }
+        let triggers: i64 = pg
+            .query(
+                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = current_schema() AND NOT t.tgisinternal",
+                &[],
+            )?
+            .first()
+            .map(|r| r.col(0))
+            .transpose()?
+            .unwrap_or(0);
+        if triggers > 0 {
+            warnings.push(format!(
+                "{triggers} trigger(s) and their functions are not captured; recreate them after a restore"
+            ));
+        }
+        objects.sort_by_key(|o| o.order);
+        Ok(objects)
     }
-    fn rows(&mut self, _t: &SchemaObject, _s: &mut dyn RowSink) -> Result<()> {
-        Err(Error::Invalid("not built".into()))
+
+    fn rows(&mut self, t: &SchemaObject, sink: &mut dyn RowSink) -> Result<()> {
+        let reads = self.reads.get(&t.name).cloned().ok_or_else(|| {
+            Error::Invalid(format!("table {} was not part of this capture", t.name))
+        })?;
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .zip(&reads)
+            .map(|(c, r)| match r {
+                Read::AsText => format!("{}::text", quote_ident(&c.name)),
+                _ => quote_ident(&c.name),
+            })
+            .collect();
+        let order = match &t.key {
+            RowKey::PrimaryKey(k) => format!(
+                " ORDER BY {}",
+                k.iter()
+                    .map(|&i| {
+                        let c = &t.columns[i as usize];
+                        match reads[i as usize] {
+                            Read::Text => format!("{} COLLATE \"C\"", quote_ident(&c.name)),
+                            _ => quote_ident(&c.name),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            // A table without a key is sorted by the backup itself.
+            _ => String::new(),
+        };
+        let sql = format!(
+            "SELECT {} FROM {}{order}",
+            cols.join(", "),
+            quote_ident(&t.name)
+        );
+        let pg = &self.pg;
+        pg.rt.block_on(async {
+            let stream = pg
+                .client
+                .query_raw(sql.as_str(), std::iter::empty::<i32>())
+                .await
+                .map_err(|e| pg.err(e))?;
+            futures::pin_mut!(stream);
+            while let Some(row) = stream.next().await {
+                let row = row.map_err(|e| pg.err(e))?;
+                let mut values = Vec::with_capacity(reads.len());
+                for (i, r) in reads.iter().enumerate() {
+                    values.push(read_value(&row, i, *r).map_err(|e| Error::Database {
+                        source_name: pg.name.clone(),
+                        message: format!(
+                            "table {}, column {}: {}",
+                            t.name,
+                            t.columns[i].name,
+                            pg_message(&e)
+                        ),
+                    })?);
+                }
+                sink.row(values)?;
+            }
+            Ok(())
+        })
     }
+
     fn finish(&mut self) -> Result<()> {
-        Ok(())
+        self.pg.batch("COMMIT")
+    }
+}
+
+fn read_value(
+    row: &tokio_postgres::Row,
+    i: usize,
+    r: Read,
+) -> std::result::Result<Value, tokio_postgres::Error> {
+    fn v<T>(x: Option<T>, f: impl FnOnce(T) -> Value) -> Value {
+        x.map(f).unwrap_or(Value::Null)
+    }
+    Ok(match r {
+        Read::Bool => v(row.try_get::<_, Option<bool>>(i)?, Value::Bool),
+        Read::I16 => v(row.try_get::<_, Option<i16>>(i)?, |x| {
+            Value::Integer(x as i64)
+        }),
+        Read::I32 => v(row.try_get::<_, Option<i32>>(i)?, |x| {
+            Value::Integer(x as i64)
+        }),
+        Read::I64 => v(row.try_get::<_, Option<i64>>(i)?, Value::Integer),
+        Read::F32 => v(row.try_get::<_, Option<f32>>(i)?, |x| Value::Real(x as f64)),
+        Read::F64 => v(row.try_get::<_, Option<f64>>(i)?, Value::Real),
+        Read::Text => v(row.try_get::<_, Option<String>>(i)?, Value::Text),
+        Read::Bytea => v(row.try_get::<_, Option<Vec<u8>>>(i)?, Value::Blob),
+        Read::Time => v(row.try_get::<_, Option<RawTime>>(i)?, |x| {
+            Value::Timestamp(x.0)
+        }),
+        Read::LocalTime => v(row.try_get::<_, Option<RawTime>>(i)?, |x| {
+            Value::LocalTimestamp(x.0)
+        }),
+        Read::Date => v(row.try_get::<_, Option<RawDate>>(i)?, |x| Value::Date(x.0)),
+        Read::AsText => v(row.try_get::<_, Option<String>>(i)?, Value::Other),
+    })
+}
+
+impl PostgresSource {
+    fn table(&self, oid: i64, name: &str) -> Result<(SchemaObject, Vec<Read>)> {
+        let pg = &self.pg;
+        let q = quote_ident(name);
+        let mut defs = Vec::new();
+        let mut columns = Vec::new();
+        let mut reads = Vec::new();
+        let mut identity_setvals = Vec::new();
+        for c in pg.query(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid),
+                    a.attgenerated::text, a.attidentity::text, t.typname::text, t.typtype::text,
+                    pg_get_serial_sequence(format('%I', c.relname), a.attname)
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+               JOIN pg_type t ON t.oid = a.atttypid
+               LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&oid],
+        )? {
+            let (cname, ty, not_null): (String, String, bool) = (c.col(0)?, c.col(1)?, c.col(2)?);
+            let default: Option<String> = c.col(3)?;
+            let (generated, identity, typname, typtype): (String, String, String, String) =
+                (c.col(4)?, c.col(5)?, c.col(6)?, c.col(7)?);
+            let serial_seq: Option<String> = c.col(8)?;
+            if typtype != "b" && typtype != "p" {
+                return Err(Error::Database {
+                    source_name: pg.name.clone(),
+                    message: format!(
+                        "column {name}.{cname} has type {ty}, a user-defined type (enum, domain or composite) that jarc cannot recreate"
+                    ),
+                });
+            }
+            let mut def = format!("{} {ty}", quote_ident(&cname));
+            if generated == "s" {
+                def.push_str(&format!(" GENERATED ALWAYS AS ({}) STORED", default.unwrap_or_default()));
+                defs.push(def);
+                // Derived from the other columns: not captured.
+                continue;
+            }
+            match identity.as_str() {
+                "a" => def.push_str(" GENERATED ALWAYS AS IDENTITY"),
+                "d" => def.push_str(" GENERATED BY DEFAULT AS IDENTITY"),
+                _ => {
+                    if let Some(d) = default {
+                        def.push_str(&format!(" DEFAULT {d}"));
+                    }
+                }
+            }
+            if not_null {
+                def.push_str(" NOT NULL");
+            }
+            if !identity.is_empty() {
+                if let Some(seq) = serial_seq {
+                    let pos = pg.query(&format!("SELECT last_value, is_called FROM {seq}"), &[])?;
+                    if let Some(p) = pos.first() {
+                        let (last, called): (i64, bool) = (p.col(0)?, p.col(1)?);
+                        identity_setvals.push(format!(
+                            "SELECT setval(pg_get_serial_sequence('{}', '{}'), {last}, {called})",
+                            q.replace('\'', "''"),
+                            cname.replace('\'', "''")
+                        ));
+                    }
+                }
+            }
+            defs.push(def);
+            reads.push(read_kind(&typname));
+            columns.push(Column {
+                name: cname,
+                decl_type: ty,
+                not_null,
+            });
+        }
+        let mut statements = vec![(
+            Phase::Create,
+            format!("CREATE TABLE {q} ({})", defs.join(", ")),
+        )];
+        for c in pg.query(
+            "SELECT conname, contype::text, pg_get_constraintdef(oid) FROM pg_constraint
+              WHERE conrelid = $1::int8::oid AND contype IN ('p', 'u', 'c', 'x', 'f') ORDER BY contype = 'f', oid",
+            &[&oid],
+        )? {
+            let (cname, ty, def): (String, String, String) = (c.col(0)?, c.col(1)?, c.col(2)?);
+            let phase = if ty == "f" { Phase::ForeignKey } else { Phase::Constraint };
+            statements.push((phase, format!("ALTER TABLE {q} ADD CONSTRAINT {} {def}", quote_ident(&cname))));
+        }
+        for i in pg.query(
+            "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = $1::int8::oid
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
+              ORDER BY i.indexrelid",
+            &[&oid],
+        )? {
+            statements.push((Phase::Index, i.col(0)?));
+        }
+        statements.extend(identity_setvals.into_iter().map(|s| (Phase::Final, s)));
+        let pk: Vec<String> = pg
+            .query(
+                "SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                  WHERE i.indrelid = $1::int8::oid AND i.indisprimary ORDER BY k.ord",
+                &[&oid],
+            )?
+            .iter()
+            .map(|r| r.col(0))
+            .collect::<Result<_>>()?;
+        let key = if pk.is_empty() {
+            RowKey::WholeRow
+        } else {
+            let mut idx = Vec::new();
+            for p in &pk {
+                match columns.iter().position(|c| &c.name == p) {
+                    Some(i) => idx.push(i as u32),
+                    None => {
+                        return Err(Error::Database {
+                            source_name: pg.name.clone(),
+                            message: format!(
+                                "table {name}: primary-key column {p} is not a stored column"
+                            ),
+                        })
+                    }
+                }
+            }
+            RowKey::PrimaryKey(idx)
+        };
+        let obj = SchemaObject {
+            name: name.to_string(),
+            kind: ObjectKind::Table,
+            layer: tables::layer(name),
+            columns,
+            key,
+            statements,
+            order: oid as u32,
+            row_format: ROW_FORMAT,
+        };
+        Ok((obj, reads))
     }
 }
