@@ -4,6 +4,9 @@
 //!   jarc-bench gen DIR [--mib N] [--files N]   media-like dataset: 90 % incompressible, 10 % text
 //!   jarc-bench chunk-hash [--mib N]            FastCDC + keyed blake3 over N MiB in memory, rayon
 //!   jarc-bench index [--blobs N]               resident bytes per blob of the in-memory index
+//!   jarc-bench site-db DB [--posts N]          a Jant-shaped SQLite database (benches/nightly.sh)
+//!   jarc-bench site-edit DB [--edit-permille N] [--add-permille N]   a night of edits
+//!   jarc-bench rows DB [--count N]             one table of N rows (id, text, int, real)
 
 use anyhow::{bail, Context, Result};
 use jarc::config::Config;
@@ -238,6 +241,63 @@ fn index_memory(blobs: u64) -> Result<()> {
     Ok(())
 }
 
+fn site_db(db: &Path, posts: u64) -> Result<()> {
+    jarc::demo::create_sqlite_db(db, posts as usize)?;
+    let c = rusqlite::Connection::open(db)?;
+    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    let n: i64 = c.query_row("SELECT count(*) FROM post", [], |r| r.get(0))?;
+    println!("site-db: {n} posts, {} bytes", std::fs::metadata(db)?.len());
+    Ok(())
+}
+
+/// Edit `edit` ‰ of the posts (spread over the table, as a night's edits
+/// are) and add `add` ‰ new ones.
+fn site_edit(db: &Path, edit: u64, add: u64) -> Result<()> {
+    let c = jarc::demo::open_site_db(db)?;
+    let n: i64 = c.query_row("SELECT count(*) FROM post", [], |r| r.get(0))?;
+    let every = (1000 / edit.max(1)) as i64;
+    c.execute_batch("BEGIN")?;
+    let edited = c.execute(
+        "UPDATE post SET body_text = body_text || ' Edited later.', body = replace(body, 'garden', 'garden (edited)'), updated_at = updated_at + 86400
+          WHERE (CAST(substr(id, 5) AS INTEGER) * 7919) % ?1 = 0",
+        [every],
+    )?;
+    let added = n as u64 * add / 1000;
+    let mut st = c.prepare(
+        "INSERT INTO post (id, site_id, format, title, body, body_html, body_text, thread_id, created_at, updated_at)
+         VALUES (?1, ?2, 'note', 'New', ?3, ?3, ?3, ?1, 1776000000, 1776000000)",
+    )?;
+    for i in 0..added {
+        let id = format!("pst_8{i:06}");
+        let body = format!("A new post number {i}: {}", "fresh words ".repeat(60));
+        st.execute([&id, jarc::demo::SITE_ID, &body])?;
+    }
+    drop(st);
+    c.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)")?;
+    println!("site-edit: {edited} of {n} posts edited, {added} added");
+    Ok(())
+}
+
+fn rows_db(db: &Path, count: u64) -> Result<()> {
+    let c = rusqlite::Connection::open(db)?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL; CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER, price REAL); BEGIN",
+    )?;
+    let mut st = c.prepare("INSERT INTO item VALUES (?1, ?2, ?3, ?4)")?;
+    for i in 0..count as i64 {
+        st.execute(rusqlite::params![
+            i,
+            format!("item {i} of the catalogue"),
+            i % 97,
+            i as f64 / 8.0
+        ])?;
+    }
+    drop(st);
+    c.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)")?;
+    println!("rows: {count} rows, {} bytes", std::fs::metadata(db)?.len());
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(|s| s.as_str()) {
@@ -247,6 +307,13 @@ fn main() -> Result<()> {
         }
         Some("chunk-hash") => chunk_hash(arg(&args, "--mib", 1024)?),
         Some("index") => index_memory(arg(&args, "--blobs", 1_000_000)?),
-        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N]"),
+        Some("site-db") => site_db(Path::new(args.get(2).context("DB")?), arg(&args, "--posts", 20_000)?),
+        Some("site-edit") => site_edit(
+            Path::new(args.get(2).context("DB")?),
+            arg(&args, "--edit-permille", 10)?,
+            arg(&args, "--add-permille", 5)?,
+        ),
+        Some("rows") => rows_db(Path::new(args.get(2).context("DB")?), arg(&args, "--count", 1_000_000)?),
+        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N] | site-db DB [--posts N] | site-edit DB [--edit-permille N] [--add-permille N] | rows DB [--count N]"),
     }
 }
