@@ -8,6 +8,8 @@ use crate::id::Id;
 use crate::index::{IndexFile, IndexPack};
 use crate::media::{EntryKind, MediaEntry, Sidecar};
 use crate::pack::{self, BlobKind, Codec, PackBlob, PackWriter};
+use crate::row::{self, Value};
+use crate::schema::{Column, Layer, ObjectKind, Phase, RowKey, SchemaObject};
 use crate::snapshot::{Snapshot, SourceInfo, Summary};
 use crate::tree::{Child, LeafEntry, Node, Root};
 
@@ -108,6 +110,35 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
             }
             .encode(),
         ),
+        (
+            "schema object",
+            SchemaObject {
+                name: "post".into(),
+                kind: ObjectKind::Table,
+                layer: Layer::Content,
+                columns: vec![Column {
+                    name: "id".into(),
+                    decl_type: "text".into(),
+                    not_null: true,
+                }],
+                key: RowKey::PrimaryKey(vec![0]),
+                statements: vec![(Phase::Create, "CREATE TABLE post (id text)".into())],
+                order: 3,
+                row_format: row::ROW_FORMAT,
+            }
+            .encode(),
+        ),
+        (
+            "row",
+            row::encode_row(&[
+                Value::Text("pst_1".into()),
+                Value::Integer(-7),
+                Value::Real(1.5),
+                Value::Blob(vec![1, 2]),
+                Value::Null,
+                Value::Timestamp(9),
+            ]),
+        ),
     ]
 }
 
@@ -118,6 +149,8 @@ fn decode_all(b: &[u8]) {
     let _ = Node::decode(b);
     let _ = Snapshot::decode(b);
     let _ = MediaEntry::decode(b);
+    let _ = SchemaObject::decode(b);
+    let _ = row::decode_row(b);
 }
 
 #[test]
@@ -165,4 +198,6 @@ fn decoders_survive_mutation() {
     assert!(Node::decode(&s[3].1).is_ok() && Node::decode(&s[4].1).is_ok());
     assert!(Snapshot::decode(&s[5].1).is_ok());
     assert!(MediaEntry::decode(&s[6].1).is_ok());
+    assert!(SchemaObject::decode(&s[7].1).is_ok());
+    assert!(row::decode_row(&s[8].1).is_ok());
 }
