@@ -13,6 +13,7 @@ use crate::media::MediaEntry;
 use crate::pack;
 use crate::progress::Progress;
 use crate::repo::{pack_name, Repository};
+use crate::schema::{SchemaObject, ROWS_ROOT_PREFIX, SCHEMA_ROOT};
 use crate::snapshot::{self, MEDIA_ROOT};
 use crate::tree::{self, Node};
 use rayon::prelude::*;
@@ -124,6 +125,14 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
                                     ));
                                 }
                             }
+                        }
+                    } else if name == SCHEMA_ROOT {
+                        for e in entries {
+                            SchemaObject::decode(&e.value)?;
+                        }
+                    } else if name.starts_with(ROWS_ROOT_PREFIX) {
+                        for e in entries {
+                            crate::row::decode_row(&e.value)?;
                         }
                     }
                 }
