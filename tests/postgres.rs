@@ -261,19 +261,10 @@ fn postgres_content_only_restore_keeps_auth_and_is_atomic() {
          UPDATE site_setting SET value = '50' WHERE key = 'PAGE_SIZE';",
     );
     let auth = || -> Vec<Vec<String>> {
-        [
-            "user",
-            "session",
-            "account",
-            "verification",
-            "api_token",
-            "site",
-            "site_member",
-            "site_domain",
-        ]
-        .iter()
-        .map(|t| table(t))
-        .collect()
+        jarc::jant::tables::PROTECTED_TABLES
+            .iter()
+            .map(|t| table(t))
+            .collect()
     };
     let auth_before = auth();
     let full_before = dump(&url);

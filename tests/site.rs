@@ -248,26 +248,7 @@ fn content_dump(db: &Path, tables: &[&str]) -> Vec<String> {
         .collect()
 }
 
-const AUTH: [&str; 8] = [
-    "user",
-    "session",
-    "account",
-    "verification",
-    "api_token",
-    "site",
-    "site_member",
-    "site_domain",
-];
-const CONTENT: [&str; 8] = [
-    "collection",
-    "smart_collection",
-    "post",
-    "thread_collection",
-    "nav_item",
-    "collection_directory_item",
-    "path_registry",
-    "media",
-];
+use jarc::jant::tables::{CONTENT_INSERT_ORDER as CONTENT, PROTECTED_TABLES as AUTH};
 
 #[test]
 fn content_only_restore_rewrites_content_and_never_touches_auth() {

@@ -49,6 +49,19 @@ pub enum Phase {
     Final,
 }
 
+impl Phase {
+    /// The phases a restore runs after loading rows, in order.
+    pub const AFTER_ROWS: [Phase; 7] = [
+        Phase::Constraint,
+        Phase::Index,
+        Phase::ForeignKey,
+        Phase::Virtual,
+        Phase::Trigger,
+        Phase::View,
+        Phase::Final,
+    ];
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,

@@ -50,16 +50,7 @@ pub fn stderr(o: &Output) -> String {
 
 /// Deterministic pseudo-random bytes (incompressible, like JPEG/MP4).
 pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    jarc::demo::bytes(seed, len)
 }
 
 pub fn write(path: &Path, data: &[u8]) {

@@ -190,15 +190,7 @@ pub fn restore_full(repo: &Repository, snap: &Snapshot, url: &str) -> Result<DbR
         summary.rows += copy_rows(&pg, t, &mut database::rows(repo, snap, t))?;
         summary.tables += 1;
     }
-    for phase in [
-        Phase::Constraint,
-        Phase::Index,
-        Phase::ForeignKey,
-        Phase::Virtual,
-        Phase::Trigger,
-        Phase::View,
-        Phase::Final,
-    ] {
+    for phase in Phase::AFTER_ROWS {
         run_phase(&pg, &schema, phase)?;
     }
     crate::failpoint::fail("pg-restore-before-commit")?;

@@ -162,15 +162,7 @@ fn load(
         }
         summary.tables += 1;
     }
-    for phase in [
-        Phase::Constraint,
-        Phase::Index,
-        Phase::ForeignKey,
-        Phase::Virtual,
-        Phase::Trigger,
-        Phase::View,
-        Phase::Final,
-    ] {
+    for phase in Phase::AFTER_ROWS {
         run_phase(schema, phase, &exec)?;
     }
     exec("COMMIT")?;
