@@ -247,11 +247,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let repo = backup_repo(&cli)?;
             let what = if *no_media {
-                site.describe()
-                    .split(" + ")
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
+                site.describe_database()
             } else {
                 site.describe()
             };

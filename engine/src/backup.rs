@@ -122,9 +122,9 @@ pub fn backup_site(
         progress.phase("database", 0);
         let cap = crate::database::capture(repo, db, &mut warnings)?;
         tree_nodes_new += cap.tree_nodes_new;
-        roots.extend(cap.roots.iter().cloned());
-        extra.extend(cap.extra.iter().cloned());
-        database = Some(cap.summary());
+        roots.extend(cap.roots);
+        extra.extend(cap.extra);
+        database = Some(cap.summary);
     }
     if let Some(source) = media {
         let (root, new) = media_tree(

@@ -33,108 +33,90 @@ pub struct Capture {
     pub roots: Vec<(String, Root)>,
     pub extra: Vec<(String, String)>,
     pub tree_nodes_new: u64,
-    pub dialect: String,
-    pub tables: u64,
-    pub rows: u64,
-    pub sorted_in_memory: Vec<String>,
-}
-
-impl Capture {
-    pub fn summary(&self) -> DatabaseSummary {
-        DatabaseSummary {
-            dialect: self.dialect.clone(),
-            tables: self.tables,
-            rows: self.rows,
-            sorted_in_memory: self.sorted_in_memory.clone(),
-        }
-    }
+    pub summary: DatabaseSummary,
 }
 
 /// Facts read off particular tables while their rows stream past.
 #[derive(Default)]
 struct Facts {
     site: Option<(String, String)>,
-    sites: u64,
     migration: Option<(i64, String)>,
 }
 
-/// Builds one table's tree from its rows.
-struct TableSink<'a, 'r> {
+/// Which fact a table's rows carry, with the value positions to read,
+/// resolved once per table rather than per row.
+enum Watch {
+    None,
+    /// `site`: id, key.
+    Site(usize, usize),
+    /// `__drizzle_migrations`: created_at, hash.
+    Drizzle(usize, usize),
+    /// `d1_migrations`: id, name.
+    D1(usize, usize),
+}
+
+impl Watch {
+    fn of(t: &SchemaObject) -> Watch {
+        let cols = |a: &str, b: &str| t.column_index(a).zip(t.column_index(b));
+        let found = match t.name.as_str() {
+            "site" => cols("id", "key").map(|(a, b)| Watch::Site(a, b)),
+            "__drizzle_migrations" => cols("created_at", "hash").map(|(a, b)| Watch::Drizzle(a, b)),
+            "d1_migrations" => cols("id", "name").map(|(a, b)| Watch::D1(a, b)),
+            _ => None,
+        };
+        found.unwrap_or(Watch::None)
+    }
+
+    fn observe(&self, values: &[Value], facts: &mut Facts) {
+        match *self {
+            Watch::None => {}
+            Watch::Site(i, k) => {
+                if let (Value::Text(id), Value::Text(key)) = (&values[i], &values[k]) {
+                    facts.site.get_or_insert_with(|| (id.clone(), key.clone()));
+                }
+            }
+            Watch::Drizzle(a, h) => {
+                if let (Value::Integer(at), Value::Text(hash)) = (&values[a], &values[h]) {
+                    if facts.migration.as_ref().is_none_or(|(m, _)| at >= m) {
+                        facts.migration = Some((*at, format!("drizzle:{at}:{hash}")));
+                    }
+                }
+            }
+            Watch::D1(i, n) => {
+                if let (Value::Integer(id), Value::Text(name)) = (&values[i], &values[n]) {
+                    if facts.migration.as_ref().is_none_or(|(m, _)| id >= m) {
+                        let tag = name.strip_suffix(".sql").unwrap_or(name);
+                        facts.migration = Some((*id, tag.to_string()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Pushes a table's keyed rows into its tree in key order. Equal rows of a
+/// keyless table are told apart by a counter (the table is a multiset);
+/// equal primary keys are refused; a key below the last one means the
+/// source's order is not the key order.
+struct Ordered<'a, 'r> {
     table: &'a SchemaObject,
-    key_positions: Vec<usize>,
     builder: TreeBuilder<'r>,
-    /// `None` while rows arrive in key order; the in-memory fallback
-    /// collects here instead.
-    collected: Option<Vec<(Vec<u8>, Vec<u8>)>>,
     last: Option<Vec<u8>>,
     dup: u32,
-    rows: u64,
-    facts: &'a mut Facts,
 }
 
-impl TableSink<'_, '_> {
-    fn key(&self, values: &[Value]) -> Vec<u8> {
-        let kv: Vec<&Value> = self.key_positions.iter().map(|&i| &values[i]).collect();
-        row::encode_key(&kv)
-    }
-
-    fn observe(&mut self, values: &[Value]) {
-        let t = self.table;
-        let get = |name: &str| t.column_index(name).and_then(|i| values.get(i));
-        match t.name.as_str() {
-            "site" => {
-                self.facts.sites += 1;
-                if let (Some(Value::Text(id)), Some(Value::Text(key))) = (get("id"), get("key")) {
-                    if self.facts.site.is_none() {
-                        self.facts.site = Some((id.clone(), key.clone()));
-                    }
-                }
-            }
-            "__drizzle_migrations" => {
-                if let (Some(Value::Integer(at)), Some(Value::Text(hash))) =
-                    (get("created_at"), get("hash"))
-                {
-                    if self.facts.migration.as_ref().is_none_or(|(m, _)| at >= m) {
-                        self.facts.migration = Some((*at, format!("drizzle:{at}:{hash}")));
-                    }
-                }
-            }
-            "d1_migrations" => {
-                if let (Some(Value::Integer(id)), Some(Value::Text(name))) =
-                    (get("id"), get("name"))
-                {
-                    if self.facts.migration.as_ref().is_none_or(|(m, _)| id >= m) {
-                        let tag = name.strip_suffix(".sql").unwrap_or(name);
-                        self.facts.migration = Some((*id, tag.to_string()));
-                    }
-                }
-            }
-            _ => {}
+impl<'a, 'r> Ordered<'a, 'r> {
+    fn new(repo: &'r Repository, table: &'a SchemaObject) -> Self {
+        Ordered {
+            table,
+            builder: TreeBuilder::new(repo),
+            last: None,
+            dup: 0,
         }
     }
-}
 
-impl RowSink for TableSink<'_, '_> {
-    fn row(&mut self, values: Vec<Value>) -> Result<()> {
-        if values.len() != self.table.value_columns().len() {
-            return Err(Error::Invalid(format!(
-                "table {}: a row has {} values for {} columns",
-                self.table.name,
-                values.len(),
-                self.table.value_columns().len()
-            )));
-        }
-        self.observe(&values);
-        let mut key = self.key(&values);
-        let value = row::encode_row(&values);
-        self.rows += 1;
-        if let Some(c) = &mut self.collected {
-            c.push((key, value));
-            return Ok(());
-        }
+    fn push(&mut self, mut key: Vec<u8>, value: Vec<u8>) -> Result<()> {
         if self.table.key == RowKey::WholeRow {
-            // Equal rows in a table without a key are told apart by a
-            // counter: the table is a multiset.
             let same = self
                 .last
                 .as_ref()
@@ -142,11 +124,77 @@ impl RowSink for TableSink<'_, '_> {
             self.dup = if same { self.dup + 1 } else { 0 };
             key.extend_from_slice(&self.dup.to_be_bytes());
         }
-        if self.last.as_ref().is_some_and(|l| *l >= key) {
-            return Err(Error::RowOrder(self.table.name.clone()));
+        match self.last.as_ref().map(|l| l.as_slice().cmp(&key)) {
+            Some(std::cmp::Ordering::Greater) => {
+                return Err(Error::RowOrder(self.table.name.clone()))
+            }
+            Some(std::cmp::Ordering::Equal) => return Err(duplicate_key(self.table, &value)),
+            _ => {}
         }
         self.last = Some(key.clone());
         self.builder.push(key, value)
+    }
+
+    /// The root, and how many of the tree's nodes were new.
+    fn finish(self) -> Result<(Root, u64)> {
+        let new = self.builder.new_nodes;
+        Ok((self.builder.finish()?, new))
+    }
+}
+
+/// Where a table's rows go: straight into the tree while they arrive in
+/// key order, or into memory to be sorted (the fallback).
+enum Out<'a, 'r> {
+    Stream(Ordered<'a, 'r>),
+    Collect(Vec<(Vec<u8>, Vec<u8>)>),
+}
+
+struct TableSink<'a, 'r> {
+    table: &'a SchemaObject,
+    key_positions: Vec<usize>,
+    width: usize,
+    watch: Watch,
+    out: Out<'a, 'r>,
+    rows: u64,
+    facts: &'a mut Facts,
+}
+
+impl<'a, 'r> TableSink<'a, 'r> {
+    fn new(table: &'a SchemaObject, out: Out<'a, 'r>, facts: &'a mut Facts) -> Self {
+        TableSink {
+            table,
+            key_positions: table.key_positions(),
+            width: table.value_columns().len(),
+            watch: Watch::of(table),
+            out,
+            rows: 0,
+            facts,
+        }
+    }
+}
+
+impl RowSink for TableSink<'_, '_> {
+    fn row(&mut self, values: Vec<Value>) -> Result<()> {
+        if values.len() != self.width {
+            return Err(Error::Invalid(format!(
+                "table {}: a row has {} values for {} columns",
+                self.table.name,
+                values.len(),
+                self.width
+            )));
+        }
+        self.watch.observe(&values, self.facts);
+        let kv: Vec<&Value> = self.key_positions.iter().map(|&i| &values[i]).collect();
+        let key = row::encode_key(&kv);
+        let value = row::encode_row(&values);
+        self.rows += 1;
+        match &mut self.out {
+            Out::Stream(o) => o.push(key, value),
+            Out::Collect(c) => {
+                c.push((key, value));
+                Ok(())
+            }
+        }
     }
 }
 
@@ -163,6 +211,7 @@ fn duplicate_key(table: &SchemaObject, values_bytes: &[u8]) -> Error {
     ))
 }
 
+/// One table's tree: `(root, rows, new nodes)`.
 fn table_tree(
     repo: &Repository,
     db: &mut dyn DatabaseSource,
@@ -170,20 +219,14 @@ fn table_tree(
     facts: &mut Facts,
     sorted: &mut Vec<String>,
 ) -> Result<(Root, u64, u64)> {
-    let mut sink = TableSink {
-        table,
-        key_positions: table.key_positions(),
-        builder: TreeBuilder::new(repo),
-        collected: None,
-        last: None,
-        dup: 0,
-        rows: 0,
-        facts,
-    };
+    let mut sink = TableSink::new(table, Out::Stream(Ordered::new(repo, table)), facts);
     match db.rows(table, &mut sink) {
         Ok(()) => {
-            let (rows, new) = (sink.rows, sink.builder.new_nodes);
-            return Ok((sink.builder.finish()?, rows, new));
+            let rows = sink.rows;
+            if let Out::Stream(o) = sink.out {
+                let (root, new) = o.finish()?;
+                return Ok((root, rows, new));
+            }
         }
         Err(Error::RowOrder(_)) => {}
         Err(e) => return Err(e),
@@ -192,37 +235,20 @@ fn table_tree(
     // mixed types): read the table again inside the same transaction and
     // sort it here. Nodes the first attempt stored stay unreferenced.
     sorted.push(table.name.clone());
-    let mut facts2 = Facts::default();
-    let mut sink = TableSink {
-        table,
-        key_positions: table.key_positions(),
-        builder: TreeBuilder::new(repo),
-        collected: Some(Vec::new()),
-        last: None,
-        dup: 0,
-        rows: 0,
-        facts: &mut facts2,
-    };
+    let mut again = Facts::default();
+    let mut sink = TableSink::new(table, Out::Collect(Vec::new()), &mut again);
     db.rows(table, &mut sink)?;
-    let mut entries = sink.collected.take().unwrap_or_default();
+    let rows = sink.rows;
+    let Out::Collect(mut entries) = sink.out else {
+        return Err(Error::Invalid("row sink lost its collected rows".into()));
+    };
     entries.sort();
-    let mut builder = TreeBuilder::new(repo);
-    let mut prev: Option<Vec<u8>> = None;
-    let mut dup = 0u32;
-    let rows = entries.len() as u64;
-    for (mut k, v) in entries {
-        if table.key == RowKey::WholeRow {
-            let same = prev.as_ref().is_some_and(|p| p[..p.len() - 4] == k[..]);
-            dup = if same { dup + 1 } else { 0 };
-            k.extend_from_slice(&dup.to_be_bytes());
-        } else if prev.as_ref() == Some(&k) {
-            return Err(duplicate_key(table, &v));
-        }
-        prev = Some(k.clone());
-        builder.push(k, v)?;
+    let mut o = Ordered::new(repo, table);
+    for (k, v) in entries {
+        o.push(k, v)?;
     }
-    let new = builder.new_nodes;
-    Ok((builder.finish()?, rows, new))
+    let (root, new) = o.finish()?;
+    Ok((root, rows, new))
 }
 
 /// Read the whole database at one point in time into trees.
@@ -242,7 +268,7 @@ pub fn capture(
         .insert(0, (EXTRA_SOURCE.into(), db.info().description));
     cap.extra
         .insert(0, (EXTRA_DIALECT.into(), db.dialect().into()));
-    cap.dialect = db.dialect().into();
+    cap.summary.dialect = db.dialect().into();
     Ok(cap)
 }
 
@@ -287,10 +313,12 @@ fn capture_objects(
         roots,
         extra,
         tree_nodes_new,
-        dialect: String::new(),
-        tables,
-        rows,
-        sorted_in_memory: sorted,
+        summary: DatabaseSummary {
+            dialect: String::new(),
+            tables,
+            rows,
+            sorted_in_memory: sorted,
+        },
     })
 }
 

@@ -117,6 +117,26 @@ impl SchemaObject {
         codec::decode("schema object", MAGIC, VERSION, bytes)
     }
 
+    /// A view, sequence or derived index: statements only, no rows.
+    pub fn without_rows(
+        name: &str,
+        kind: ObjectKind,
+        layer: Layer,
+        statements: Vec<(Phase, String)>,
+        order: u32,
+    ) -> SchemaObject {
+        SchemaObject {
+            name: name.to_string(),
+            kind,
+            layer,
+            columns: Vec::new(),
+            key: RowKey::RowId,
+            statements,
+            order,
+            row_format: crate::row::ROW_FORMAT,
+        }
+    }
+
     pub fn has_rows(&self) -> bool {
         self.kind == ObjectKind::Table
     }

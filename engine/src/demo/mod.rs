@@ -9,7 +9,6 @@
 use crate::error::{Error, Result};
 use crate::jant::tables::SNAPSHOT_SETTING_KEYS;
 use crate::row::Value;
-use crate::schema::quote_ident;
 use crate::source::sqlite::db_err;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -977,34 +976,15 @@ pub fn media_row(n: usize, post: usize) -> (Vec<Value>, Vec<Object>) {
     (row, objs)
 }
 
-fn bind(v: &Value) -> rusqlite::types::Value {
-    use rusqlite::types::Value as S;
-    match v {
-        Value::Null => S::Null,
-        Value::Integer(x) => S::Integer(*x),
-        Value::Real(x) => S::Real(*x),
-        Value::Text(x) | Value::Other(x) => S::Text(x.clone()),
-        Value::Blob(x) => S::Blob(x.clone()),
-        Value::Bool(b) => S::Integer(*b as i64),
-        Value::Timestamp(x) | Value::LocalTimestamp(x) => S::Integer(*x),
-        Value::Date(x) => S::Integer(*x as i64),
-    }
-}
-
 /// Insert generated rows through a connection.
 pub fn insert_sqlite(conn: &Connection, path: &Path, data: &TableData) -> Result<()> {
-    let cols: Vec<String> = data.columns.iter().map(|c| quote_ident(c)).collect();
-    let marks: Vec<String> = (1..=cols.len()).map(|n| format!("?{n}")).collect();
-    let sql = format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        quote_ident(data.table),
-        cols.join(", "),
-        marks.join(", ")
-    );
+    let sql = crate::restore::sqlite::insert_statement(data.table, &data.columns);
     let mut st = conn.prepare(&sql).map_err(|e| db_err(path, e))?;
     for r in &data.rows {
-        st.execute(rusqlite::params_from_iter(r.iter().map(bind)))
-            .map_err(|e| db_err(path, e))?;
+        st.execute(rusqlite::params_from_iter(
+            r.iter().map(crate::restore::sqlite::Bind),
+        ))
+        .map_err(|e| db_err(path, e))?;
     }
     Ok(())
 }
@@ -1220,31 +1200,17 @@ pub fn run(dir: &Path, posts: usize, progress: &dyn Progress) -> Result<DemoRepo
 /// Create the Jant Postgres schema and a generated site's rows in the
 /// (empty) database at `url`, and its media under `media_dir`.
 pub fn create_postgres_site(url: &str, media_dir: &Path, posts: usize) -> Result<()> {
-    use crate::schema::{Column, Layer, ObjectKind, RowKey, SchemaObject};
     let pg = crate::source::postgres::PgClient::connect(url)?;
     pg.batch(PG_SCHEMA)?;
     let site = generate(Dialect::Postgres, posts);
     pg.batch("BEGIN")?;
     for tdata in &site.tables {
-        let obj = SchemaObject {
-            name: tdata.table.to_string(),
-            kind: ObjectKind::Table,
-            layer: Layer::Other,
-            columns: tdata
-                .columns
-                .iter()
-                .map(|c| Column {
-                    name: c.to_string(),
-                    decl_type: String::new(),
-                    not_null: false,
-                })
-                .collect(),
-            key: RowKey::WholeRow,
-            statements: Vec::new(),
-            order: 0,
-            row_format: crate::row::ROW_FORMAT,
-        };
-        crate::restore::postgres::copy_rows(&pg, &obj, &mut tdata.rows.iter().cloned().map(Ok))?;
+        crate::restore::postgres::copy_rows(
+            &pg,
+            tdata.table,
+            &tdata.columns,
+            &mut tdata.rows.iter().cloned().map(Ok),
+        )?;
     }
     // Move the serial sequence past the generated ids, as the migrator's
     // own inserts would have.

@@ -49,17 +49,23 @@ pub struct Site {
 impl Site {
     /// One line naming what will be backed up, with secrets masked.
     pub fn describe(&self) -> String {
-        let db = match &self.database {
+        format!("{} + {}", self.describe_database(), self.describe_media())
+    }
+
+    pub fn describe_database(&self) -> String {
+        match &self.database {
             Database::Sqlite(p) => format!("sqlite {}", p.display()),
             Database::Postgres(u) => format!("postgres {}", mask_url(u)),
-        };
-        let media = match &self.storage {
+        }
+    }
+
+    pub fn describe_media(&self) -> String {
+        match &self.storage {
             Storage::Local(p) => format!("media {}", p.display()),
             Storage::S3 {
                 endpoint, bucket, ..
             } => format!("media s3 bucket {bucket} at {endpoint}"),
-        };
-        format!("{db} + {media}")
+        }
     }
 }
 

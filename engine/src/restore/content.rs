@@ -5,10 +5,12 @@
 
 use crate::database;
 use crate::error::{Error, Result};
-use crate::jant::tables::{self, CONTENT_INSERT_ORDER, SETTINGS_TABLE, SNAPSHOT_SETTING_KEYS};
+use crate::jant::tables::{
+    self, CONTENT_CLEAR_ORDER, CONTENT_INSERT_ORDER, SETTINGS_TABLE, SNAPSHOT_SETTING_KEYS,
+};
 use crate::repo::Repository;
 use crate::row::Value;
-use crate::schema::{ObjectKind, SchemaObject};
+use crate::schema::{quote_ident, ObjectKind, SchemaObject};
 use crate::snapshot::Snapshot;
 use std::collections::{HashMap, HashSet};
 
@@ -16,6 +18,35 @@ use std::collections::{HashMap, HashSet};
 pub struct TableRows {
     pub table: SchemaObject,
     pub rows: Vec<Vec<Value>>,
+}
+
+/// The statements that clear a site's content before it is rewritten, in
+/// Jant's clear order (children first), for the content tables that
+/// `exists`, then the allow-listed settings. The site id is the statement
+/// parameter `param` (`?1` in SQLite, `$1` in Postgres).
+pub fn clear_statements(
+    mut exists: impl FnMut(&str) -> Result<bool>,
+    param: &str,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for t in CONTENT_CLEAR_ORDER {
+        if exists(t)? {
+            out.push(format!(
+                "DELETE FROM {} WHERE site_id = {param}",
+                quote_ident(t)
+            ));
+        }
+    }
+    let keys: Vec<String> = SNAPSHOT_SETTING_KEYS
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect();
+    out.push(format!(
+        "DELETE FROM {} WHERE site_id = {param} AND key IN ({})",
+        quote_ident(SETTINGS_TABLE),
+        keys.join(", ")
+    ));
+    Ok(out)
 }
 
 /// The snapshot's site id, which every content row carries.

@@ -11,7 +11,6 @@ use super::content::{self, TableRows};
 use super::sqlite::DbRestoreSummary;
 use crate::database;
 use crate::error::{Error, Result};
-use crate::jant::tables::{CONTENT_CLEAR_ORDER, SETTINGS_TABLE, SNAPSHOT_SETTING_KEYS};
 use crate::repo::Repository;
 use crate::row::Value;
 use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
@@ -100,18 +99,19 @@ fn copy_line(out: &mut Vec<u8>, row: &[Value]) {
 
 pub(crate) fn copy_rows(
     pg: &PgClient,
-    t: &SchemaObject,
+    table: &str,
+    columns: &[&str],
     rows: &mut dyn Iterator<Item = Result<Vec<Value>>>,
 ) -> Result<u64> {
-    let cols: Vec<String> = t.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let sql = format!(
         "COPY {} ({}) FROM STDIN",
-        quote_ident(&t.name),
+        quote_ident(table),
         cols.join(", ")
     );
     let wrap = |e: tokio_postgres::Error| Error::Database {
         source_name: pg.name.clone(),
-        message: format!("loading table {}: {}", t.name, pg_message(&e)),
+        message: format!("loading table {table}: {}", pg_message(&e)),
     };
     // Rows come from the repository, whose backend blocks on its own
     // runtime: read them outside any async context, send batch by batch.
@@ -160,11 +160,8 @@ fn require_pg(snap: &Snapshot) -> Result<()> {
     }
 }
 
-/// Create the snapshot's schema and rows in an empty database.
-pub fn restore_full(repo: &Repository, snap: &Snapshot, url: &str) -> Result<DbRestoreSummary> {
-    require_pg(snap)?;
-    let schema = database::schema(repo, snap)?;
-    let pg = PgClient::connect(url)?;
+/// A full restore needs an empty database (nothing in its current schema).
+fn ensure_blank(pg: &PgClient) -> Result<()> {
     let existing: i64 = pg
         .query(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -181,13 +178,32 @@ pub fn restore_full(repo: &Repository, snap: &Snapshot, url: &str) -> Result<DbR
             pg.name
         )));
     }
+    Ok(())
+}
+
+/// Connect and check, before a restore writes anything anywhere.
+pub fn ensure_blank_url(url: &str) -> Result<()> {
+    ensure_blank(&PgClient::connect(url)?)
+}
+
+/// Create the snapshot's schema and rows in an empty database.
+pub fn restore_full(repo: &Repository, snap: &Snapshot, url: &str) -> Result<DbRestoreSummary> {
+    require_pg(snap)?;
+    let schema = database::schema(repo, snap)?;
+    let pg = PgClient::connect(url)?;
+    ensure_blank(&pg)?;
     pg.batch("BEGIN")?;
     // Any error below returns before COMMIT; dropping the connection
     // aborts the transaction and every statement in it.
     run_phase(&pg, &schema, Phase::Create)?;
     let mut summary = DbRestoreSummary::default();
     for t in schema.iter().filter(|t| t.kind == ObjectKind::Table) {
-        summary.rows += copy_rows(&pg, t, &mut database::rows(repo, snap, t))?;
+        summary.rows += copy_rows(
+            &pg,
+            &t.name,
+            &t.value_columns(),
+            &mut database::rows(repo, snap, t),
+        )?;
         summary.tables += 1;
     }
     for phase in Phase::AFTER_ROWS {
@@ -223,38 +239,27 @@ pub fn restore_content(
         )));
     }
     pg.batch("BEGIN")?;
-    for t in CONTENT_CLEAR_ORDER {
-        let exists: bool = pg
-            .query("SELECT to_regclass($1) IS NOT NULL", &[&quote_ident(t)])?
+    let exists = |t: &str| -> Result<bool> {
+        pg.query("SELECT to_regclass($1) IS NOT NULL", &[&quote_ident(t)])?
             .first()
             .map(|r| r.col(0))
-            .transpose()?
-            .unwrap_or(false);
-        if exists {
-            pg.query(
-                &format!("DELETE FROM {} WHERE site_id = $1", quote_ident(t)),
-                &[&site],
-            )?;
-        }
+            .transpose()
+            .map(|e| e.unwrap_or(false))
+    };
+    for sql in content::clear_statements(exists, "$1")? {
+        pg.query(&sql, &[&site])?;
     }
-    let keys: Vec<String> = SNAPSHOT_SETTING_KEYS
-        .iter()
-        .map(|k| format!("'{k}'"))
-        .collect();
-    pg.query(
-        &format!(
-            "DELETE FROM {} WHERE site_id = $1 AND key IN ({})",
-            quote_ident(SETTINGS_TABLE),
-            keys.join(", ")
-        ),
-        &[&site],
-    )?;
     let mut summary = DbRestoreSummary::default();
     for (i, TableRows { table, rows }) in selected.iter().enumerate() {
         if i == 2 {
             crate::failpoint::fail("content-restore-midway")?;
         }
-        summary.rows += copy_rows(&pg, table, &mut rows.iter().cloned().map(Ok))?;
+        summary.rows += copy_rows(
+            &pg,
+            &table.name,
+            &table.value_columns(),
+            &mut rows.iter().cloned().map(Ok),
+        )?;
         summary.tables += 1;
     }
     pg.query(

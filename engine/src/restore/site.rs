@@ -7,7 +7,6 @@ use super::sqlite::DbRestoreSummary;
 use super::{restore_media, RestoreOptions, RestoreSummary};
 use crate::database;
 use crate::error::{Error, Result};
-use crate::media;
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::snapshot::Snapshot;
@@ -47,10 +46,13 @@ pub struct SiteRestoreSummary {
 /// Referenced keys absent from the snapshot's media.
 pub fn missing_objects(repo: &Repository, snap: &Snapshot) -> Result<(Vec<String>, Vec<String>)> {
     let referenced = database::referenced_keys(repo, snap)?;
-    let have: BTreeSet<String> = media::entries(repo, snap)?
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    // Keys only: the entries (chunk lists and all) are not decoded.
+    let mut have = BTreeSet::new();
+    if let Some(root) = snap.root(crate::snapshot::MEDIA_ROOT) {
+        for e in crate::tree::iter(repo, &root.node) {
+            have.insert(String::from_utf8_lossy(&e?.key).into_owned());
+        }
+    }
     let missing = referenced
         .iter()
         .filter(|k| !have.contains(*k))
@@ -100,14 +102,11 @@ pub fn restore_site(
     if !missing.is_empty() && !opts.allow_missing_objects {
         return Err(Error::MissingObjects(missing));
     }
+    // Refuse an occupied target before any media are written.
     if !opts.content_only {
-        if let DatabaseTarget::Sqlite(p) = db {
-            if p.exists() {
-                return Err(Error::Invalid(format!(
-                    "{} already exists; a full restore needs a blank target (use --content --replace to restore content into a live site)",
-                    p.display()
-                )));
-            }
+        match db {
+            DatabaseTarget::Sqlite(p) => super::sqlite::ensure_blank(p)?,
+            DatabaseTarget::Postgres(u) => super::postgres::ensure_blank_url(u)?,
         }
     }
     let media_opts = RestoreOptions {

@@ -9,7 +9,6 @@
 use super::content::{self, TableRows};
 use crate::database;
 use crate::error::{Error, Result};
-use crate::jant::tables::{CONTENT_CLEAR_ORDER, SETTINGS_TABLE, SNAPSHOT_SETTING_KEYS};
 use crate::repo::Repository;
 use crate::row::Value;
 use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
@@ -19,7 +18,8 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, ToSql};
 use std::path::{Path, PathBuf};
 
-struct Bind<'a>(&'a Value);
+/// A row value bound to a SQLite statement, borrowed.
+pub(crate) struct Bind<'a>(pub &'a Value);
 
 impl ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -46,14 +46,30 @@ pub struct DbRestoreSummary {
 }
 
 fn insert_sql(t: &SchemaObject) -> String {
-    let cols: Vec<String> = t.value_columns().iter().map(|c| quote_ident(c)).collect();
+    insert_statement(&t.name, &t.value_columns())
+}
+
+/// `INSERT INTO "t" ("a", "b") VALUES (?1, ?2)`.
+pub(crate) fn insert_statement(table: &str, columns: &[&str]) -> String {
+    let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
     format!(
         "INSERT INTO {} ({}) VALUES ({})",
-        quote_ident(&t.name),
+        quote_ident(table),
         cols.join(", "),
         marks.join(", ")
     )
+}
+
+/// A full restore writes a new database: refuse one that exists.
+pub fn ensure_blank(target: &Path) -> Result<()> {
+    if target.exists() {
+        return Err(Error::Invalid(format!(
+            "{} already exists; a full restore needs a blank target (use --content --replace to restore content into a live site)",
+            target.display()
+        )));
+    }
+    Ok(())
 }
 
 fn fk_violations(conn: &Connection, path: &Path) -> Result<Vec<String>> {
@@ -98,12 +114,7 @@ fn partial_path(target: &Path) -> PathBuf {
 /// Create `target` from the snapshot's schema and rows. Refuses an
 /// existing target.
 pub fn restore_full(repo: &Repository, snap: &Snapshot, target: &Path) -> Result<DbRestoreSummary> {
-    if target.exists() {
-        return Err(Error::Invalid(format!(
-            "{} already exists; a full restore writes a new database (use --content --replace to restore content into a live site)",
-            target.display()
-        )));
-    }
+    ensure_blank(target)?;
     let schema = database::schema(repo, snap)?;
     let partial = partial_path(target);
     let _ = std::fs::remove_file(&partial);
@@ -226,28 +237,9 @@ pub fn restore_content(
     // Dropping `tx` on an error path rolls everything back.
     tx.execute_batch("PRAGMA defer_foreign_keys = ON")
         .map_err(|e| db_err(target, e))?;
-    for t in CONTENT_CLEAR_ORDER {
-        if table_exists(&tx, target, t)? {
-            tx.execute(
-                &format!("DELETE FROM {} WHERE site_id = ?1", quote_ident(t)),
-                [&site],
-            )
-            .map_err(|e| db_err(target, e))?;
-        }
+    for sql in content::clear_statements(|t| table_exists(&tx, target, t), "?1")? {
+        tx.execute(&sql, [&site]).map_err(|e| db_err(target, e))?;
     }
-    let keys: Vec<String> = SNAPSHOT_SETTING_KEYS
-        .iter()
-        .map(|k| format!("'{k}'"))
-        .collect();
-    tx.execute(
-        &format!(
-            "DELETE FROM {} WHERE site_id = ?1 AND key IN ({})",
-            quote_ident(SETTINGS_TABLE),
-            keys.join(", ")
-        ),
-        [&site],
-    )
-    .map_err(|e| db_err(target, e))?;
     let mut summary = DbRestoreSummary::default();
     for (i, TableRows { table, rows }) in selected.iter().enumerate() {
         if i == 2 {

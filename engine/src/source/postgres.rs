@@ -249,17 +249,14 @@ impl DatabaseSource for PostgresSource {
             if let Some(o) = owned {
                 statements.push((Phase::Final, format!("ALTER SEQUENCE {q} OWNED BY {o}")));
             }
-            objects.push(SchemaObject {
-                name,
-                kind: ObjectKind::Sequence,
-                layer: crate::schema::Layer::Other,
-                columns: Vec::new(),
-                key: RowKey::RowId,
+            // Ordered before every table, whose defaults may call it.
+            objects.push(SchemaObject::without_rows(
+                &name,
+                ObjectKind::Sequence,
+                crate::schema::Layer::Other,
                 statements,
-                // Before every table, whose defaults may call it.
-                order: seq_no as u32,
-                row_format: ROW_FORMAT,
-            });
+                seq_no as u32,
+            ));
         }
 
         for r in pg.query(
@@ -276,16 +273,14 @@ impl DatabaseSource for PostgresSource {
             .transpose()?
                     .unwrap_or_default();
                 let what = if kind == "m" { "MATERIALIZED VIEW" } else { "VIEW" };
-                objects.push(SchemaObject {
-                    name: name.clone(),
-                    kind: ObjectKind::View,
-                    layer: tables::layer(&name),
-                    columns: Vec::new(),
-                    key: RowKey::RowId,
-                    statements: vec![(Phase::View, format!("CREATE {what} {} AS {def}", quote_ident(&name)))],
-                    order: oid as u32,
-                    row_format: ROW_FORMAT,
-                });
+                let create = format!("CREATE {what} {} AS {def}", quote_ident(&name));
+                objects.push(SchemaObject::without_rows(
+                    &name,
+                    ObjectKind::View,
+                    tables::layer(&name),
+                    vec![(Phase::View, create)],
+                    oid as u32,
+                ));
                 continue;
             }
             let (obj, reads) = self.table(oid, &name)?;

@@ -159,16 +159,13 @@ impl DatabaseSource for SqliteSource {
                 "view" => {
                     objects.insert(
                         name.clone(),
-                        SchemaObject {
-                            name: name.clone(),
-                            kind: ObjectKind::View,
-                            layer: tables::layer(name),
-                            columns: Vec::new(),
-                            key: RowKey::RowId,
-                            statements: vec![(Phase::View, sql)],
+                        SchemaObject::without_rows(
+                            name,
+                            ObjectKind::View,
+                            tables::layer(name),
+                            vec![(Phase::View, sql)],
                             order,
-                            row_format: ROW_FORMAT,
-                        },
+                        ),
                     );
                 }
                 "index" | "trigger" => {
@@ -261,34 +258,29 @@ impl SqliteSource {
                 // An external-content index over another table: rebuilt from it.
                 Some(c) if fts && !c.is_empty() => {
                     let q = quote_ident(name);
-                    return Ok(SchemaObject {
-                        name: name.into(),
-                        kind: ObjectKind::Derived,
+                    let statements = vec![
+                        (Phase::Virtual, sql.into()),
+                        (Phase::Virtual, format!("INSERT INTO {q}({q}) VALUES('rebuild')")),
+                    ];
+                    return Ok(SchemaObject::without_rows(
+                        name,
+                        ObjectKind::Derived,
                         layer,
-                        columns: Vec::new(),
-                        key: RowKey::RowId,
-                        statements: vec![
-                            (Phase::Virtual, sql.into()),
-                            (Phase::Virtual, format!("INSERT INTO {q}({q}) VALUES('rebuild')")),
-                        ],
+                        statements,
                         order,
-                        row_format: ROW_FORMAT,
-                    });
+                    ));
                 }
                 Some(_) if fts => {
                     warnings.push(format!(
                         "{name} is a contentless full-text index; it is recreated empty and must be repopulated by its application"
                     ));
-                    return Ok(SchemaObject {
-                        name: name.into(),
-                        kind: ObjectKind::Derived,
+                    return Ok(SchemaObject::without_rows(
+                        name,
+                        ObjectKind::Derived,
                         layer,
-                        columns: Vec::new(),
-                        key: RowKey::RowId,
-                        statements: vec![(Phase::Virtual, sql.into())],
+                        vec![(Phase::Virtual, sql.into())],
                         order,
-                        row_format: ROW_FORMAT,
-                    });
+                    ));
                 }
                 // A full-text table that holds its own text: its rows are
                 // data and are captured through the table itself.
