@@ -111,6 +111,58 @@ enum Cmd {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Write a snapshot as a Jant site snapshot archive that `jant site
+    /// snapshot import` accepts (--output FILE.zip, or a directory when the
+    /// name does not end in .zip), or as a `jant db export` dump (--sql).
+    Export {
+        snapshot: String,
+        /// The archive to write (FILE.zip, or a directory name).
+        #[arg(long, required_unless_present = "sql", conflicts_with = "sql")]
+        output: Option<PathBuf>,
+        /// Write every table as a `jant db export`–compatible dump instead.
+        #[arg(long)]
+        sql: Option<PathBuf>,
+        /// Leave objects/ out of the archive.
+        #[arg(long)]
+        skip_objects: bool,
+        /// The site to export (key or id) when the snapshot holds several.
+        #[arg(long)]
+        site: Option<String>,
+        /// Export even when objects the media rows name are not in the snapshot.
+        #[arg(long)]
+        allow_missing_objects: bool,
+    },
+    /// Store a Jant site snapshot archive (FILE.zip or a directory, v1 or
+    /// v2) as a snapshot, or with --sql a `jant db export` dump and its media.
+    Import {
+        /// The archive (FILE.zip or directory).
+        #[arg(required_unless_present = "sql", conflicts_with = "sql")]
+        archive: Option<PathBuf>,
+        /// A `jant db export` dump (every table) to store instead.
+        #[arg(long)]
+        sql: Option<PathBuf>,
+        /// With --sql: the site's media directory (e.g. a copy of its R2 bucket).
+        #[arg(long, requires = "sql")]
+        media: Option<PathBuf>,
+        /// With --sql: the dump's dialect, sqlite (D1, the default) or pg.
+        #[arg(long, requires = "sql")]
+        dialect: Option<String>,
+        /// Import even when media rows name objects the archive lacks.
+        #[arg(long)]
+        allow_missing_objects: bool,
+        /// The site a legacy archive (meta.json without a site) belongs to.
+        #[arg(long)]
+        site_id: Option<String>,
+        /// With --site-id: the site's key (default: "default").
+        #[arg(long, requires = "site_id")]
+        site_key: Option<String>,
+        /// Tag the snapshot (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Record this hostname instead of the machine's.
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Verify the repository's structure (and with --read-data, every byte).
     Check {
         #[arg(long)]
@@ -201,6 +253,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tags: tags.clone(),
                 force_read: *force_read,
                 hostname: host.clone(),
+                time_ns: None,
             };
             // --media alone: a media directory, as in a media-only backup.
             if let (Some(m), None, None) = (media, database, data_dir) {
@@ -352,6 +405,77 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             };
             output::site_restore(cli.json, &id, &shown, &s);
+        }
+        Cmd::Export {
+            snapshot: spec,
+            output: out,
+            sql,
+            skip_objects,
+            site,
+            allow_missing_objects,
+        } => {
+            let repo = open(&cli)?;
+            let (id, snap) = snapshot::resolve(&repo, spec)?;
+            if let Some(path) = sql {
+                let s = jarc::export::export_sql(&repo, &snap, path).with_context(|| {
+                    format!("exporting snapshot {} to {}", id.short(), path.display())
+                })?;
+                output::export_sql(cli.json, &id, &s);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let out = out
+                .as_ref()
+                .context("say where to write: --output FILE.zip")?;
+            let opts = jarc::export::ExportOptions {
+                skip_objects: *skip_objects,
+                site: site.clone(),
+                allow_missing_objects: *allow_missing_objects,
+            };
+            let r = jarc::export::export_archive(&repo, &snap, out, &opts, &bars);
+            bars.done();
+            let s = r.with_context(|| {
+                format!("exporting snapshot {} to {}", id.short(), out.display())
+            })?;
+            output::export(cli.json, &id, &s);
+        }
+        Cmd::Import {
+            archive,
+            sql,
+            media,
+            dialect,
+            allow_missing_objects,
+            site_id,
+            site_key,
+            tags,
+            host,
+        } => {
+            let repo = open(&cli)?;
+            let dialect = match dialect.as_deref() {
+                None => None,
+                Some(d) => Some(
+                    jarc::jant::sql::Dialect::parse(d)
+                        .with_context(|| format!("--dialect {d:?}: expected sqlite or pg"))?,
+                ),
+            };
+            let opts = jarc::import::ImportOptions {
+                allow_missing_objects: *allow_missing_objects,
+                site_id: site_id.clone(),
+                site_key: site_key.clone(),
+                dialect,
+                tags: tags.clone(),
+                hostname: host.clone(),
+            };
+            let (r, what) = match (archive, sql) {
+                (_, Some(sql)) => (
+                    jarc::import::import_sql(&repo, sql, media.as_deref(), &opts, &bars),
+                    sql,
+                ),
+                (Some(a), None) => (jarc::import::import_archive(&repo, a, &opts, &bars), a),
+                (None, None) => anyhow::bail!("say what to import: FILE.zip, DIR or --sql FILE"),
+            };
+            bars.done();
+            let s = r.with_context(|| format!("importing {}", what.display()))?;
+            output::import(cli.json, &s);
         }
         Cmd::Check { read_data } => {
             let repo = open(&cli)?;

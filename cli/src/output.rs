@@ -4,6 +4,8 @@ use jarc::backup::BackupSummary;
 use jarc::check::CheckReport;
 use jarc::demo::DemoReport;
 use jarc::diff::{ChangeKind, DiffReport};
+use jarc::export::{ExportSummary, SqlExportSummary};
+use jarc::import::ImportSummary;
 use jarc::media::{EntryKind, MediaEntry};
 use jarc::restore::site::SiteRestoreSummary;
 use jarc::restore::RestoreSummary;
@@ -405,4 +407,86 @@ pub fn demo(j: bool, r: &DemoReport) {
         }
     );
     println!("repository: {}", r.repository.display());
+}
+
+pub fn export(j: bool, id: &Id, s: &ExportSummary) {
+    if j {
+        print_json(&serde_json::to_value(s).unwrap_or_default());
+        return;
+    }
+    println!(
+        "exported snapshot {} (site {}, key {}, {}) to {}",
+        id.short(),
+        s.site_id,
+        s.site_key,
+        s.dialect,
+        s.output.display()
+    );
+    let tables: Vec<String> = s.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    println!("rows: {} ({})", s.rows, tables.join(", "));
+    println!(
+        "objects: {} ({}); archive {} in {:.2}s",
+        s.objects,
+        bytes(s.object_bytes),
+        bytes(s.bytes_written),
+        s.duration_ms as f64 / 1000.0
+    );
+    if !s.missing_objects.is_empty() {
+        println!(
+            "warning: {} object(s) missing from the snapshot were left out: {}",
+            s.missing_objects.len(),
+            s.missing_objects
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}
+
+pub fn export_sql(j: bool, id: &Id, s: &SqlExportSummary) {
+    if j {
+        print_json(&serde_json::to_value(s).unwrap_or_default());
+        return;
+    }
+    println!(
+        "exported snapshot {} as a db export dump to {}: {} rows in {} tables, {}",
+        id.short(),
+        s.output.display(),
+        s.rows,
+        s.tables.len(),
+        bytes(s.bytes_written)
+    );
+}
+
+pub fn import(j: bool, s: &ImportSummary) {
+    if j {
+        print_json(&serde_json::to_value(s).unwrap_or_default());
+        return;
+    }
+    if let (Some(id), Some(key)) = (&s.site_id, &s.site_key) {
+        println!(
+            "site {id} (key {key}), {}{}",
+            s.dialect,
+            s.snapshot_version
+                .map(|v| format!(", snapshot format v{v}"))
+                .unwrap_or_default()
+        );
+    }
+    let tables: Vec<String> = s.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    println!("rows: {}", tables.join(", "));
+    if !s.missing_objects.is_empty() {
+        println!(
+            "warning: {} object(s) named by media rows are not in the archive: {}",
+            s.missing_objects.len(),
+            s.missing_objects
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    backup(false, &s.backup);
 }

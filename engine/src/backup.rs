@@ -27,6 +27,9 @@ pub struct BackupOptions {
     pub force_read: bool,
     /// Override the recorded hostname (tests, and hosts with unstable names).
     pub hostname: Option<String>,
+    /// The capture time to record, when the data was read earlier than now
+    /// (an imported archive records when Jant exported it).
+    pub time_ns: Option<i64>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -95,7 +98,7 @@ pub fn backup_site(
     progress: &dyn Progress,
 ) -> Result<BackupSummary> {
     let started = Instant::now();
-    let time_ns = now_ns();
+    let time_ns = opts.time_ns.unwrap_or_else(now_ns);
     let info = site_info(
         db.as_ref().map(|d| d.info()).as_ref(),
         media.map(|m| m.info()).as_ref(),

@@ -269,6 +269,10 @@ pub fn capture(
     cap.extra
         .insert(0, (EXTRA_DIALECT.into(), db.dialect().into()));
     cap.summary.dialect = db.dialect().into();
+    for (k, v) in db.extra() {
+        cap.extra.retain(|(x, _)| *x != k);
+        cap.extra.push((k, v));
+    }
     Ok(cap)
 }
 

@@ -2,7 +2,10 @@
 //! objects, how an object's metadata sidecar is read and written), its
 //! tables and layers ([`tables`]), and how it finds its site ([`env`]).
 
+pub mod dump;
 pub mod env;
+pub mod meta;
+pub mod sql;
 pub mod tables;
 
 use serde_json::{Map, Value};

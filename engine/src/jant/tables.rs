@@ -30,6 +30,45 @@ pub const CONTENT_CLEAR_ORDER: [&str; 8] = [
 
 pub const SETTINGS_TABLE: &str = "site_setting";
 
+/// `SNAPSHOT_TABLES`: what a site snapshot archive carries, in Jant's
+/// db.sql order.
+pub const SNAPSHOT_TABLES: [&str; 9] = [
+    SETTINGS_TABLE,
+    "collection",
+    "smart_collection",
+    "post",
+    "thread_collection",
+    "nav_item",
+    "collection_directory_item",
+    "path_registry",
+    "media",
+];
+
+/// `TABLE_EXPORT_ORDER`: how `db export` orders the tables it knows;
+/// others follow alphabetically.
+pub const TABLE_EXPORT_ORDER: [&str; 17] = [
+    "site",
+    "user",
+    "account",
+    "verification",
+    "session",
+    "site_domain",
+    SETTINGS_TABLE,
+    "site_member",
+    "collection",
+    "smart_collection",
+    "api_token",
+    "post",
+    "thread_collection",
+    "nav_item",
+    "collection_directory_item",
+    "path_registry",
+    "media",
+];
+
+/// Accounts and credentials: never in a site snapshot.
+pub const AUTH_TABLES: [&str; 5] = ["user", "session", "account", "verification", "api_token"];
+
 /// `SNAPSHOT_SETTING_KEYS`: the site settings that travel with content.
 pub const SNAPSHOT_SETTING_KEYS: [&str; 21] = [
     "SITE_NAME",
@@ -74,7 +113,7 @@ pub fn layer(table: &str) -> Layer {
     match table {
         t if CONTENT_INSERT_ORDER.contains(&t) => Layer::Content,
         SETTINGS_TABLE => Layer::Configuration,
-        "user" | "session" | "account" | "verification" | "api_token" => Layer::Auth,
+        t if AUTH_TABLES.contains(&t) => Layer::Auth,
         _ => Layer::Other,
     }
 }
@@ -93,4 +132,33 @@ pub fn is_migration_table(table: &str) -> bool {
         table,
         "__drizzle_migrations" | "d1_migrations" | "data_migration"
     )
+}
+
+/// The primary key of a Jant table, for rows that arrive without a schema
+/// (a db.sql dump): `None` when the table is unknown and has no `id`.
+pub fn primary_key(table: &str, has_id: bool) -> Option<&'static [&'static str]> {
+    match table {
+        SETTINGS_TABLE => Some(&["site_id", "key"]),
+        "thread_collection" => Some(&["site_id", "thread_id", "collection_id"]),
+        "site_member" => Some(&["site_id", "user_id"]),
+        _ if has_id => Some(&["id"]),
+        _ => None,
+    }
+}
+
+/// Tables `db export` leaves out: migration bookkeeping, the FTS index and
+/// D1's internal tables (jant-format.md §6).
+pub fn is_export_excluded(table: &str) -> bool {
+    is_migration_table(table) || table.starts_with("post_fts") || table.starts_with("_cf_")
+}
+
+/// The ORDER BY of each snapshot table's SELECT (jant-format.md §4.3).
+pub fn snapshot_order(table: &str) -> &'static [&'static str] {
+    match table {
+        SETTINGS_TABLE => &["key"],
+        "thread_collection" => &["created_at", "thread_id", "collection_id"],
+        "nav_item" | "collection_directory_item" => &["position", "id"],
+        "path_registry" => &["path", "id"],
+        _ => &["created_at", "id"],
+    }
 }

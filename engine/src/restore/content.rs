@@ -12,7 +12,8 @@ use crate::repo::Repository;
 use crate::row::Value;
 use crate::schema::{quote_ident, ObjectKind, SchemaObject};
 use crate::snapshot::Snapshot;
-use std::collections::{HashMap, HashSet};
+use std::cmp::Ordering;
+use std::collections::HashMap;
 
 /// One table's rows to insert.
 pub struct TableRows {
@@ -61,7 +62,8 @@ pub fn site_id(snap: &Snapshot) -> Result<String> {
 }
 
 /// Settings first, then the content tables in insertion order, each filtered
-/// to the site's rows.
+/// to the site's rows and in the order Jant's exporter writes them (which
+/// also satisfies foreign keys that cannot be deferred).
 pub fn select(repo: &Repository, snap: &Snapshot, site: &str) -> Result<Vec<TableRows>> {
     let schema = database::schema(repo, snap)?;
     let by_name: HashMap<&str, &SchemaObject> = schema
@@ -92,6 +94,7 @@ pub fn select(repo: &Repository, snap: &Snapshot, site: &str) -> Result<Vec<Tabl
             }
             rows.push(r);
         }
+        jant_order(t, &mut rows);
         if name == "post" {
             rows = parents_first(t, rows);
         }
@@ -103,8 +106,51 @@ pub fn select(repo: &Repository, snap: &Snapshot, site: &str) -> Result<Vec<Tabl
     Ok(out)
 }
 
-/// Order posts so that a thread root precedes its replies and a reply
-/// precedes replies to it; otherwise the original (key) order is kept.
+/// SQLite's ORDER BY comparison under the BINARY collation: NULL first,
+/// then numbers by value, text bytewise, blobs bytewise.
+fn sql_cmp(a: &Value, b: &Value) -> Ordering {
+    fn class(v: &Value) -> (u8, f64) {
+        match v {
+            Value::Null => (0, 0.0),
+            Value::Integer(i) => (1, *i as f64),
+            Value::Real(f) => (1, *f),
+            Value::Bool(b) => (1, *b as u8 as f64),
+            Value::Timestamp(t) | Value::LocalTimestamp(t) => (1, *t as f64),
+            Value::Date(d) => (1, *d as f64),
+            Value::Text(_) | Value::Other(_) => (2, 0.0),
+            Value::Blob(_) => (3, 0.0),
+        }
+    }
+    let (ca, na) = class(a);
+    let (cb, nb) = class(b);
+    ca.cmp(&cb).then_with(|| match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
+        (Value::Text(x) | Value::Other(x), Value::Text(y) | Value::Other(y)) => {
+            x.as_bytes().cmp(y.as_bytes())
+        }
+        (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
+        _ => na.partial_cmp(&nb).unwrap_or(Ordering::Equal),
+    })
+}
+
+/// Sort a table's rows by Jant's snapshot ORDER BY (jant-format.md §4.3).
+fn jant_order(t: &SchemaObject, rows: &mut [Vec<Value>]) {
+    let cols: Vec<usize> = tables::snapshot_order(&t.name)
+        .iter()
+        .filter_map(|c| t.column_index(c))
+        .collect();
+    rows.sort_by(|a, b| {
+        cols.iter()
+            .map(|&c| sql_cmp(&a[c], &b[c]))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+}
+
+/// Jant's `orderSnapshotPostRows`: each post goes after its thread root and
+/// then the post it replies to, visited depth-first in that order;
+/// otherwise the given order is kept. Iterative, so a long reply chain
+/// cannot exhaust the stack.
 fn parents_first(t: &SchemaObject, rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
     let (Some(id), thread, reply) = (
         t.column_index("id"),
@@ -113,44 +159,42 @@ fn parents_first(t: &SchemaObject, rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
     ) else {
         return rows;
     };
-    let ids: HashMap<String, usize> = rows
+    let ids: HashMap<&str, usize> = rows
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| r[id].as_text().map(|s| (s.to_string(), i)))
+        .filter_map(|(i, r)| r[id].as_text().map(|s| (s, i)))
         .collect();
-    let parents = |r: &Vec<Value>| -> Vec<usize> {
-        [thread, reply]
-            .into_iter()
-            .flatten()
-            .filter_map(|c| r[c].as_text().and_then(|p| ids.get(p).copied()))
-            .collect()
+    let parent = |i: usize, col: Option<usize>| -> Option<usize> {
+        let pid = rows[i][col?].as_text()?;
+        if Some(pid) == rows[i][id].as_text() {
+            return None;
+        }
+        ids.get(pid).copied()
     };
     let mut placed = vec![false; rows.len()];
+    // `visiting` is per top-level call in Jant; a generation number
+    // clears it in O(1).
+    let mut visiting = vec![usize::MAX; rows.len()];
     let mut order = Vec::with_capacity(rows.len());
-    let mut visiting = HashSet::new();
     for start in 0..rows.len() {
-        // Depth-first over parents with an explicit stack; a cycle (which
-        // the schema's checks forbid) just falls back to key order.
-        let mut stack = vec![(start, false)];
-        while let Some((i, expanded)) = stack.pop() {
-            if placed[i] {
-                continue;
-            }
-            if expanded {
-                placed[i] = true;
-                order.push(i);
-                visiting.remove(&i);
-                continue;
-            }
-            if !visiting.insert(i) {
-                continue;
-            }
-            stack.push((i, true));
-            for p in parents(&rows[i]) {
-                if p != i && !placed[p] && !visiting.contains(&p) {
-                    stack.push((p, false));
+        let mut stack = vec![(start, 0u8)];
+        while let Some((i, stage)) = stack.pop() {
+            if stage == 0 {
+                if placed[i] || visiting[i] == start {
+                    continue;
                 }
+                visiting[i] = start;
             }
+            if stage < 2 {
+                stack.push((i, stage + 1));
+                let col = if stage == 0 { thread } else { reply };
+                if let Some(p) = parent(i, col) {
+                    stack.push((p, 0));
+                }
+                continue;
+            }
+            placed[i] = true;
+            order.push(i);
         }
     }
     let mut slots: Vec<Option<Vec<Value>>> = rows.into_iter().map(Some).collect();

@@ -93,6 +93,11 @@ pub fn restore_site(
             )))
         }
     }
+    if !opts.content_only && database::extra(snap, crate::export::EXTRA_ORIGIN).is_some() {
+        return Err(Error::Invalid(
+            "this snapshot was imported from a Jant archive or dump, which holds rows but not the schema to create tables from; restore it into an existing Jant database with --content --replace, or write it out with `jarc export`".into(),
+        ));
+    }
     if opts.content_only && !opts.replace {
         return Err(Error::Invalid(
             "a content-only restore deletes and rewrites the site's posts, collections, media rows and settings; pass --replace to confirm".into(),

@@ -3,7 +3,9 @@
 //! and its tables' rows from one consistent point in time. Neither sees
 //! packs or trees.
 
+pub mod archive;
 pub mod dir;
+pub mod dump;
 pub mod postgres;
 pub mod sqlite;
 
@@ -59,4 +61,10 @@ pub trait DatabaseSource {
     /// (a sink copes with any order, at the cost of a re-read).
     fn rows(&mut self, table: &SchemaObject, sink: &mut dyn RowSink) -> Result<()>;
     fn finish(&mut self) -> Result<()>;
+    /// Facts the source knows that the rows do not say (a snapshot
+    /// archive's site and Jant version): snapshot `extra` pairs that take
+    /// precedence over what the capture reads off the rows.
+    fn extra(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
