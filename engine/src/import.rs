@@ -144,7 +144,7 @@ pub fn import_archive(
     progress: &dyn Progress,
 ) -> Result<ImportSummary> {
     progress.phase("check", 0);
-    let archive = Archive::open(path)?;
+    let archive = Archive::open(path, &[("meta.json", META_LIMIT)])?;
     let meta_bytes = archive
         .read_small("meta.json", META_LIMIT)?
         .ok_or_else(|| {

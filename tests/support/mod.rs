@@ -2,6 +2,8 @@
 //! datasets, and capture a directory tree for byte-exact comparison.
 #![allow(dead_code)]
 
+pub mod jant;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

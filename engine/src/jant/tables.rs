@@ -146,10 +146,14 @@ pub fn primary_key(table: &str, has_id: bool) -> Option<&'static [&'static str]>
     }
 }
 
-/// Tables `db export` leaves out: migration bookkeeping, the FTS index and
-/// D1's internal tables (jant-format.md §6).
+/// Tables `db export` leaves out: migration bookkeeping, the FTS index,
+/// SQLite's own (`sqlite_sequence`) and D1's internal tables
+/// (jant-format.md §6).
 pub fn is_export_excluded(table: &str) -> bool {
-    is_migration_table(table) || table.starts_with("post_fts") || table.starts_with("_cf_")
+    is_migration_table(table)
+        || table.starts_with("post_fts")
+        || table.starts_with("sqlite_")
+        || table.starts_with("_cf_")
 }
 
 /// The ORDER BY of each snapshot table's SELECT (jant-format.md §4.3).

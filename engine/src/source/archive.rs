@@ -94,11 +94,18 @@ pub fn unsafe_name(name: &str) -> Option<&'static str> {
 }
 
 impl Archive {
-    /// Open and check a `.zip` file or an archive directory.
-    pub fn open(path: &Path) -> Result<Archive> {
+    /// Open and check a `.zip` file or an archive directory. `limits`
+    /// caps the size of named entries (`meta.json`), checked first.
+    pub fn open(path: &Path, limits: &[(&str, u64)]) -> Result<Archive> {
         let md = fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if md.is_dir() {
-            return Self::open_dir(path);
+            let a = Self::open_dir(path)?;
+            for (name, limit) in limits {
+                if let Some(e) = a.entry(name) {
+                    check_limit(path, name, e.size, *limit)?;
+                }
+            }
+            return Ok(a);
         }
         let is_zip = path
             .extension()
@@ -110,10 +117,10 @@ impl Archive {
                 "a Jant snapshot is a directory or a file whose name ends in .zip",
             ));
         }
-        Self::open_zip(path)
+        Self::open_zip(path, limits)
     }
 
-    fn open_zip(path: &Path) -> Result<Archive> {
+    fn open_zip(path: &Path, limits: &[(&str, u64)]) -> Result<Archive> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let reader = BufReader::new(file.try_clone().map_err(|e| Error::io(path, e))?);
         let mut zip = zip::ZipArchive::new(reader).map_err(|e| {
@@ -125,6 +132,7 @@ impl Archive {
         if zip.has_duplicate_names() {
             return Err(refuse(path, "two entries have the same name"));
         }
+        let file_len = md_len(&file, path)?;
         let mut entries = Vec::new();
         for i in 0..zip.len() {
             let f = zip
@@ -163,6 +171,9 @@ impl Archive {
                 }
             };
             let (size, compressed) = (f.size(), f.compressed_size());
+            if let Some((_, limit)) = limits.iter().find(|(n, _)| *n == name) {
+                check_limit(path, &name, size, *limit)?;
+            }
             if method == Method::Stored && size != compressed {
                 return Err(refuse(
                     path,
@@ -178,7 +189,7 @@ impl Archive {
             let Some(data_start) = f.data_start() else {
                 return Err(refuse(path, format!("entry {name} has no data offset")));
             };
-            if data_start.saturating_add(compressed) > md_len(&file, path)? {
+            if data_start.saturating_add(compressed) > file_len {
                 return Err(refuse(
                     path,
                     format!("entry {name} runs past the end of the file; is it truncated?"),
@@ -331,21 +342,23 @@ impl Archive {
         let Some(e) = self.entry(name) else {
             return Ok(None);
         };
-        if e.size > limit {
-            return Err(refuse(
-                &self.path,
-                format!(
-                    "{name} is {} bytes; a Jant {name} is far smaller (limit {limit} bytes)",
-                    e.size
-                ),
-            ));
-        }
+        check_limit(&self.path, name, e.size, limit)?;
         let mut out = Vec::with_capacity(e.size as usize);
         self.open_entry(e)?
             .read_to_end(&mut out)
             .map_err(|err| refuse(&self.path, err))?;
         Ok(Some(out))
     }
+}
+
+fn check_limit(path: &Path, name: &str, size: u64, limit: u64) -> Result<()> {
+    if size > limit {
+        return Err(refuse(
+            path,
+            format!("{name} is {size} bytes; a Jant {name} is far smaller (limit {limit} bytes)"),
+        ));
+    }
+    Ok(())
 }
 
 fn md_len(file: &File, path: &Path) -> Result<u64> {
