@@ -7,6 +7,7 @@
 //!   jarc-bench site-db DB [--posts N]          a Jant-shaped SQLite database (benches/nightly.sh)
 //!   jarc-bench site-edit DB [--edit-permille N] [--add-permille N]   a night of edits
 //!   jarc-bench rows DB [--count N]             one table of N rows (id, text, int, real)
+//!   jarc-bench site-media DIR [--mib N] [--files N]   a Jant data dir whose media rows name N MiB of objects
 
 use anyhow::{bail, Context, Result};
 use jarc::config::Config;
@@ -298,6 +299,58 @@ fn rows_db(db: &Path, count: u64) -> Result<()> {
     Ok(())
 }
 
+/// A demo Jant site (SQLite) plus `files` media objects of `mib` MiB in
+/// all, each with its `media` row: 90 % of the bytes incompressible
+/// (.mp4/.jpg, which archives STORE), 10 % text (.txt, which they deflate).
+fn site_media(dir: &Path, mib: u64, files: u64) -> Result<()> {
+    jarc::demo::create_sqlite_site(dir, 500)?;
+    let c = jarc::demo::open_site_db(&dir.join("jant.sqlite"))?;
+    let total = mib << 20;
+    let per = (total / files.max(1)) as usize;
+    c.execute_batch("BEGIN")?;
+    let mut buf = vec![0u8; per];
+    for i in 0..files {
+        let text = i % 10 == 0;
+        let ext = if text {
+            "txt"
+        } else if i % 2 == 0 {
+            "mp4"
+        } else {
+            "jpg"
+        };
+        let key = format!("media/{}/files/med_big{i:05}.{ext}", jarc::demo::SITE_ID);
+        if text {
+            let line = format!("line {i} of a transcript with {} ", WORDS.join(" "));
+            let mut t = line.repeat(per / line.len() + 1).into_bytes();
+            t.truncate(per);
+            buf.copy_from_slice(&t);
+        } else {
+            noise(i + 7, &mut buf);
+        }
+        let p = dir.join("media").join(&key);
+        std::fs::create_dir_all(p.parent().context("parent")?)?;
+        std::fs::write(&p, &buf)?;
+        c.execute(
+            "INSERT INTO media (id, site_id, post_id, filename, original_name, mime_type, size, storage_key, provider, position, media_kind, created_at, updated_at)
+             VALUES (?1, ?2, NULL, ?3, ?3, ?4, ?5, ?6, 'local', 'a0', 'document', 1776000000, 1776000000)",
+            rusqlite::params![
+                format!("med_big{i:05}"),
+                jarc::demo::SITE_ID,
+                format!("med_big{i:05}.{ext}"),
+                if text { "text/plain" } else { "video/mp4" },
+                per as i64,
+                key
+            ],
+        )?;
+    }
+    c.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)")?;
+    println!(
+        "site-media: {files} objects, {} MiB",
+        (per as u64 * files) >> 20
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(|s| s.as_str()) {
@@ -313,7 +366,12 @@ fn main() -> Result<()> {
             arg(&args, "--edit-permille", 10)?,
             arg(&args, "--add-permille", 5)?,
         ),
+        Some("site-media") => site_media(
+            Path::new(args.get(2).context("DIR")?),
+            arg(&args, "--mib", 2048)?,
+            arg(&args, "--files", 400)?,
+        ),
         Some("rows") => rows_db(Path::new(args.get(2).context("DB")?), arg(&args, "--count", 1_000_000)?),
-        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N] | site-db DB [--posts N] | site-edit DB [--edit-permille N] [--add-permille N] | rows DB [--count N]"),
+        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N] | site-db DB [--posts N] | site-edit DB [--edit-permille N] [--add-permille N] | rows DB [--count N] | site-media DIR [--mib N] [--files N]"),
     }
 }

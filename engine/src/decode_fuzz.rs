@@ -201,3 +201,44 @@ fn decoders_survive_mutation() {
     assert!(SchemaObject::decode(&s[7].1).is_ok());
     assert!(row::decode_row(&s[8].1).is_ok());
 }
+
+/// The same pass over the text a Jant archive brings: db.sql and meta.json.
+#[test]
+fn jant_inputs_survive_mutation() {
+    use crate::jant::dump::{read, Rules};
+    let sql = b"-- Jant database export\n-- Exported: 2026-01-01T00:00:00.000Z\n-- Source: node\n\n-- post\nINSERT INTO \"collection\" (\"id\") VALUES('col_A');\nINSERT INTO \"post\" (\"id\", \"thread_id\", \"reply_to_id\", \"body\") VALUES('p1', 'p1', NULL, 'it''s; -- /* x */ \xc3\xa9');\nINSERT INTO \"post_collection\" (\"post_id\", \"collection_id\", \"created_at\", \"position\", \"pinned_at\") VALUES('p1', 'col_A', 1.5e3, -2, NULL);\nINSERT INTO \"media\" (\"id\", \"blurhash\") VALUES('m', X'00ff');\n/* block */ INSERT INTO setting (key, value) VALUES('SITE_NAME', 'n');".to_vec();
+    let meta = br#"{"format":"jant-site-snapshot","version":2,"dialect":"pg","jant":"0.10.0","site":{"id":"s","key":"k"},"tables":["setting"]}"#.to_vec();
+    let v1 = Rules::Snapshot {
+        version: 1,
+        legacy_site: Some("sit_F".into()),
+    };
+    if let Err(e) = read(&sql[..], &v1) {
+        panic!("{e}");
+    }
+    assert!(crate::jant::meta::parse(&meta).is_ok());
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let specials = b"'\";-/*()\\\n,X.eE+";
+    for valid in [&sql, &meta] {
+        for i in 0..3000 {
+            let mut b = valid.clone();
+            let p = rnd() as usize % b.len();
+            match i % 4 {
+                0 => b[p] = specials[rnd() as usize % specials.len()],
+                1 => b.truncate(p),
+                2 => {
+                    b.remove(p);
+                }
+                _ => b[p] = rnd() as u8,
+            }
+            let _ = read(&b[..], &v1);
+            let _ = read(&b[..], &Rules::Export);
+            let _ = crate::jant::meta::parse(&b);
+        }
+    }
+}
