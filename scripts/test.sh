@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: formatting, lints, unit and
 # integration tests against real SQLite (bundled), a real PostgreSQL server
-# (installed and started here) and local repositories.
+# (installed and started here), Jant's zip reader (yauzl, from npm) and local
+# repositories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,13 @@ fi
 if [ "$(id -u)" = 0 ] && ! command -v setpriv >/dev/null; then
   apt-get update -qq && apt-get install -y -qq util-linux >/dev/null
 fi
+
+# yauzl, the zip reader Jant's importer uses, reads jarc's exported archives
+# in tests/archive.rs (Node.js and npm: Debian's packages if absent).
+if ! command -v npm >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
 
 # shellcheck source=scripts/postgres.sh
 . scripts/postgres.sh

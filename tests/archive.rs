@@ -724,3 +724,54 @@ fn sites_missing_objects_and_db_export_dumps() {
     assert!(compared >= 17, "{compared} tables compared");
     assert_eq!(jarc::database::extra(&b, "site.id"), Some(SITE));
 }
+
+/// yauzl (the streaming zip reader Jant's importer uses) reads an exported
+/// archive entry for entry, byte for byte.
+#[test]
+fn jants_zip_reader_reads_exported_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 80);
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let id = snap_id(&json(
+        &repo,
+        &["backup", "--data-dir", data.to_str().unwrap()],
+    ));
+    let z = dir.path().join("site.zip");
+    ok(&repo, &["export", &id, "--output", z.to_str().unwrap()]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node/yauzl-extract.js");
+    assert!(
+        script.with_file_name("node_modules").join("yauzl").exists(),
+        "yauzl is not installed: run the suite through scripts/test.sh (npm ci --prefix tests/node)"
+    );
+    let out = dir.path().join("yauzl-out");
+    let o = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&z)
+        .arg(&out)
+        .output()
+        .expect("node runs (scripts/test.sh installs it)");
+    assert!(
+        o.status.success(),
+        "yauzl refused the archive: {}",
+        stderr(&o)
+    );
+    let listed: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ours = jz::unzip(&z);
+    assert_eq!(
+        listed.len(),
+        ours.len(),
+        "every entry, no directory entries"
+    );
+    for e in &listed {
+        let name = e["name"].as_str().unwrap();
+        assert_eq!(std::fs::read(out.join(name)).unwrap(), ours[name], "{name}");
+        let stored = [".png", ".webp", ".jpg", ".mp4"]
+            .iter()
+            .any(|x| name.ends_with(x));
+        assert_eq!(e["method"], if stored { 0 } else { 8 }, "{name}");
+    }
+}
