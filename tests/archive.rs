@@ -267,24 +267,7 @@ fn snapshot_exports_replay_with_jants_replace_sequence_and_import_back() {
     let c = Connection::open(&target).unwrap();
     c.execute_batch("PRAGMA foreign_keys = ON").unwrap();
     let users_before = count(&c, "SELECT count(*) FROM session");
-    let mut script = String::from("BEGIN;\nPRAGMA defer_foreign_keys = ON;\n");
-    for t in jarc::jant::tables::CONTENT_CLEAR_ORDER {
-        script.push_str(&format!(
-            "DELETE FROM \"{t}\" WHERE \"site_id\" = '{SITE}';\n"
-        ));
-    }
-    let keys: Vec<String> = jarc::jant::tables::SNAPSHOT_SETTING_KEYS
-        .iter()
-        .map(|k| format!("'{k}'"))
-        .collect();
-    script.push_str(&format!(
-        "DELETE FROM \"site_setting\" WHERE \"site_id\" = '{SITE}' AND \"key\" IN ({});\n",
-        keys.join(", ")
-    ));
-    script.push_str(&sql);
-    script.push_str(&format!(
-        "UPDATE \"media\" SET \"provider\" = 'local' WHERE \"site_id\" = '{SITE}';\nCOMMIT;"
-    ));
+    let script = support::jant::replace_script(SITE, &sql, true);
     c.execute_batch(&script).unwrap();
     let fk: i64 = count(&c, "SELECT count(*) FROM pragma_foreign_key_check");
     assert_eq!(fk, 0, "foreign_key_check is clean");

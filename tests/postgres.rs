@@ -363,24 +363,7 @@ fn postgres_snapshot_exports_replay_into_postgres_with_jants_replace_sequence() 
     demo::create_postgres_site(&target, &dir.path().join("live-media"), 10).unwrap();
     let pg = Pg::connect(&target);
     let sessions = count_pg(&pg, "SELECT count(*) FROM session");
-    let mut script = String::from("BEGIN;\n");
-    for t in jarc::jant::tables::CONTENT_CLEAR_ORDER {
-        script.push_str(&format!(
-            "DELETE FROM \"{t}\" WHERE \"site_id\" = '{SITE}';\n"
-        ));
-    }
-    let keys: Vec<String> = jarc::jant::tables::SNAPSHOT_SETTING_KEYS
-        .iter()
-        .map(|k| format!("'{k}'"))
-        .collect();
-    script.push_str(&format!(
-        "DELETE FROM \"site_setting\" WHERE \"site_id\" = '{SITE}' AND \"key\" IN ({});\n",
-        keys.join(", ")
-    ));
-    script.push_str(&sql);
-    script.push_str(&format!(
-        "UPDATE \"media\" SET \"provider\" = 'local' WHERE \"site_id\" = '{SITE}';\nCOMMIT;"
-    ));
+    let script = support::jant::replace_script(SITE, &sql, false);
     pg.exec(&script);
     let src = Pg::connect(&url);
     for t in jarc::jant::tables::CONTENT_INSERT_ORDER {

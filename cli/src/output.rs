@@ -409,6 +409,10 @@ pub fn demo(j: bool, r: &DemoReport) {
     println!("repository: {}", r.repository.display());
 }
 
+fn first_ten(keys: &[String]) -> String {
+    keys.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+}
+
 pub fn export(j: bool, id: &Id, s: &ExportSummary) {
     if j {
         print_json(&serde_json::to_value(s).unwrap_or_default());
@@ -435,12 +439,7 @@ pub fn export(j: bool, id: &Id, s: &ExportSummary) {
         println!(
             "warning: {} object(s) missing from the snapshot were left out: {}",
             s.missing_objects.len(),
-            s.missing_objects
-                .iter()
-                .take(10)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            first_ten(&s.missing_objects)
         );
     }
 }
@@ -480,12 +479,7 @@ pub fn import(j: bool, s: &ImportSummary) {
         println!(
             "warning: {} object(s) named by media rows are not in the archive: {}",
             s.missing_objects.len(),
-            s.missing_objects
-                .iter()
-                .take(10)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            first_ten(&s.missing_objects)
         );
     }
     backup(false, &s.backup);

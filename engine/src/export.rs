@@ -336,6 +336,32 @@ fn partial_path(out: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+fn refuse_existing(out: &Path) -> Result<()> {
+    if fs::symlink_metadata(out).is_ok() {
+        return Err(Error::Invalid(format!(
+            "{} already exists; export into a new name",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The commit point of an export: a failed write removes `<out>.partial`;
+/// a complete one is renamed into place.
+fn finish<T>(result: Result<T>, partial: &Path, out: &Path) -> Result<T> {
+    let value = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = fs::remove_file(partial);
+            let _ = fs::remove_dir_all(partial);
+            return Err(e);
+        }
+    };
+    fs::rename(partial, out).map_err(|e| Error::io(out, e))?;
+    sync_parent(out);
+    Ok(value)
+}
+
 fn sync_parent(p: &Path) {
     if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Ok(d) = File::open(parent) {
@@ -360,12 +386,7 @@ pub fn export_archive(
                 .into(),
         ));
     }
-    if fs::symlink_metadata(out).is_ok() {
-        return Err(Error::Invalid(format!(
-            "{} already exists; export into a new name",
-            out.display()
-        )));
-    }
+    refuse_existing(out)?;
     let dialect = dialect_of(snap)?;
     let site = choose_site(sites(repo, snap)?, opts.site.as_deref())?;
     progress.phase("rows", 0);
@@ -508,16 +529,7 @@ pub fn export_archive(
         }
     })()
     .and_then(|n| crate::failpoint::fail("export-before-rename").map(|_| n));
-    let bytes_written = match result {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = fs::remove_file(&partial);
-            let _ = fs::remove_dir_all(&partial);
-            return Err(e);
-        }
-    };
-    fs::rename(&partial, out).map_err(|e| Error::io(out, e))?;
-    sync_parent(out);
+    let bytes_written = finish(result, &partial, out)?;
     Ok(ExportSummary {
         output: out.to_path_buf(),
         site_id: site.id,
@@ -560,12 +572,7 @@ fn export_table_order(a: &str, b: &str) -> std::cmp::Ordering {
 /// same header and INSERT lines, all tables but migration bookkeeping and
 /// FTS indexes, rows in key order. Streams table by table.
 pub fn export_sql(repo: &Repository, snap: &Snapshot, out: &Path) -> Result<SqlExportSummary> {
-    if fs::symlink_metadata(out).is_ok() {
-        return Err(Error::Invalid(format!(
-            "{} already exists; export into a new name",
-            out.display()
-        )));
-    }
+    refuse_existing(out)?;
     let dialect = dialect_of(snap)?;
     let mut schema: Vec<SchemaObject> = database::schema(repo, snap)?
         .into_iter()
@@ -607,15 +614,7 @@ pub fn export_sql(repo: &Repository, snap: &Snapshot, out: &Path) -> Result<SqlE
         f.sync_all().map_err(io)?;
         Ok((per_table, f.metadata().map_err(io)?.len()))
     })();
-    let (tables, bytes) = match result {
-        Ok(x) => x,
-        Err(e) => {
-            let _ = fs::remove_file(&partial);
-            return Err(e);
-        }
-    };
-    fs::rename(&partial, out).map_err(|e| Error::io(out, e))?;
-    sync_parent(out);
+    let (tables, bytes) = finish(result, &partial, out)?;
     Ok(SqlExportSummary {
         output: out.to_path_buf(),
         rows: tables.iter().map(|(_, n)| n).sum(),

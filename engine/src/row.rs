@@ -104,6 +104,39 @@ fn ordered_f64(f: f64) -> [u8; 8] {
     o.to_be_bytes()
 }
 
+/// Seconds from 1970-01-01 to Postgres' epoch, 2000-01-01.
+const PG_EPOCH_SECS: i64 = 946_684_800;
+
+/// Postgres's text form of a `timestamp[tz]` in microseconds since 2000-01-01
+/// (`infinity` for its sentinels): what COPY and db.sql literals carry.
+pub fn pg_timestamp_text(us: i64, zone: bool) -> String {
+    match us {
+        i64::MAX => return "infinity".into(),
+        i64::MIN => return "-infinity".into(),
+        _ => {}
+    }
+    let secs = us.div_euclid(1_000_000) + PG_EPOCH_SECS;
+    let micros = us.rem_euclid(1_000_000);
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let base = t.format(&f).unwrap_or_default();
+    format!("{base}.{micros:06}{}", if zone { "+00" } else { "" })
+}
+
+/// Postgres's text form of a `date` in days since 2000-01-01.
+pub fn pg_date_text(days: i32) -> String {
+    match days {
+        i32::MAX => return "infinity".into(),
+        i32::MIN => return "-infinity".into(),
+        _ => {}
+    }
+    let t = time::OffsetDateTime::from_unix_timestamp(days as i64 * 86_400 + PG_EPOCH_SECS)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!("[year]-[month]-[day]");
+    t.format(&f).unwrap_or_default()
+}
+
 /// Encode primary-key values so that byte order follows value order within
 /// each type, and tuples compare column by column.
 pub fn encode_key(values: &[&Value]) -> Vec<u8> {

@@ -317,3 +317,32 @@ pub fn raw_zip(entries: &[RawEntry]) -> Vec<u8> {
     out.extend_from_slice(&0u16.to_le_bytes());
     out
 }
+
+/// Jant's replacing import as one script (reference §4.6): `BEGIN`, on
+/// SQLite `PRAGMA defer_foreign_keys = ON`, the DELETEs of the site's
+/// content in Jant's clear order and of its allow-listed settings, the
+/// db.sql text, the provider UPDATE, `COMMIT`.
+pub fn replace_script(site: &str, db_sql: &str, sqlite: bool) -> String {
+    let mut script = String::from("BEGIN;\n");
+    if sqlite {
+        script.push_str("PRAGMA defer_foreign_keys = ON;\n");
+    }
+    for t in jarc::jant::tables::CONTENT_CLEAR_ORDER {
+        script.push_str(&format!(
+            "DELETE FROM \"{t}\" WHERE \"site_id\" = '{site}';\n"
+        ));
+    }
+    let keys: Vec<String> = SNAPSHOT_SETTING_KEYS
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect();
+    script.push_str(&format!(
+        "DELETE FROM \"site_setting\" WHERE \"site_id\" = '{site}' AND \"key\" IN ({});\n",
+        keys.join(", ")
+    ));
+    script.push_str(db_sql);
+    script.push_str(&format!(
+        "UPDATE \"media\" SET \"provider\" = 'local' WHERE \"site_id\" = '{site}';\nCOMMIT;"
+    ));
+    script
+}

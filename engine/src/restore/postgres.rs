@@ -18,9 +18,6 @@ use crate::snapshot::Snapshot;
 use crate::source::postgres::{pg_message, Col, PgClient};
 use futures::SinkExt;
 
-/// Seconds from 1970-01-01 to Postgres' epoch, 2000-01-01.
-const PG_EPOCH_SECS: i64 = 946_684_800;
-
 fn push_escaped(out: &mut Vec<u8>, s: &str) {
     for b in s.bytes() {
         match b {
@@ -31,33 +28,6 @@ fn push_escaped(out: &mut Vec<u8>, s: &str) {
             _ => out.push(b),
         }
     }
-}
-
-fn timestamp_text(us: i64, zone: bool) -> String {
-    match us {
-        i64::MAX => return "infinity".into(),
-        i64::MIN => return "-infinity".into(),
-        _ => {}
-    }
-    let secs = us.div_euclid(1_000_000) + PG_EPOCH_SECS;
-    let micros = us.rem_euclid(1_000_000);
-    let t =
-        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    let base = t.format(&f).unwrap_or_default();
-    format!("{base}.{micros:06}{}", if zone { "+00" } else { "" })
-}
-
-fn date_text(days: i32) -> String {
-    match days {
-        i32::MAX => return "infinity".into(),
-        i32::MIN => return "-infinity".into(),
-        _ => {}
-    }
-    let t = time::OffsetDateTime::from_unix_timestamp(days as i64 * 86_400 + PG_EPOCH_SECS)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!("[year]-[month]-[day]");
-    t.format(&f).unwrap_or_default()
 }
 
 /// One row in COPY's text format.
@@ -87,11 +57,13 @@ fn copy_line(out: &mut Vec<u8>, row: &[Value]) {
                 out.extend_from_slice(hex::encode(b).as_bytes());
             }
             Value::Bool(b) => out.push(if *b { b't' } else { b'f' }),
-            Value::Timestamp(us) => out.extend_from_slice(timestamp_text(*us, true).as_bytes()),
-            Value::LocalTimestamp(us) => {
-                out.extend_from_slice(timestamp_text(*us, false).as_bytes())
+            Value::Timestamp(us) => {
+                out.extend_from_slice(crate::row::pg_timestamp_text(*us, true).as_bytes())
             }
-            Value::Date(d) => out.extend_from_slice(date_text(*d).as_bytes()),
+            Value::LocalTimestamp(us) => {
+                out.extend_from_slice(crate::row::pg_timestamp_text(*us, false).as_bytes())
+            }
+            Value::Date(d) => out.extend_from_slice(crate::row::pg_date_text(*d).as_bytes()),
         }
     }
     out.push(b'\n');
