@@ -254,6 +254,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 force_read: *force_read,
                 hostname: host.clone(),
                 time_ns: None,
+                extra_roots: Vec::new(),
             };
             // --media alone: a media directory, as in a media-only backup.
             if let (Some(m), None, None) = (media, database, data_dir) {

@@ -30,6 +30,9 @@ pub struct BackupOptions {
     /// The capture time to record, when the data was read earlier than now
     /// (an imported archive records when Jant exported it).
     pub time_ns: Option<i64>,
+    /// Trees the caller already stored, committed with the snapshot under
+    /// these root names (an imported archive's row order).
+    pub extra_roots: Vec<(String, Root)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -142,6 +145,7 @@ pub fn backup_site(
         tree_nodes_new += new;
         roots.push((MEDIA_ROOT.to_string(), root));
     }
+    roots.extend(opts.extra_roots.iter().cloned());
     roots.sort_by(|a, b| a.0.cmp(&b.0));
 
     progress.phase("commit", 0);

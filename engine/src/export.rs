@@ -41,6 +41,9 @@ pub const EXTRA_VERSION: &str = "jant.version";
 pub const EXTRA_SCHEMA: &str = "jant.schema";
 pub const EXTRA_SQL_SOURCE: &str = "jant.sql_source";
 pub const EXTRA_SNAPSHOT_VERSION: &str = "jant.snapshot_version";
+/// Prefix of the roots that keep an imported table's row order (the order
+/// of its db.sql, which a database's collation decided): ordinal → row key.
+pub const ORDER_ROOT_PREFIX: &str = "jant.order/";
 
 /// Extensions Jant's zip writer STOREs rather than deflates.
 const STORED_EXTENSIONS: [&str; 18] = [
@@ -166,6 +169,39 @@ pub fn iso_millis(time_ns: i64) -> String {
 fn physical(t: &SchemaObject) -> (Vec<&str>, usize) {
     let skip = (t.key == RowKey::RowId) as usize;
     (t.columns.iter().map(|c| c.name.as_str()).collect(), skip)
+}
+
+/// An imported table's rows go out in the order its archive had them (a
+/// Postgres collation may order `position` or `path` other than bytewise);
+/// rows the order does not know keep their place after those it does.
+fn keep_imported_order(
+    repo: &Repository,
+    snap: &Snapshot,
+    t: &mut content::TableRows,
+) -> Result<()> {
+    let Some(root) = snap.root(&format!("{ORDER_ROOT_PREFIX}{}", t.table.name)) else {
+        return Ok(());
+    };
+    let mut ordinal: HashMap<Vec<u8>, u64> = HashMap::new();
+    for e in crate::tree::iter(repo, &root.node) {
+        let e = e?;
+        let mut n = [0u8; 8];
+        if e.key.len() != 8 {
+            return Err(Error::corrupt("row order tree", "key is not an ordinal"));
+        }
+        n.copy_from_slice(&e.key);
+        ordinal.insert(e.value, u64::from_be_bytes(n));
+    }
+    let positions = t.table.key_positions();
+    let key = |r: &Vec<Value>| {
+        let k: Vec<&Value> = positions.iter().map(|&p| &r[p]).collect();
+        ordinal
+            .get(&crate::row::encode_key(&k))
+            .copied()
+            .unwrap_or(u64::MAX)
+    };
+    t.rows.sort_by_cached_key(key);
+    Ok(())
 }
 
 /// One object of the archive: its key and the snapshot entry holding it.
@@ -390,7 +426,10 @@ pub fn export_archive(
     let dialect = dialect_of(snap)?;
     let site = choose_site(sites(repo, snap)?, opts.site.as_deref())?;
     progress.phase("rows", 0);
-    let rows = content::select(repo, snap, &site.id)?;
+    let mut rows = content::select(repo, snap, &site.id)?;
+    for t in &mut rows {
+        keep_imported_order(repo, snap, t)?;
+    }
 
     // db.sql, in memory: Jant's importer holds it whole too, and the rows
     // are already here.

@@ -16,19 +16,20 @@ use crate::database;
 use crate::error::{Error, Result};
 use crate::export::{
     EXTRA_DIALECT, EXTRA_ORIGIN, EXTRA_SCHEMA, EXTRA_SNAPSHOT_VERSION, EXTRA_SQL_SOURCE,
-    EXTRA_VERSION,
+    EXTRA_VERSION, ORDER_ROOT_PREFIX,
 };
 use crate::jant::dump::{self, Dump, Rules};
 use crate::jant::meta::{self, Site};
 use crate::jant::sql::Dialect;
 use crate::progress::Progress;
 use crate::repo::Repository;
-use crate::row::Value;
+use crate::row::{self, Value};
 use crate::snapshot::SourceInfo;
 use crate::source::archive::{Archive, ArchiveObjects};
 use crate::source::dir::DirSource;
 use crate::source::dump::DumpSource;
 use crate::source::MediaSource;
+use crate::tree::{Root, TreeBuilder};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
@@ -244,6 +245,22 @@ pub fn import_archive(
     })
 }
 
+/// Each table's row order as the archive had it: ordinal (u64 big-endian)
+/// → row key, so that an export writes the rows back in that order.
+fn order_roots(repo: &Repository, db: &DumpSource) -> Result<Vec<(String, Root)>> {
+    let mut out = Vec::new();
+    for (obj, t) in db.tables() {
+        let positions = obj.key_positions();
+        let mut b = TreeBuilder::new(repo);
+        for (i, r) in t.rows.iter().enumerate() {
+            let k: Vec<&Value> = positions.iter().map(|&p| &r[p]).collect();
+            b.push((i as u64).to_be_bytes().to_vec(), row::encode_key(&k))?;
+        }
+        out.push((format!("{ORDER_ROOT_PREFIX}{}", obj.name), b.finish()?));
+    }
+    Ok(out)
+}
+
 fn run(
     repo: &Repository,
     db: &mut DumpSource,
@@ -259,6 +276,7 @@ fn run(
         force_read: true,
         hostname: opts.hostname.clone(),
         time_ns,
+        extra_roots: order_roots(repo, db)?,
     };
     backup::backup_site(repo, Some(db), Some(media), &bopts, progress)
 }
@@ -335,6 +353,7 @@ pub fn import_sql(
         force_read: false,
         hostname: opts.hostname.clone(),
         time_ns,
+        extra_roots: Vec::new(),
     };
     let backup = backup::backup_site(
         repo,

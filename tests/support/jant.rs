@@ -346,3 +346,19 @@ pub fn replace_script(site: &str, db_sql: &str, sqlite: bool) -> String {
     ));
     script
 }
+
+/// Reverse the rows of one table's section: the order a database with
+/// another collation might have given them.
+pub fn reverse_section(sql: &str, table: &str) -> String {
+    let head = format!("-- {table}\n");
+    let Some(start) = sql.find(&head) else {
+        return sql.to_string();
+    };
+    let body_start = start + head.len();
+    let end = sql[body_start..]
+        .find("\n\n")
+        .map_or(sql.len(), |e| body_start + e);
+    let mut lines: Vec<&str> = sql[body_start..end].lines().collect();
+    lines.reverse();
+    format!("{}{}{}", &sql[..body_start], lines.join("\n"), &sql[end..])
+}

@@ -77,6 +77,13 @@ impl DumpSource {
     }
 }
 
+impl DumpSource {
+    /// Each table's schema object and its rows, in file order.
+    pub fn tables(&self) -> impl Iterator<Item = (&SchemaObject, &Table)> {
+        self.objects.iter().zip(self.tables.iter())
+    }
+}
+
 impl DatabaseSource for DumpSource {
     fn info(&self) -> SourceInfo {
         self.info.clone()
