@@ -382,38 +382,14 @@ pub fn referenced_keys(repo: &Repository, snap: &Snapshot) -> Result<Vec<String>
         if t.kind != ObjectKind::Table {
             continue;
         }
-        let cols: Vec<usize> = tables::KEY_COLUMNS
-            .iter()
-            .filter(|(tab, _)| *tab == t.name)
-            .filter_map(|(_, c)| t.column_index(c))
-            .collect();
-        let settings = t.name == tables::SETTINGS_TABLE;
-        if cols.is_empty() && !settings {
+        let cols = tables::KeyColumns::of(&t.name, |c| t.column_index(c));
+        if cols.is_empty() {
             continue;
         }
-        let (k, v) = (t.column_index("key"), t.column_index("value"));
         for r in rows(repo, snap, &t) {
-            let r = r?;
-            for &c in &cols {
-                if let Some(s) = r[c].as_text().map(str::trim).filter(|s| !s.is_empty()) {
-                    keys.insert(s.to_string());
-                }
-            }
-            if let (true, Some(k), Some(v)) = (settings, k, v) {
-                if r[k]
-                    .as_text()
-                    .is_some_and(|k| tables::KEY_SETTINGS.contains(&k))
-                {
-                    // Older sites may hold a URL here rather than a key.
-                    if let Some(s) = r[v]
-                        .as_text()
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty() && !s.contains("://") && !s.starts_with('/'))
-                    {
-                        keys.insert(s.to_string());
-                    }
-                }
-            }
+            cols.each(&r?, |k, _| {
+                keys.insert(k.trim().to_string());
+            });
         }
     }
     Ok(keys.into_iter().collect())

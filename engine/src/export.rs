@@ -213,35 +213,12 @@ struct Object<'a> {
 /// The keys the archive must (`true`) or may carry.
 fn wanted_objects(rows: &[content::TableRows]) -> BTreeMap<String, bool> {
     let mut out: BTreeMap<String, bool> = BTreeMap::new();
-    let mut add = |v: &Value, required: bool| {
-        if let Some(k) = v.as_text().map(str::trim).filter(|k| !k.is_empty()) {
-            *out.entry(k.to_string()).or_insert(false) |= required;
-        }
-    };
     for t in rows {
-        let cols: Vec<(usize, bool)> = tables::KEY_COLUMNS
-            .iter()
-            .filter(|(tab, _)| *tab == t.table.name)
-            .filter_map(|(_, c)| {
-                t.table
-                    .column_index(c)
-                    .map(|i| (i, t.table.name == "media"))
-            })
-            .collect();
-        let settings = t.table.name == tables::SETTINGS_TABLE;
-        let (k, v) = (t.table.column_index("key"), t.table.column_index("value"));
+        let cols = tables::KeyColumns::of(&t.table.name, |c| t.table.column_index(c));
         for r in &t.rows {
-            for &(c, required) in &cols {
-                add(&r[c], required);
-            }
-            if let (true, Some(k), Some(v)) = (settings, k, v) {
-                if r[k]
-                    .as_text()
-                    .is_some_and(|k| tables::KEY_SETTINGS.contains(&k))
-                {
-                    add(&r[v], false);
-                }
-            }
+            cols.each(r, |k, required| {
+                *out.entry(k.trim().to_string()).or_insert(false) |= required;
+            });
         }
     }
     out
@@ -434,24 +411,21 @@ pub fn export_archive(
     // db.sql, in memory: Jant's importer holds it whole too, and the rows
     // are already here.
     let source = database::extra(snap, EXTRA_SQL_SOURCE).unwrap_or("node");
-    let mut text = sql::header(&iso_millis(snap.time_ns), source);
+    let mut text = sql::header(&iso_millis(snap.time_ns), source).into_bytes();
     let mut per_table = Vec::new();
     let mut total_rows = 0;
     for t in &rows {
-        if t.rows.is_empty() {
-            continue;
-        }
         let (cols, skip) = physical(&t.table);
-        text.push_str("-- ");
-        text.push_str(&t.table.name);
-        text.push('\n');
+        let mut section = sql::Section::new(&t.table.name, &cols, dialect);
         for r in &t.rows {
-            sql::insert_statement(&mut text, &t.table.name, &cols, &r[skip..], dialect);
-            text.push('\n');
+            // Writing into memory cannot fail.
+            let _ = section.row(&mut text, &r[skip..]);
         }
-        text.push('\n');
-        per_table.push((t.table.name.clone(), t.rows.len() as u64));
-        total_rows += t.rows.len() as u64;
+        let n = section.finish(&mut text).unwrap_or_default();
+        if n > 0 {
+            per_table.push((t.table.name.clone(), n));
+            total_rows += n;
+        }
     }
 
     let imported = database::extra(snap, EXTRA_ORIGIN).is_some();
@@ -527,8 +501,7 @@ pub fn export_archive(
             let t = snap.time_ns;
             // "db.sql" < "meta.json" < "objects/…" in any order.
             sink.file("db.sql", text.len() as u64, t, &mut |w| {
-                w.write_all(text.as_bytes())
-                    .map_err(|e| Error::io(&partial, e))
+                w.write_all(&text).map_err(|e| Error::io(&partial, e))
             })?;
             progress.advance(text.len() as u64);
             sink.file("meta.json", meta_bytes.len() as u64, t, &mut |w| {
@@ -627,23 +600,14 @@ pub fn export_sql(repo: &Repository, snap: &Snapshot, out: &Path) -> Result<SqlE
         w.write_all(sql::header(&iso_millis(snap.time_ns), source).as_bytes())
             .map_err(io)?;
         let mut per_table = Vec::new();
-        let mut line = String::new();
         for t in &schema {
             let (cols, skip) = physical(t);
-            let mut n = 0u64;
+            let mut section = sql::Section::new(&t.name, &cols, dialect);
             for r in database::rows(repo, snap, t) {
-                let r = r?;
-                if n == 0 {
-                    writeln!(w, "-- {}", t.name).map_err(io)?;
-                }
-                line.clear();
-                sql::insert_statement(&mut line, &t.name, &cols, &r[skip..], dialect);
-                line.push('\n');
-                w.write_all(line.as_bytes()).map_err(io)?;
-                n += 1;
+                section.row(&mut w, &r?[skip..]).map_err(io)?;
             }
+            let n = section.finish(&mut w).map_err(io)?;
             if n > 0 {
-                w.write_all(b"\n").map_err(io)?;
                 per_table.push((t.name.clone(), n));
             }
         }

@@ -21,9 +21,10 @@ use crate::export::{
 use crate::jant::dump::{self, Dump, Rules};
 use crate::jant::meta::{self, Site};
 use crate::jant::sql::Dialect;
+use crate::jant::tables;
 use crate::progress::Progress;
 use crate::repo::Repository;
-use crate::row::{self, Value};
+use crate::row::Value;
 use crate::snapshot::SourceInfo;
 use crate::source::archive::{Archive, ArchiveObjects};
 use crate::source::dir::DirSource;
@@ -89,30 +90,24 @@ fn media_keys(dump: &Dump, site: Option<&str>) -> (Vec<String>, HashMap<String, 
     let Some(t) = dump.table("media") else {
         return (keys, types);
     };
-    let site_col = t.column("site_id");
-    let mime = t.column("mime_type");
+    let cols = tables::KeyColumns::of(&t.name, |c| t.column(c));
+    let (site_col, storage, mime) = (
+        t.column("site_id"),
+        t.column("storage_key"),
+        t.column("mime_type"),
+    );
     for r in &t.rows {
         if let (Some(want), Some(c)) = (site, site_col) {
             if r[c].as_text() != Some(want) {
                 continue;
             }
         }
-        for col in ["storage_key", "poster_key"] {
-            let Some(k) = t
-                .column(col)
-                .and_then(|i| r[i].as_text())
-                .filter(|k| !k.trim().is_empty())
-            else {
-                continue;
-            };
-            keys.push(k.to_string());
-            if col == "storage_key" {
-                if let Some(m) = mime
-                    .and_then(|i| r[i].as_text())
-                    .filter(|m| !m.trim().is_empty())
-                {
-                    types.insert(k.to_string(), m.trim().to_string());
-                }
+        cols.each(r, |k, _| keys.push(k.to_string()));
+        let key = storage.and_then(|i| r[i].as_text());
+        let m = mime.and_then(|i| r[i].as_text()).map(str::trim);
+        if let (Some(k), Some(m)) = (key, m.filter(|m| !m.is_empty())) {
+            if !k.trim().is_empty() {
+                types.insert(k.to_string(), m.to_string());
             }
         }
     }
@@ -249,14 +244,12 @@ pub fn import_archive(
 /// → row key, so that an export writes the rows back in that order.
 fn order_roots(repo: &Repository, db: &DumpSource) -> Result<Vec<(String, Root)>> {
     let mut out = Vec::new();
-    for (obj, t) in db.tables() {
-        let positions = obj.key_positions();
+    for (name, keys) in db.file_order() {
         let mut b = TreeBuilder::new(repo);
-        for (i, r) in t.rows.iter().enumerate() {
-            let k: Vec<&Value> = positions.iter().map(|&p| &r[p]).collect();
-            b.push((i as u64).to_be_bytes().to_vec(), row::encode_key(&k))?;
+        for (i, k) in keys.iter().enumerate() {
+            b.push((i as u64).to_be_bytes().to_vec(), k.clone())?;
         }
-        out.push((format!("{ORDER_ROOT_PREFIX}{}", obj.name), b.finish()?));
+        out.push((format!("{ORDER_ROOT_PREFIX}{name}"), b.finish()?));
     }
     Ok(out)
 }
@@ -316,13 +309,9 @@ pub fn import_sql(
         None => None,
     };
     if let (Some(m), false) = (&media, opts.allow_missing_objects) {
+        // Look up the named keys rather than scan: the backup scans once.
         let (keys, _) = media_keys(&dump, None);
-        let (scanned, _) = m.scan()?;
-        let present: HashSet<&str> = scanned.iter().map(|s| s.key.as_str()).collect();
-        let missing: Vec<String> = keys
-            .into_iter()
-            .filter(|k| !present.contains(k.as_str()))
-            .collect();
+        let missing: Vec<String> = keys.into_iter().filter(|k| !m.has_entry(k)).collect();
         if !missing.is_empty() {
             return Err(missing_error(sql_path, &missing));
         }

@@ -77,6 +77,26 @@ impl MediaEntry {
     }
 }
 
+/// Why an object key cannot name a file below a root, if it cannot: it is
+/// empty or absolute, holds a NUL, or has an empty, `.` or `..` component.
+pub fn key_problem(key: &str) -> Option<&'static str> {
+    if key.is_empty() {
+        return Some("is empty");
+    }
+    if key.starts_with('/') {
+        return Some("is an absolute path");
+    }
+    if key.contains('\0') {
+        return Some("contains a NUL byte");
+    }
+    key.split('/').find_map(|c| match c {
+        ".." => Some("contains a .. component"),
+        "." => Some("contains a . component"),
+        "" => Some("contains an empty component"),
+        _ => None,
+    })
+}
+
 /// A snapshot's media listing, in key order.
 pub fn entries(repo: &Repository, snap: &Snapshot) -> Result<Vec<(String, MediaEntry)>> {
     let Some(root) = snap.root(MEDIA_ROOT) else {

@@ -552,14 +552,7 @@ pub fn generate(dialect: Dialect, posts: usize) -> Site {
     });
     tables.push(TableData {
         table: "thread_collection",
-        columns: vec![
-            "site_id",
-            "thread_id",
-            "collection_id",
-            "created_at",
-            "position",
-            "pinned_at",
-        ],
+        columns: crate::jant::tables::THREAD_COLLECTION_COLUMNS.to_vec(),
         rows: thread_rows,
     });
     let first = |n: usize| posts.max(1).min(n + 1) - 1;
@@ -786,36 +779,33 @@ pub fn generate(dialect: Dialect, posts: usize) -> Site {
             i(T0),
         ],
     ];
-    for n in (0..posts).step_by(5) {
-        paths.push(vec![
-            t(&format!("pth_p{n:07}")),
-            t(s),
-            t(&format!("/thread-{n}")),
-            t("slug"),
-            t(&format!("pst_{n:07}")),
+    // A slug or alias path naming post `n`.
+    let post_path = |id: String, path: String, kind: &str, n: usize| {
+        let mut row = vec![t(&id), t(s), t(&path), t(kind), t(&format!("pst_{n:07}"))];
+        row.extend([
             Value::Null,
             Value::Null,
             Value::Null,
             Value::Null,
             Value::Null,
-            i(T0),
-            i(T0),
         ]);
+        row.extend([i(T0), i(T0)]);
+        row
+    };
+    for n in (0..posts).step_by(5) {
+        paths.push(post_path(
+            format!("pth_p{n:07}"),
+            format!("/thread-{n}"),
+            "slug",
+            n,
+        ));
         if n % 50 == 0 {
-            paths.push(vec![
-                t(&format!("pth_q{n:07}")),
-                t(s),
-                t(&format!("/t/{n}")),
-                t("alias"),
-                t(&format!("pst_{n:07}")),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                i(T0),
-                i(T0),
-            ]);
+            paths.push(post_path(
+                format!("pth_q{n:07}"),
+                format!("/t/{n}"),
+                "alias",
+                n,
+            ));
         }
     }
     paths.sort_by(|a, b| format!("{:?}", a[0]).cmp(&format!("{:?}", b[0])));

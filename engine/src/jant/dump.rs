@@ -310,14 +310,6 @@ fn upgrade_v1(dump: &mut Dump) -> Result<()> {
     if order.is_empty() {
         return Ok(());
     }
-    let columns = [
-        "site_id",
-        "thread_id",
-        "collection_id",
-        "created_at",
-        "position",
-        "pinned_at",
-    ];
     let rows = order
         .into_iter()
         .filter_map(|k| {
@@ -342,7 +334,10 @@ fn upgrade_v1(dump: &mut Dump) -> Result<()> {
         at,
         Table {
             name: "thread_collection".into(),
-            columns: columns.iter().map(|c| c.to_string()).collect(),
+            columns: super::tables::THREAD_COLLECTION_COLUMNS
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
             rows,
         },
     );

@@ -156,6 +156,54 @@ pub fn header(exported: &str, source: &str) -> String {
     format!("-- Jant database export\n-- Exported: {exported}\n-- Source: {source}\n\n")
 }
 
+/// One table's section of a dump, written row by row: `-- <table>`, an
+/// INSERT line per row, a blank line; nothing at all for a table without
+/// rows (Jant's `dumpDatabaseToSql`).
+pub struct Section<'a> {
+    table: &'a str,
+    columns: &'a [&'a str],
+    dialect: Dialect,
+    rows: u64,
+    line: String,
+}
+
+impl<'a> Section<'a> {
+    pub fn new(table: &'a str, columns: &'a [&'a str], dialect: Dialect) -> Section<'a> {
+        Section {
+            table,
+            columns,
+            dialect,
+            rows: 0,
+            line: String::new(),
+        }
+    }
+
+    pub fn row(&mut self, w: &mut dyn std::io::Write, values: &[Value]) -> std::io::Result<()> {
+        self.line.clear();
+        if self.rows == 0 {
+            let _ = writeln!(self.line, "-- {}", self.table);
+        }
+        insert_statement(
+            &mut self.line,
+            self.table,
+            self.columns,
+            values,
+            self.dialect,
+        );
+        self.line.push('\n');
+        self.rows += 1;
+        w.write_all(self.line.as_bytes())
+    }
+
+    /// Close the section; returns how many rows it holds.
+    pub fn finish(self, w: &mut dyn std::io::Write) -> std::io::Result<u64> {
+        if self.rows > 0 {
+            w.write_all(b"\n")?;
+        }
+        Ok(self.rows)
+    }
+}
+
 /// What the header comment lines said, read while splitting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Header {

@@ -2,36 +2,13 @@
 //! restore rewrites and in what order, and which columns hold storage keys
 //! (jant-format.md §4.2–§4.6, §5.2, §7).
 
+use crate::row::Value;
 use crate::schema::Layer;
-
-/// Content tables in the order Jant's importer inserts them (parents first).
-pub const CONTENT_INSERT_ORDER: [&str; 8] = [
-    "collection",
-    "smart_collection",
-    "post",
-    "thread_collection",
-    "nav_item",
-    "collection_directory_item",
-    "path_registry",
-    "media",
-];
-
-/// The order Jant's importer clears content tables (children first).
-pub const CONTENT_CLEAR_ORDER: [&str; 8] = [
-    "media",
-    "path_registry",
-    "collection_directory_item",
-    "nav_item",
-    "thread_collection",
-    "post",
-    "smart_collection",
-    "collection",
-];
 
 pub const SETTINGS_TABLE: &str = "site_setting";
 
 /// `SNAPSHOT_TABLES`: what a site snapshot archive carries, in Jant's
-/// db.sql order.
+/// db.sql order: the settings, then the content tables parents first.
 pub const SNAPSHOT_TABLES: [&str; 9] = [
     SETTINGS_TABLE,
     "collection",
@@ -42,6 +19,39 @@ pub const SNAPSHOT_TABLES: [&str; 9] = [
     "collection_directory_item",
     "path_registry",
     "media",
+];
+
+/// Content tables in the order Jant's importer inserts them (parents first).
+pub const CONTENT_INSERT_ORDER: [&str; 8] = {
+    let mut out = [""; 8];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = SNAPSHOT_TABLES[i + 1];
+        i += 1;
+    }
+    out
+};
+
+/// The order Jant's importer clears content tables (children first): the
+/// insertion order reversed.
+pub const CONTENT_CLEAR_ORDER: [&str; 8] = {
+    let mut out = [""; 8];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = CONTENT_INSERT_ORDER[out.len() - 1 - i];
+        i += 1;
+    }
+    out
+};
+
+/// `thread_collection`'s columns as Jant's v1 upgrade writes them.
+pub const THREAD_COLLECTION_COLUMNS: [&str; 6] = [
+    "site_id",
+    "thread_id",
+    "collection_id",
+    "created_at",
+    "position",
+    "pinned_at",
 ];
 
 /// `TABLE_EXPORT_ORDER`: how `db export` orders the tables it knows;
@@ -125,6 +135,61 @@ pub const KEY_COLUMNS: [(&str, &str); 3] = [
     ("post", "preview_image_key"),
 ];
 
+/// Where one table's rows name media objects (jant-format.md §5.2): its
+/// key columns and, in the settings table, the two settings whose values
+/// are storage keys.
+pub struct KeyColumns {
+    /// Column position, and whether the row cannot do without the object
+    /// (a media row's file or poster) rather than merely showing it.
+    columns: Vec<(usize, bool)>,
+    /// Settings table: positions of `key` and `value`.
+    setting: Option<(usize, usize)>,
+}
+
+impl KeyColumns {
+    /// `column` gives a column's position in the table's row values.
+    pub fn of(table: &str, column: impl Fn(&str) -> Option<usize>) -> KeyColumns {
+        KeyColumns {
+            columns: KEY_COLUMNS
+                .iter()
+                .filter(|(t, _)| *t == table)
+                .filter_map(|(_, c)| column(c).map(|i| (i, table == "media")))
+                .collect(),
+            setting: if table == SETTINGS_TABLE {
+                column("key").zip(column("value"))
+            } else {
+                None
+            },
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty() && self.setting.is_none()
+    }
+
+    /// Each non-blank key `row` names, as stored (untrimmed), and whether
+    /// it is required.
+    pub fn each<'r>(&self, row: &'r [Value], mut f: impl FnMut(&'r str, bool)) {
+        for &(c, required) in &self.columns {
+            if let Some(k) = row[c].as_text().filter(|k| !k.trim().is_empty()) {
+                f(k, required);
+            }
+        }
+        if let Some((k, v)) = self.setting {
+            if row[k].as_text().is_some_and(|k| KEY_SETTINGS.contains(&k)) {
+                // Older sites may hold a URL here rather than a key.
+                let key = row[v].as_text().filter(|s| {
+                    let t = s.trim();
+                    !t.is_empty() && !t.contains("://") && !t.starts_with('/')
+                });
+                if let Some(key) = key {
+                    f(key, false);
+                }
+            }
+        }
+    }
+}
+
 /// Tables whose contents are bookkeeping of a migrator: they say which
 /// schema the database is at.
 pub fn is_migration_table(table: &str) -> bool {
@@ -164,5 +229,29 @@ pub fn snapshot_order(table: &str) -> &'static [&'static str] {
         "nav_item" | "collection_directory_item" => &["position", "id"],
         "path_registry" => &["path", "id"],
         _ => &["created_at", "id"],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_orders_are_jants() {
+        // SNAPSHOT_CLEAR_TABLES as Jant's import.js lists it.
+        assert_eq!(
+            CONTENT_CLEAR_ORDER,
+            [
+                "media",
+                "path_registry",
+                "collection_directory_item",
+                "nav_item",
+                "thread_collection",
+                "post",
+                "smart_collection",
+                "collection",
+            ]
+        );
+        assert_eq!(CONTENT_INSERT_ORDER[..], SNAPSHOT_TABLES[1..]);
     }
 }

@@ -50,11 +50,7 @@ pub struct RestoreSummary {
 /// Reject keys that would escape the target: absolute, `..`, empty parts.
 pub fn safe_relative(key: &str) -> Result<PathBuf> {
     let p = Path::new(key);
-    let ok = !key.is_empty()
-        && !key.contains('\0')
-        && !key
-            .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..")
+    let ok = media::key_problem(key).is_none()
         && p.components().all(|c| matches!(c, Component::Normal(_)));
     if ok {
         Ok(p.to_path_buf())

@@ -15,7 +15,7 @@ use crate::repo::Repository;
 use crate::row::Value;
 use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
 use crate::snapshot::Snapshot;
-use crate::source::postgres::{pg_message, Col, PgClient};
+use crate::source::postgres::{pg_message, PgClient};
 use futures::SinkExt;
 
 fn push_escaped(out: &mut Vec<u8>, s: &str) {
@@ -134,16 +134,12 @@ fn require_pg(snap: &Snapshot) -> Result<()> {
 
 /// A full restore needs an empty database (nothing in its current schema).
 fn ensure_blank(pg: &PgClient) -> Result<()> {
-    let existing: i64 = pg
-        .query(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')",
-            &[],
-        )?
-        .first()
-        .map(|r| r.col(0))
-        .transpose()?
-        .unwrap_or(0);
+    let existing: i64 = pg.one(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')",
+        &[],
+        0,
+    )?;
     if existing > 0 {
         return Err(Error::Invalid(format!(
             "{}: the target database is not empty ({existing} tables, views or sequences); a full restore needs an empty database (use --content --replace to restore content into a live site)",
@@ -198,12 +194,7 @@ pub fn restore_content(
     let site = content::site_id(snap)?;
     let selected = content::select(repo, snap, &site)?;
     let pg = PgClient::connect(url)?;
-    let found: i64 = pg
-        .query("SELECT count(*) FROM \"site\" WHERE id = $1", &[&site])?
-        .first()
-        .map(|r| r.col(0))
-        .transpose()?
-        .unwrap_or(0);
+    let found: i64 = pg.one("SELECT count(*) FROM \"site\" WHERE id = $1", &[&site], 0)?;
     if found == 0 {
         return Err(Error::Invalid(format!(
             "{} has no site {site}, the site the snapshot's content belongs to; restoring content across sites is not supported",
@@ -212,11 +203,11 @@ pub fn restore_content(
     }
     pg.batch("BEGIN")?;
     let exists = |t: &str| -> Result<bool> {
-        pg.query("SELECT to_regclass($1) IS NOT NULL", &[&quote_ident(t)])?
-            .first()
-            .map(|r| r.col(0))
-            .transpose()
-            .map(|e| e.unwrap_or(false))
+        pg.one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&quote_ident(t)],
+            false,
+        )
     };
     for sql in content::clear_statements(exists, "$1")? {
         pg.query(&sql, &[&site])?;

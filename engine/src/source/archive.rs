@@ -67,30 +67,17 @@ fn refuse(path: &Path, detail: impl std::fmt::Display) -> Error {
     ))
 }
 
-/// Why an entry name is unsafe, if it is.
+/// Why an entry name is unsafe, if it is: what makes any object key unsafe
+/// (`media::key_problem`), and on top of it what only an archive brings,
+/// Windows separators and drive letters. A trailing `/` marks a directory.
 pub fn unsafe_name(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
-        return Some("is empty");
-    }
     if name.contains('\\') {
         return Some("contains a backslash");
     }
-    if name.starts_with('/') || name.as_bytes().get(1) == Some(&b':') {
+    if name.as_bytes().get(1) == Some(&b':') {
         return Some("is an absolute path");
     }
-    if name.contains('\0') {
-        return Some("contains a NUL byte");
-    }
-    let body = name.strip_suffix('/').unwrap_or(name);
-    for c in body.split('/') {
-        match c {
-            ".." => return Some("contains a .. component"),
-            "." => return Some("contains a . component"),
-            "" => return Some("contains an empty component"),
-            _ => {}
-        }
-    }
-    None
+    crate::media::key_problem(name.strip_suffix('/').unwrap_or(name))
 }
 
 impl Archive {

@@ -51,6 +51,39 @@ impl DirSource {
         &self.root
     }
 
+    /// Whether `scan` would list `key`, found without walking the tree:
+    /// the same rules (no `.multipart/`, no sidecars of an existing file,
+    /// symlinks not followed).
+    pub fn has_entry(&self, key: &str) -> bool {
+        if crate::media::key_problem(key).is_some() {
+            return false;
+        }
+        let parts: Vec<&str> = key.split('/').collect();
+        if jant::is_skipped_dir(parts[0]) {
+            return false;
+        }
+        let mut path = self.root.clone();
+        for (i, part) in parts.iter().enumerate() {
+            path.push(part);
+            let Ok(md) = fs::symlink_metadata(&path) else {
+                return false;
+            };
+            let ft = md.file_type();
+            if i + 1 < parts.len() {
+                if !ft.is_dir() {
+                    return false;
+                }
+                continue;
+            }
+            if ft.is_file() {
+                let sidecar_of = jant::sidecar_target(part).map(|obj| path.with_file_name(obj));
+                return !sidecar_of.is_some_and(|o| o.is_file());
+            }
+            return ft.is_dir() || ft.is_symlink();
+        }
+        false
+    }
+
     fn path_of(&self, key: &str) -> PathBuf {
         self.root.join(key)
     }
@@ -224,6 +257,48 @@ impl MediaSource for DirSource {
                     || time_ns(md.mtime(), md.mtime_nsec()) != entry.entry.mtime_ns
             }
             Err(_) => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_entry_agrees_with_scan() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for (p, body) in [
+            ("a.png", "x"),
+            ("a.png.meta.json", "{}"),
+            ("lone.meta.json", "{}"),
+            ("sub/b.txt", "y"),
+            (".multipart/u1/part", "z"),
+            ("outside/c.txt", "w"),
+        ] {
+            fs::create_dir_all(r.join(p).parent().unwrap()).unwrap();
+            fs::write(r.join(p), body).unwrap();
+        }
+        std::os::unix::fs::symlink("outside", r.join("link")).unwrap();
+        let src = DirSource::new(r).unwrap();
+        let (scanned, _) = src.scan().unwrap();
+        let listed: Vec<&str> = scanned.iter().map(|s| s.key.as_str()).collect();
+        for k in [
+            "a.png",
+            "a.png.meta.json",
+            "lone.meta.json",
+            "sub",
+            "sub/b.txt",
+            ".multipart/u1/part",
+            "link",
+            "link/c.txt",
+            "outside/c.txt",
+            "missing.png",
+            "../a.png",
+            "/a.png",
+        ] {
+            assert_eq!(src.has_entry(k), listed.contains(&k), "{k}");
         }
     }
 }

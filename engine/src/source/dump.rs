@@ -16,8 +16,16 @@ pub struct DumpSource {
     info: SourceInfo,
     dialect: &'static str,
     objects: Vec<SchemaObject>,
-    tables: Vec<Table>,
+    tables: Vec<Keyed>,
     extra: Vec<(String, String)>,
+}
+
+/// A table's rows with their keys, encoded once: in file order, and the
+/// row positions in key order.
+struct Keyed {
+    table: Table,
+    keys: Vec<Vec<u8>>,
+    by_key: Vec<usize>,
 }
 
 fn object(t: &Table, order: u32) -> Result<SchemaObject> {
@@ -64,23 +72,41 @@ impl DumpSource {
         extra: Vec<(String, String)>,
     ) -> Result<DumpSource> {
         let mut objects = Vec::new();
-        for (i, t) in dump.tables.iter().enumerate() {
-            objects.push(object(t, i as u32)?);
+        let mut tables = Vec::new();
+        for (i, table) in dump.tables.into_iter().enumerate() {
+            let obj = object(&table, i as u32)?;
+            let positions = obj.key_positions();
+            let keys: Vec<Vec<u8>> = table
+                .rows
+                .iter()
+                .map(|r| {
+                    let k: Vec<&Value> = positions.iter().map(|&p| &r[p]).collect();
+                    row::encode_key(&k)
+                })
+                .collect();
+            let mut by_key: Vec<usize> = (0..keys.len()).collect();
+            by_key.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+            objects.push(obj);
+            tables.push(Keyed {
+                table,
+                keys,
+                by_key,
+            });
         }
         Ok(DumpSource {
             info,
             dialect,
             objects,
-            tables: dump.tables,
+            tables,
             extra,
         })
     }
-}
 
-impl DumpSource {
-    /// Each table's schema object and its rows, in file order.
-    pub fn tables(&self) -> impl Iterator<Item = (&SchemaObject, &Table)> {
-        self.objects.iter().zip(self.tables.iter())
+    /// Each table's name and its rows' keys in the dump's own order.
+    pub fn file_order(&self) -> impl Iterator<Item = (&str, &[Vec<u8>])> {
+        self.tables
+            .iter()
+            .map(|k| (k.table.name.as_str(), k.keys.as_slice()))
     }
 }
 
@@ -98,23 +124,12 @@ impl DatabaseSource for DumpSource {
     }
 
     fn rows(&mut self, table: &SchemaObject, sink: &mut dyn RowSink) -> Result<()> {
-        let Some(t) = self.tables.iter().find(|t| t.name == table.name) else {
+        let Some(t) = self.tables.iter().find(|t| t.table.name == table.name) else {
             return Ok(());
         };
-        // Rows arrive in file order; the tree wants key order.
-        let positions = table.key_positions();
-        let mut keyed: Vec<(Vec<u8>, usize)> = t
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let k: Vec<&Value> = positions.iter().map(|&p| &r[p]).collect();
-                (row::encode_key(&k), i)
-            })
-            .collect();
-        keyed.sort();
-        for (_, i) in keyed {
-            sink.row(t.rows[i].clone())?;
+        // The tree wants key order.
+        for &i in &t.by_key {
+            sink.row(t.table.rows[i].clone())?;
         }
         Ok(())
     }

@@ -70,6 +70,19 @@ impl PgClient {
             .block_on(self.client.query(sql, params))
             .map_err(|e| self.err(e))
     }
+
+    /// The first column of the first row, or `default` when there is none.
+    pub fn one<T: for<'a> FromSql<'a>>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        default: T,
+    ) -> Result<T> {
+        match self.query(sql, params)?.first() {
+            Some(r) => r.col(0),
+            None => Ok(default),
+        }
+    }
 }
 
 /// Reading a column of a catalog or data row without panicking on a type
@@ -266,12 +279,11 @@ impl DatabaseSource for PostgresSource {
         )? {
             let (oid, name, kind): (i64, String, String) = (r.col(0)?, r.col(1)?, r.col(2)?);
             if kind == "v" || kind == "m" {
-                let def: String = pg
-                    .query("SELECT pg_get_viewdef($1::int8::oid, true)", &[&oid])?
-                    .first()
-                    .map(|d| d.col(0))
-            .transpose()?
-                    .unwrap_or_default();
+                let def: String = pg.one(
+                    "SELECT pg_get_viewdef($1::int8::oid, true)",
+                    &[&oid],
+                    String::new(),
+                )?;
                 let what = if kind == "m" { "MATERIALIZED VIEW" } else { "VIEW" };
                 let create = format!("CREATE {what} {} AS {def}", quote_ident(&name));
                 objects.push(SchemaObject::without_rows(
@@ -287,16 +299,12 @@ impl DatabaseSource for PostgresSource {
             self.reads.insert(name, reads);
             objects.push(obj);
         }
-        let triggers: i64 = pg
-            .query(
-                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                  WHERE n.nspname = current_schema() AND NOT t.tgisinternal",
-                &[],
-            )?
-            .first()
-            .map(|r| r.col(0))
-            .transpose()?
-            .unwrap_or(0);
+        let triggers: i64 = pg.one(
+            "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = current_schema() AND NOT t.tgisinternal",
+            &[],
+            0,
+        )?;
         if triggers > 0 {
             warnings.push(format!(
                 "{triggers} trigger(s) and their functions are not captured; recreate them after a restore"
