@@ -398,3 +398,125 @@ fn postgres_snapshot_exports_replay_into_postgres_with_jants_replace_sequence() 
     };
     assert_eq!(rows(&id), rows(back["snapshot"].as_str().unwrap()));
 }
+
+fn drill_databases(pg: &Pg) -> Vec<String> {
+    pg.strings("SELECT datname::text FROM pg_database WHERE datname LIKE 'jarc_drill_%' ORDER BY 1")
+}
+
+#[test]
+fn postgres_drill_passes_then_fails_on_a_damaged_table_and_drops_its_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, media) = source(dir.path(), "drill_src", 60);
+    let repo = dir.path().join("repo");
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    ok(&repo, &["init"]);
+    let snap = json(
+        &repo,
+        &[
+            "backup",
+            "--database",
+            &url,
+            "--media",
+            media.to_str().unwrap(),
+        ],
+    )["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let admin = Pg::connect(&admin_url());
+    let before = drill_databases(&admin);
+    let drill = |extra: &[&str]| {
+        let mut args = vec!["--json", "drill", "--scratch", scratch.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = run(&repo, &args);
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+        (o.status.code(), v)
+    };
+
+    // Without a server to drill on, a Postgres snapshot is a clear error.
+    let o = run(&repo, &["drill", "--scratch", scratch.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("this snapshot's database is Postgres: pass --target-database"),
+        "{}",
+        stderr(&o)
+    );
+
+    let admin_arg = admin_url();
+    let (code, r) = drill(&["--target-database", &admin_arg]);
+    assert_eq!(code, Some(0), "{r}");
+    assert_eq!(r["snapshot"], snap.as_str());
+    assert_eq!(r["target"], "pg");
+    let checks: Vec<(&str, bool)> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["passed"].as_bool().unwrap()))
+        .collect();
+    let names: Vec<&str> = checks.iter().map(|c| c.0).collect();
+    assert_eq!(
+        names,
+        [
+            "media restore",
+            "database restore",
+            "integrity",
+            "foreign keys",
+            "full-text index",
+            "row counts and digests",
+            "schema objects",
+            "published posts",
+            "site name",
+            "collections resolve",
+            "paths resolve",
+            "referenced media",
+            "media content"
+        ]
+    );
+    assert!(checks.iter().all(|c| c.1), "{r}");
+    let fts = r["checks"][4]["detail"].as_str().unwrap();
+    assert!(fts.starts_with("post.search_document ("), "{fts}");
+    let scratch_db = r["scratch_database"].as_str().unwrap();
+    assert!(scratch_db.contains("/jarc_drill_"), "{scratch_db}");
+    assert!(
+        !scratch_db.contains("jarc:jarc@"),
+        "password shown: {scratch_db}"
+    );
+    assert_eq!(
+        drill_databases(&admin),
+        before,
+        "scratch database left behind"
+    );
+
+    // Damage the post table's root node: the drill fails, names the table,
+    // and still drops its database and directory.
+    let r0 = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
+    let (_, s) = jarc::snapshot::resolve(&r0, &snap).unwrap();
+    let node = s.root("db.rows/post").unwrap().node;
+    let loc = r0.index().lookup(&node).unwrap();
+    drop(r0);
+    let pack = repo.join(jarc::repo::pack_name(&loc.pack));
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[(loc.offset + loc.length / 2) as usize] ^= 0x20;
+    std::fs::write(&pack, &bytes).unwrap();
+    let (code, r) = drill(&["--target-database", &admin_arg]);
+    assert_eq!(code, Some(3), "{r}");
+    assert_eq!(r["passed"], false);
+    let restore = &r["checks"][1];
+    assert_eq!(restore["name"], "database restore");
+    assert_eq!(restore["passed"], false);
+    assert!(
+        restore["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("table post: blob {node} in pack ")),
+        "{restore}"
+    );
+    assert_eq!(
+        drill_databases(&admin),
+        before,
+        "scratch database left behind"
+    );
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+}

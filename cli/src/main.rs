@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 error; 2 usage error; 3 the command ran but
 //! found problems (`check` found damage, `restore` could not write some
-//! objects).
+//! objects, a `drill` check failed).
 
 mod output;
 mod progress;
@@ -170,6 +170,36 @@ enum Cmd {
     },
     /// Sizes, dedup and compression ratios.
     Stats,
+    /// Prove a snapshot restores: restore it into a scratch environment,
+    /// verify the database and media, report RTO and RPO, and record the
+    /// result in the repository. Exits 3 when a check fails.
+    Drill {
+        /// The snapshot (default: the newest of the site's backups).
+        #[arg(conflicts_with_all = ["all_sources", "history"])]
+        snapshot: Option<String>,
+        /// Drill the newest snapshot of every source in the repository.
+        #[arg(long, conflicts_with = "history")]
+        all_sources: bool,
+        /// List past drills instead of running one.
+        #[arg(long)]
+        history: bool,
+        /// A Postgres server URL (postgres://user:pw@host/db) where the drill
+        /// may create and drop a scratch database; needed for Postgres snapshots.
+        #[arg(long, env = "JARC_DRILL_DATABASE")]
+        target_database: Option<String>,
+        /// Make the scratch directory under DIR (default: the system temp dir).
+        #[arg(long)]
+        scratch: Option<PathBuf>,
+        /// Read back and rehash only N media files (default: all).
+        #[arg(long)]
+        sample: Option<usize>,
+        /// Leave the scratch environment for inspection.
+        #[arg(long)]
+        keep: bool,
+        /// Record this hostname instead of the machine's.
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Make a small Jant site, back it up, change it, back it up again,
     /// diff, restore into a blank directory and verify it.
     Demo {
@@ -180,6 +210,19 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         posts: usize,
     },
+}
+
+/// The source id of the database the environment describes (`sqlite:<path>`
+/// or `pg:<masked url>`), to pick that site's snapshots; `None` when the
+/// environment names no site.
+fn site_database_id() -> Option<String> {
+    let cwd = std::env::current_dir().ok()?;
+    let env = Env::load(&cwd).ok()?;
+    let site = env::discover(&env, &cwd).ok()?;
+    Some(match &site.database {
+        env::Database::Sqlite(p) => format!("sqlite:{}", std::fs::canonicalize(p).ok()?.display()),
+        env::Database::Postgres(u) => format!("pg:{}", env::mask_url(u)),
+    })
 }
 
 /// Where the repository is when neither --repo nor JARC_REPOSITORY says.
@@ -322,7 +365,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Snapshots => {
             let repo = open(&cli)?;
-            output::snapshots(cli.json, &snapshot::list(&repo)?);
+            let drills = jarc::drill::last_drills(&repo)?;
+            output::snapshots(cli.json, &snapshot::list(&repo)?, &drills);
         }
         Cmd::Ls { snapshot: spec } => {
             let repo = open(&cli)?;
@@ -490,6 +534,79 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Stats => {
             let repo = open(&cli)?;
             output::stats(cli.json, &jarc::stats::stats(&repo)?);
+        }
+        Cmd::Drill {
+            snapshot: spec,
+            all_sources,
+            history,
+            target_database,
+            scratch,
+            sample,
+            keep,
+            host,
+        } => {
+            let repo = open(&cli)?;
+            if *history {
+                output::drill_history(cli.json, &jarc::drill::history(&repo)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let opts = jarc::drill::DrillOptions {
+                scratch_parent: scratch.clone(),
+                target_database: target_database.clone(),
+                sample: *sample,
+                keep: *keep,
+                hostname: host.clone(),
+            };
+            let targets = if *all_sources {
+                jarc::drill::latest_per_source(&repo)?
+            } else if let Some(spec) = spec {
+                vec![snapshot::resolve(&repo, spec)?]
+            } else {
+                vec![jarc::drill::default_snapshot(
+                    &repo,
+                    site_database_id().as_deref(),
+                )?]
+            };
+            if targets.is_empty() {
+                anyhow::bail!("the repository holds no snapshots to drill");
+            }
+            let mut outcomes = Vec::new();
+            for (id, snap) in &targets {
+                let source = snap.source.description.clone();
+                if *all_sources {
+                    if let Some(why) = jarc::drill::undrillable(snap) {
+                        outcomes.push(output::DrillOutcome::Skipped {
+                            snapshot: *id,
+                            source,
+                            why,
+                        });
+                        continue;
+                    }
+                }
+                let r = jarc::drill::drill(&repo, id, snap, &opts, &bars);
+                bars.done();
+                match r {
+                    Ok(r) => outcomes.push(output::DrillOutcome::Done(Box::new(r))),
+                    Err(e) if *all_sources => outcomes.push(output::DrillOutcome::Error {
+                        snapshot: *id,
+                        source,
+                        error: e.to_string(),
+                    }),
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("drilling snapshot {}", id.short())))
+                    }
+                }
+            }
+            output::drill(cli.json, &outcomes, !*all_sources);
+            let failed = outcomes.iter().any(|o| match o {
+                output::DrillOutcome::Done(r) => !r.passed,
+                output::DrillOutcome::Error { .. } => true,
+                output::DrillOutcome::Skipped { .. } => false,
+            });
+            if failed {
+                return Ok(ExitCode::from(3));
+            }
         }
         Cmd::Demo { dir, posts } => {
             let r = jarc::demo::run(dir, *posts, &bars)?;

@@ -4,6 +4,7 @@ use jarc::backup::BackupSummary;
 use jarc::check::CheckReport;
 use jarc::demo::DemoReport;
 use jarc::diff::{ChangeKind, DiffReport};
+use jarc::drill::{DrillRecord, DrillReport};
 use jarc::export::{ExportSummary, SqlExportSummary};
 use jarc::import::ImportSummary;
 use jarc::media::{EntryKind, MediaEntry};
@@ -13,6 +14,7 @@ use jarc::snapshot::Snapshot;
 use jarc::stats::Stats;
 use jarc::Id;
 use serde_json::json;
+use std::collections::HashMap;
 use std::path::Path;
 
 fn print_json(v: &serde_json::Value) {
@@ -125,26 +127,43 @@ fn snap_json(id: &Id, s: &Snapshot) -> serde_json::Value {
     })
 }
 
-pub fn snapshots(j: bool, list: &[(Id, Snapshot)]) {
+/// When a snapshot was last drilled, for the listing.
+fn drilled(d: Option<&(i64, bool)>) -> String {
+    match d {
+        None => "-".into(),
+        Some((t, true)) => format!("ok {}", &time(*t)[..10]),
+        Some((t, false)) => format!("FAILED {}", &time(*t)[..10]),
+    }
+}
+
+pub fn snapshots(j: bool, list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bool)>) {
     if j {
         print_json(&json!(list
             .iter()
-            .map(|(i, s)| snap_json(i, s))
+            .map(|(i, s)| {
+                let mut v = snap_json(i, s);
+                v["last_drill"] = match drills.get(i) {
+                    Some((t, passed)) => json!({ "time": rfc3339(*t), "passed": passed }),
+                    None => serde_json::Value::Null,
+                };
+                v
+            })
             .collect::<Vec<_>>()));
         return;
     }
     println!(
-        "{:<10} {:<19} {:<16} {:>8} {:>10}  source",
-        "id", "time", "host", "files", "size"
+        "{:<10} {:<19} {:<16} {:>8} {:>10}  {:<17} source",
+        "id", "time", "host", "files", "size", "drilled"
     );
     for (id, s) in list {
         println!(
-            "{:<10} {:<19} {:<16} {:>8} {:>10}  {}{}",
+            "{:<10} {:<19} {:<16} {:>8} {:>10}  {:<17} {}{}",
             id.short(),
             time(s.time_ns),
             s.hostname,
             s.summary.files,
             bytes(s.summary.bytes),
+            drilled(drills.get(id)),
             s.source.description,
             if s.tags.is_empty() {
                 String::new()
@@ -483,4 +502,182 @@ pub fn import(j: bool, s: &ImportSummary) {
         );
     }
     backup(false, &s.backup);
+}
+
+fn age(s: i64) -> String {
+    match s {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{:.1}h", s as f64 / 3600.0),
+        s => format!("{:.1}d", s as f64 / 86400.0),
+    }
+}
+
+/// One drill's outcome, as a person reads it.
+fn drill_text(r: &DrillReport) {
+    println!(
+        "drill of snapshot {} ({}, {} on {}): {}",
+        &r.snapshot[..8],
+        r.source.description,
+        time(r.snapshot_time_ns),
+        r.snapshot_hostname,
+        if r.passed { "PASSED" } else { "FAILED" }
+    );
+    for c in &r.checks {
+        println!(
+            "  {} {:<24} {}",
+            if c.passed { "ok  " } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
+    let phases: Vec<String> = r
+        .phases
+        .iter()
+        .map(|p| format!("{} {:.2}s", p.name, p.ms as f64 / 1000.0))
+        .collect();
+    println!(
+        "RTO {:.2}s ({})",
+        r.rto_ms as f64 / 1000.0,
+        phases.join(", ")
+    );
+    let newest = if r.rpo.newest_snapshot == r.snapshot {
+        "it is the newest of its source".to_string()
+    } else {
+        format!(
+            "the newest of its source, {}, is {} old",
+            &r.rpo.newest_snapshot[..8],
+            age(r.rpo.newest_age_s)
+        )
+    };
+    println!(
+        "RPO: the snapshot is {} old; {newest}",
+        age(r.rpo.snapshot_age_s)
+    );
+    println!(
+        "read {} in {} get, {} list requests",
+        bytes(r.requests.bytes_read),
+        r.requests.get,
+        r.requests.list
+    );
+    let scratch = match &r.scratch_database {
+        Some(db) => format!("{} and database {db}", r.scratch_dir),
+        None => r.scratch_dir.clone(),
+    };
+    if r.kept {
+        println!("scratch environment kept: {scratch}");
+    } else {
+        println!("scratch environment removed: {scratch}");
+    }
+    println!("recorded as {}", r.recorded);
+}
+
+/// The outcome of each source's drill (`--all-sources`), or of one.
+pub enum DrillOutcome {
+    Done(Box<DrillReport>),
+    Skipped {
+        snapshot: Id,
+        source: String,
+        why: String,
+    },
+    Error {
+        snapshot: Id,
+        source: String,
+        error: String,
+    },
+}
+
+pub fn drill(j: bool, outcomes: &[DrillOutcome], single: bool) {
+    if j {
+        let v: Vec<serde_json::Value> = outcomes
+            .iter()
+            .map(|o| match o {
+                DrillOutcome::Done(r) => serde_json::to_value(r).unwrap_or_default(),
+                DrillOutcome::Skipped {
+                    snapshot,
+                    source,
+                    why,
+                } => json!({
+                    "snapshot": snapshot.to_hex(), "source": source, "skipped": why
+                }),
+                DrillOutcome::Error {
+                    snapshot,
+                    source,
+                    error,
+                } => json!({
+                    "snapshot": snapshot.to_hex(), "source": source, "passed": false, "error": error
+                }),
+            })
+            .collect();
+        match (single, v.as_slice()) {
+            (true, [one]) => print_json(one),
+            _ => print_json(&json!(v)),
+        }
+        return;
+    }
+    for (i, o) in outcomes.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        match o {
+            DrillOutcome::Done(r) => drill_text(r),
+            DrillOutcome::Skipped {
+                snapshot,
+                source,
+                why,
+            } => {
+                println!("skipped snapshot {} ({source}): {why}", snapshot.short())
+            }
+            DrillOutcome::Error {
+                snapshot,
+                source,
+                error,
+            } => {
+                println!(
+                    "drill of snapshot {} ({source}): FAILED: {error}",
+                    snapshot.short()
+                )
+            }
+        }
+    }
+}
+
+pub fn drill_history(j: bool, h: &[(Id, DrillRecord)]) {
+    if j {
+        print_json(&json!(h
+            .iter()
+            .map(|(id, r)| json!({
+                "id": id.to_hex(),
+                "time": rfc3339(r.time_ns),
+                "snapshot": r.snapshot.to_hex(),
+                "hostname": r.hostname,
+                "passed": r.passed,
+                "rto_ms": r.rto_ms,
+                "snapshot_age_s": r.snapshot_age_s,
+                "target": r.target,
+                "checks": r.checks,
+                "failed": r.failed,
+                "jarc": r.jarc,
+            }))
+            .collect::<Vec<_>>()));
+        return;
+    }
+    println!(
+        "{:<19} {:<10} {:<7} {:>9} {:>8} {:<7} {:<16} failed checks",
+        "time", "snapshot", "result", "RTO", "age", "target", "host"
+    );
+    for (_, r) in h {
+        println!(
+            "{:<19} {:<10} {:<7} {:>8.2}s {:>8} {:<7} {:<16} {}",
+            time(r.time_ns),
+            r.snapshot.short(),
+            if r.passed { "passed" } else { "FAILED" },
+            r.rto_ms as f64 / 1000.0,
+            age(r.snapshot_age_s),
+            r.target,
+            r.hostname,
+            r.failed.join(", ")
+        );
+    }
+    println!("{} drills", h.len());
 }

@@ -29,6 +29,8 @@ pub struct RequestCounts {
     pub put: AtomicU64,
     pub head: AtomicU64,
     pub delete: AtomicU64,
+    /// Bytes received by GETs.
+    pub bytes_read: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -38,6 +40,7 @@ pub struct RequestSnapshot {
     pub put: u64,
     pub head: u64,
     pub delete: u64,
+    pub bytes_read: u64,
 }
 
 impl RequestCounts {
@@ -48,6 +51,21 @@ impl RequestCounts {
             put: self.put.load(Ordering::Relaxed),
             head: self.head.load(Ordering::Relaxed),
             delete: self.delete.load(Ordering::Relaxed),
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl RequestSnapshot {
+    /// What was spent between `earlier` and `self`.
+    pub fn since(&self, earlier: &RequestSnapshot) -> RequestSnapshot {
+        RequestSnapshot {
+            list: self.list - earlier.list,
+            get: self.get - earlier.get,
+            put: self.put - earlier.put,
+            head: self.head - earlier.head,
+            delete: self.delete - earlier.delete,
+            bytes_read: self.bytes_read - earlier.bytes_read,
         }
     }
 }
@@ -140,9 +158,14 @@ impl Backend {
     pub fn get(&self, name: &str) -> Result<Bytes> {
         self.requests.get.fetch_add(1, Ordering::Relaxed);
         let p = Self::path(name);
-        self.rt
+        let got = self
+            .rt
             .block_on(async { self.store.get(&p).await?.bytes().await })
-            .map_err(|e| backend_err("get", name, e))
+            .map_err(|e| backend_err("get", name, e))?;
+        self.requests
+            .bytes_read
+            .fetch_add(got.len() as u64, Ordering::Relaxed);
+        Ok(got)
     }
 
     pub fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
@@ -153,6 +176,9 @@ impl Backend {
             .rt
             .block_on(self.store.get_range(&p, range))
             .map_err(|e| backend_err("get", name, e))?;
+        self.requests
+            .bytes_read
+            .fetch_add(got.len() as u64, Ordering::Relaxed);
         if got.len() as u64 != want {
             return Err(Error::corrupt(
                 format!("object {name}"),

@@ -2,7 +2,7 @@
 //!
 //! Structure: every index file decodes, every pack it names exists with
 //! the recorded size, every snapshot decodes and every tree node and chunk it
-//! references resolves. With `read_data`: every pack is read whole, its name
+//! references resolves, every drill record decodes. With `read_data`: every pack is read whole, its name
 //! rehashed, its header compared with the index, and every blob decoded and
 //! rehashed; damaged blobs are traced to the snapshot files they affect.
 
@@ -142,6 +142,20 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
                 r.errors
                     .push(format!("snapshot {} tree {name}: {e}", sid.short()));
             }
+        }
+    }
+
+    // Drill records are small and self-contained; a damaged one loses only
+    // the history it held, but it is still damage.
+    for l in repo.backend().list(crate::drill::PREFIX)? {
+        let ok = repo.backend().get(&l.name).and_then(|b| {
+            if l.name.rsplit('/').next() != Some(Id::of_bytes(&b).to_hex().as_str()) {
+                return Err(Error::corrupt(&l.name, "content does not match its name"));
+            }
+            crate::drill::DrillRecord::decode(&b).map(|_| ())
+        });
+        if let Err(e) = ok {
+            r.errors.push(format!("drill record {}: {e}", l.name));
         }
     }
 

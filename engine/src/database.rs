@@ -31,6 +31,8 @@ pub struct DatabaseSummary {
 
 pub struct Capture {
     pub roots: Vec<(String, Root)>,
+    /// The name of every schema object read, in the source's order.
+    pub objects: Vec<String>,
     pub extra: Vec<(String, String)>,
     pub tree_nodes_new: u64,
     pub summary: DatabaseSummary,
@@ -106,10 +108,14 @@ struct Ordered<'a, 'r> {
 }
 
 impl<'a, 'r> Ordered<'a, 'r> {
-    fn new(repo: &'r Repository, table: &'a SchemaObject) -> Self {
+    fn new(repo: &'r Repository, table: &'a SchemaObject, store: bool) -> Self {
         Ordered {
             table,
-            builder: TreeBuilder::new(repo),
+            builder: if store {
+                TreeBuilder::new(repo)
+            } else {
+                TreeBuilder::hashing(repo)
+            },
             last: None,
             dup: 0,
         }
@@ -218,8 +224,9 @@ fn table_tree(
     table: &SchemaObject,
     facts: &mut Facts,
     sorted: &mut Vec<String>,
+    store: bool,
 ) -> Result<(Root, u64, u64)> {
-    let mut sink = TableSink::new(table, Out::Stream(Ordered::new(repo, table)), facts);
+    let mut sink = TableSink::new(table, Out::Stream(Ordered::new(repo, table, store)), facts);
     match db.rows(table, &mut sink) {
         Ok(()) => {
             let rows = sink.rows;
@@ -243,7 +250,7 @@ fn table_tree(
         return Err(Error::Invalid("row sink lost its collected rows".into()));
     };
     entries.sort();
-    let mut o = Ordered::new(repo, table);
+    let mut o = Ordered::new(repo, table, store);
     for (k, v) in entries {
         o.push(k, v)?;
     }
@@ -257,8 +264,28 @@ pub fn capture(
     db: &mut dyn DatabaseSource,
     warnings: &mut Vec<String>,
 ) -> Result<Capture> {
+    read(repo, db, warnings, true)
+}
+
+/// The roots a capture of `db` would record, computed without storing
+/// anything: equal roots mean equal rows (a drill compares a restored
+/// database with its snapshot this way).
+pub fn digest(
+    repo: &Repository,
+    db: &mut dyn DatabaseSource,
+    warnings: &mut Vec<String>,
+) -> Result<Capture> {
+    read(repo, db, warnings, false)
+}
+
+fn read(
+    repo: &Repository,
+    db: &mut dyn DatabaseSource,
+    warnings: &mut Vec<String>,
+    store: bool,
+) -> Result<Capture> {
     let objects = db.begin(warnings)?;
-    let result = capture_objects(repo, db, &objects);
+    let result = capture_objects(repo, db, &objects, store);
     // A read-only transaction: ending it cannot lose anything, and an error
     // from the capture is the one worth reporting.
     let end = db.finish();
@@ -280,6 +307,7 @@ fn capture_objects(
     repo: &Repository,
     db: &mut dyn DatabaseSource,
     objects: &[SchemaObject],
+    store: bool,
 ) -> Result<Capture> {
     let mut facts = Facts::default();
     let mut roots = Vec::new();
@@ -290,7 +318,7 @@ fn capture_objects(
     let mut schema: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for obj in objects {
         if obj.has_rows() {
-            let (root, n, new) = table_tree(repo, db, obj, &mut facts, &mut sorted)?;
+            let (root, n, new) = table_tree(repo, db, obj, &mut facts, &mut sorted, store)?;
             roots.push((rows_root(&obj.name), root));
             rows += n;
             tables += 1;
@@ -299,7 +327,11 @@ fn capture_objects(
         schema.push((obj.name.as_bytes().to_vec(), obj.encode()));
     }
     schema.sort();
-    let mut b = TreeBuilder::new(repo);
+    let mut b = if store {
+        TreeBuilder::new(repo)
+    } else {
+        TreeBuilder::hashing(repo)
+    };
     for (k, v) in schema {
         b.push(k, v)?;
     }
@@ -315,6 +347,7 @@ fn capture_objects(
     }
     Ok(Capture {
         roots,
+        objects: objects.iter().map(|o| o.name.clone()).collect(),
         extra,
         tree_nodes_new,
         summary: DatabaseSummary {
@@ -364,7 +397,14 @@ pub fn rows<'r>(
     root.into_iter()
         .flat_map(move |r| tree::iter(repo, &r))
         .map(move |e| {
-            let v = row::decode_row(&e?.value)?;
+            // Name the table: a damaged node otherwise names only a blob.
+            let e = e.map_err(|err| match err {
+                Error::Corrupt { what, detail } => {
+                    Error::corrupt(format!("table {name}: {what}"), detail)
+                }
+                other => other,
+            })?;
+            let v = row::decode_row(&e.value)?;
             if v.len() != width {
                 return Err(Error::corrupt(
                     format!("row of table {name}"),

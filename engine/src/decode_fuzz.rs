@@ -4,6 +4,7 @@
 //! and every decoder must answer with `Ok` or `Err`, never a panic.
 
 use crate::config::Config;
+use crate::drill::DrillRecord;
 use crate::id::Id;
 use crate::index::{IndexFile, IndexPack};
 use crate::media::{EntryKind, MediaEntry, Sidecar};
@@ -139,6 +140,22 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
                 Value::Timestamp(9),
             ]),
         ),
+        (
+            "drill record",
+            DrillRecord {
+                time_ns: 7,
+                snapshot: Id([8; 32]),
+                hostname: "h".into(),
+                passed: true,
+                rto_ms: 5,
+                snapshot_age_s: -1,
+                target: "pg".into(),
+                checks: 13,
+                failed: vec!["site name".into()],
+                jarc: "0.1.0".into(),
+            }
+            .encode(),
+        ),
     ]
 }
 
@@ -151,6 +168,7 @@ fn decode_all(b: &[u8]) {
     let _ = MediaEntry::decode(b);
     let _ = SchemaObject::decode(b);
     let _ = row::decode_row(b);
+    let _ = DrillRecord::decode(b);
 }
 
 #[test]
@@ -200,6 +218,7 @@ fn decoders_survive_mutation() {
     assert!(MediaEntry::decode(&s[6].1).is_ok());
     assert!(SchemaObject::decode(&s[7].1).is_ok());
     assert!(row::decode_row(&s[8].1).is_ok());
+    assert!(DrillRecord::decode(&s[9].1).is_ok());
 }
 
 /// The same pass over the text a Jant archive brings: db.sql and meta.json.

@@ -5,7 +5,7 @@
 //! 2. [`pack`], [`index`], [`config`], [`repo`]: the content-addressed blob store.
 //! 3. [`chunker`], [`tree`], [`snapshot`], [`media`]: structure over blobs.
 //! 4. [`source`], [`jant`]: the outside world and what Jant means by it.
-//! 5. [`backup`], [`restore`], [`diff`], [`check`], [`stats`]: the commands.
+//! 5. [`backup`], [`restore`], [`diff`], [`check`], [`stats`], [`drill`]: the commands.
 //!
 //! The on-disk bytes are specified in `format-spec/` at the repository root.
 
@@ -20,6 +20,7 @@ pub mod database;
 mod decode_fuzz;
 pub mod demo;
 pub mod diff;
+pub mod drill;
 pub mod error;
 pub mod export;
 pub mod failpoint;

@@ -134,6 +134,8 @@ pub struct TreeBuilder<'r> {
     upper: Vec<Level>,
     last_key: Option<Vec<u8>>,
     count: u64,
+    /// Off for a digest: node ids are computed, nothing is stored.
+    store_nodes: bool,
     /// Nodes this build stored that the repository did not have.
     pub new_nodes: u64,
     pub nodes: u64,
@@ -149,8 +151,19 @@ impl<'r> TreeBuilder<'r> {
             upper: Vec::new(),
             last_key: None,
             count: 0,
+            store_nodes: true,
             new_nodes: 0,
             nodes: 0,
+        }
+    }
+
+    /// A builder that computes the root the same entries would have in
+    /// this repository without storing a node: a digest to compare with a
+    /// root recorded earlier.
+    pub fn hashing(repo: &'r Repository) -> TreeBuilder<'r> {
+        TreeBuilder {
+            store_nodes: false,
+            ..TreeBuilder::new(repo)
         }
     }
 
@@ -177,6 +190,10 @@ impl<'r> TreeBuilder<'r> {
     }
 
     fn store(&mut self, node: &Node) -> Result<Id> {
+        if !self.store_nodes {
+            self.nodes += 1;
+            return Ok(self.repo.blob_id(&node.encode()));
+        }
         let (id, new) = self.repo.save_blob(BlobKind::Tree, &node.encode())?;
         self.nodes += 1;
         self.new_nodes += new as u64;

@@ -72,7 +72,7 @@ pub fn ensure_blank(target: &Path) -> Result<()> {
     Ok(())
 }
 
-fn fk_violations(conn: &Connection, path: &Path) -> Result<Vec<String>> {
+pub(crate) fn fk_violations(conn: &Connection, path: &Path) -> Result<Vec<String>> {
     let mut st = conn
         .prepare("SELECT \"table\", count(*) FROM pragma_foreign_key_check GROUP BY 1 ORDER BY 1")
         .map_err(|e| db_err(path, e))?;
