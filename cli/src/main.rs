@@ -12,8 +12,9 @@ use clap::{Parser, Subcommand};
 use jarc::backup::{backup_media, backup_site, BackupOptions};
 use jarc::config::Config;
 use jarc::jant::env::{self, Env};
-use jarc::restore::site::{restore_site, DatabaseTarget, SiteRestoreOptions};
+use jarc::restore::site::{restore_site, DatabaseTarget, MediaTarget, SiteRestoreOptions};
 use jarc::restore::{restore_media, RestoreOptions};
+use jarc::source::bucket::BucketSource;
 use jarc::source::dir::DirSource;
 use jarc::source::postgres::PostgresSource;
 use jarc::source::sqlite::SqliteSource;
@@ -62,6 +63,10 @@ enum Cmd {
         /// Back up the database only.
         #[arg(long, conflicts_with = "media")]
         no_media: bool,
+        /// Back up only an S3-compatible media bucket, configured as Jant's
+        /// S3_* variables say; BUCKET overrides S3_BUCKET.
+        #[arg(long, value_name = "BUCKET", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["media", "data_dir", "database", "no_media"])]
+        media_bucket: Option<String>,
         /// Tag the snapshot (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,
@@ -110,6 +115,13 @@ enum Cmd {
         /// With --target: write into a non-empty directory.
         #[arg(long)]
         overwrite: bool,
+        /// Write the media into an S3-compatible bucket configured as Jant's
+        /// S3_* variables (shell, .env, .env.node) say; BUCKET overrides S3_BUCKET.
+        #[arg(long, value_name = "BUCKET", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["target", "target_media"])]
+        target_bucket: Option<String>,
+        /// With --target-bucket: restore the media only, not the database.
+        #[arg(long, requires = "target_bucket")]
+        media_only: bool,
     },
     /// Write a snapshot as a Jant site snapshot archive that `jant site
     /// snapshot import` accepts (--output FILE.zip, or a directory when the
@@ -288,6 +300,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             database,
             media,
             no_media,
+            media_bucket,
             tags,
             force_read,
             host,
@@ -299,6 +312,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 time_ns: None,
                 extra_roots: Vec::new(),
             };
+            if let Some(name) = media_bucket {
+                let cwd = std::env::current_dir().context("reading the working directory")?;
+                let env = Env::load(&cwd)?;
+                let name = Some(name.as_str()).filter(|n| !n.is_empty());
+                let source =
+                    BucketSource::new(env::s3_config(&env, name).context("--media-bucket")?)?;
+                let repo = backup_repo(&cli)?;
+                output::note(
+                    cli.json,
+                    &format!(
+                        "backing up {} into {}",
+                        source.info().description,
+                        repo.backend().location()
+                    ),
+                );
+                let s = backup_media(&repo, &source, &opts, &bars).context("backup failed")?;
+                bars.done();
+                output::backup(cli.json, &s);
+                return Ok(ExitCode::SUCCESS);
+            }
             // --media alone: a media directory, as in a media-only backup.
             if let (Some(m), None, None) = (media, database, data_dir) {
                 let repo = backup_repo(&cli)?;
@@ -335,12 +368,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 env::Database::Sqlite(p) => Box::new(SqliteSource::open(p)?),
                 env::Database::Postgres(u) => Box::new(PostgresSource::connect(u)?),
             };
-            let media_source = match (&site.storage, *no_media) {
+            let media_source: Option<Box<dyn MediaSource>> = match (&site.storage, *no_media) {
                 (_, true) => None,
-                (env::Storage::Local(p), false) => Some(DirSource::new(p)?),
-                (env::Storage::S3 { .. }, false) => anyhow::bail!(
-                    "this site keeps its media in an S3 bucket, which jarc cannot read yet; pass --media DIR for a local copy of the bucket, or --no-media to back up the database alone"
-                ),
+                (env::Storage::Local(p), false) => Some(Box::new(DirSource::new(p)?)),
+                (env::Storage::S3(c), false) => Some(Box::new(BucketSource::new(c.clone())?)),
             };
             let repo = backup_repo(&cli)?;
             let what = if *no_media {
@@ -355,7 +386,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let s = backup_site(
                 &repo,
                 Some(db.as_mut()),
-                media_source.as_ref().map(|m| m as &dyn MediaSource),
+                media_source.as_deref(),
                 &opts,
                 &bars,
             )
@@ -391,9 +422,50 @@ fn run(cli: Cli) -> Result<ExitCode> {
             only_referenced,
             allow_missing_objects,
             overwrite,
+            target_bucket,
+            media_only,
         } => {
             let repo = open(&cli)?;
             let (id, snap) = snapshot::resolve(&repo, spec)?;
+            let bucket = match target_bucket {
+                None => None,
+                Some(name) => {
+                    let cwd = std::env::current_dir().context("reading the working directory")?;
+                    let env = Env::load(&cwd)?;
+                    let name = Some(name.as_str()).filter(|n| !n.is_empty());
+                    let cfg = env::s3_config(&env, name).context("--target-bucket")?;
+                    Some(jarc::backend::Backend::s3(&cfg)?)
+                }
+            };
+            if let (Some(b), true) = (
+                &bucket,
+                *media_only || (target_data_dir.is_none() && target_database.is_none()),
+            ) {
+                let only = if *only_referenced {
+                    Some(
+                        jarc::database::referenced_keys(&repo, &snap)?
+                            .into_iter()
+                            .collect(),
+                    )
+                } else {
+                    None
+                };
+                let opts = RestoreOptions {
+                    overwrite: *overwrite,
+                    only,
+                    keep_existing: false,
+                };
+                let r = jarc::restore::bucket::restore_to_bucket(&repo, &snap, b, &opts, &bars);
+                bars.done();
+                let s = r.with_context(|| {
+                    format!("restoring snapshot {} into {}", id.short(), b.location())
+                })?;
+                output::restore(cli.json, &id, b.location(), &s);
+                if !s.failed.is_empty() {
+                    return Ok(ExitCode::from(3));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             if let Some(target) = target {
                 let opts = RestoreOptions {
                     overwrite: *overwrite,
@@ -407,7 +479,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     )
                 })?;
                 bars.done();
-                output::restore(cli.json, &id, target, &s);
+                output::restore(cli.json, &id, &target.display().to_string(), &s);
                 if !s.failed.is_empty() {
                     return Ok(ExitCode::from(3));
                 }
@@ -420,14 +492,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     d.display().to_string(),
                 ),
                 (None, Some(u)) => {
-                    let m = target_media.clone().context(
-                        "--target-database needs --target-media DIR: the directory the media go to",
-                    )?;
+                    let m = match (&bucket, target_media) {
+                        (Some(_), _) => PathBuf::new(),
+                        (None, m) => m.clone().context(
+                            "--target-database needs --target-media DIR or --target-bucket: where the media go",
+                        )?,
+                    };
                     (DatabaseTarget::Postgres(u.clone()), m, env::mask_url(u))
                 }
                 _ => anyhow::bail!(
                     "say where to restore: --target-data-dir DIR, --target-database URL --target-media DIR, or --target DIR for media only"
                 ),
+            };
+            let media_target = match bucket {
+                Some(b) => MediaTarget::Bucket(b),
+                None => MediaTarget::Dir(media_dir),
             };
             let opts = SiteRestoreOptions {
                 content_only: *content,
@@ -435,7 +514,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 only_referenced: *only_referenced,
                 allow_missing_objects: *allow_missing_objects,
             };
-            let r = restore_site(&repo, &snap, &db, &media_dir, &opts, &bars);
+            let r = restore_site(&repo, &snap, &db, &media_target, &opts, &bars);
             bars.done();
             let s = match r {
                 Ok(s) => s,

@@ -15,7 +15,6 @@ use jarc::stats::Stats;
 use jarc::Id;
 use serde_json::json;
 use std::collections::HashMap;
-use std::path::Path;
 
 fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -105,13 +104,22 @@ pub fn backup(j: bool, s: &BackupSummary) {
         s.packs_written
     );
     println!(
-        "requests: {} list, {} get, {} put, {} head; took {:.2}s",
+        "repository requests: {} list, {} get, {} put, {} head; took {:.2}s",
         s.requests.list,
         s.requests.get,
         s.requests.put,
         s.requests.head,
         m.duration_ms as f64 / 1000.0
     );
+    if let Some(r) = &s.source_requests {
+        println!(
+            "media bucket requests: {} list, {} get, {} head ({} read)",
+            r.list,
+            r.get,
+            r.head,
+            bytes(r.bytes_read)
+        );
+    }
 }
 
 fn snap_json(id: &Id, s: &Snapshot) -> serde_json::Value {
@@ -259,7 +267,7 @@ pub fn diff(j: bool, a: &Id, b: &Id, d: &DiffReport) {
     );
 }
 
-pub fn restore(j: bool, id: &Id, target: &Path, s: &RestoreSummary) {
+pub fn restore(j: bool, id: &Id, target: &str, s: &RestoreSummary) {
     if j {
         print_json(&json!({ "snapshot": id.to_hex(), "target": target, "summary": s }));
         return;
@@ -267,7 +275,7 @@ pub fn restore(j: bool, id: &Id, target: &Path, s: &RestoreSummary) {
     println!(
         "restored snapshot {} into {}: {} files, {} dirs, {}",
         id.short(),
-        target.display(),
+        target,
         s.files,
         s.dirs,
         bytes(s.bytes)
@@ -376,7 +384,7 @@ pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
         id.short(),
         s.database.tables,
         s.database.rows,
-        s.media_dir.display(),
+        s.media_target,
         s.media.files,
         bytes(s.media.bytes)
     );

@@ -4,8 +4,13 @@
 //! on names such as `data/ab/ab12…`. A local directory is an
 //! `object_store::local::LocalFileSystem` with fsync on, which gives the
 //! atomic write the format relies on (staged file, fsync, rename, directory
-//! fsync). Further stores (S3-compatible buckets) plug in here as another
-//! `Arc<dyn ObjectStore>`; nothing above this module changes.
+//! fsync). An S3-compatible bucket (`s3://bucket/prefix`) is an
+//! `AmazonS3` store: a PUT is atomic there by the protocol, large objects go
+//! up as multipart uploads with a bounded number of parts in flight, and
+//! transient failures (5xx, throttling, timeouts, resets) are retried with
+//! exponential backoff inside object_store. The same type also reads a
+//! Jant media bucket and writes a restore into one, so every request jarc
+//! makes to any store is counted here.
 //!
 //! `object_store` is async; the engine's data path is rayon-parallel and
 //! synchronous, so each call blocks on a small private runtime. Calls come
@@ -75,14 +80,189 @@ pub struct Backend {
     rt: tokio::runtime::Runtime,
     location: String,
     local_root: Option<PathBuf>,
-    pub requests: RequestCounts,
+    /// The bucket, for error messages; `None` for local stores.
+    bucket: Option<String>,
+    pub requests: Arc<RequestCounts>,
 }
 
-/// A listed object: its name relative to the repository root and its size.
+/// A listed object: its name relative to the store's root, its size, and
+/// for S3 its ETag and last-modified time.
 #[derive(Debug, Clone)]
 pub struct Listed {
     pub name: String,
     pub size: u64,
+    pub e_tag: Option<String>,
+    pub modified_ns: i64,
+}
+
+/// Objects above this size are uploaded to S3 in parts.
+pub const MULTIPART_THRESHOLD: usize = 16 << 20;
+/// Part size of multipart uploads (S3's minimum is 5 MiB).
+pub const PART_SIZE: usize = 8 << 20;
+/// Parts of one upload in flight at once: memory is bounded by this many
+/// part buffers per upload.
+pub const PARTS_IN_FLIGHT: usize = 4;
+/// S3 servers page listings at 1,000 keys.
+const LIST_PAGE: u64 = 1000;
+
+/// Where and how to reach an S3-compatible bucket. `Debug` never shows the
+/// secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Config {
+    /// `None` means AWS itself (the region decides the host).
+    pub endpoint: Option<String>,
+    pub bucket: String,
+    /// Key prefix inside the bucket, without leading or trailing `/`.
+    pub prefix: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Config {
+    /// The configuration of a repository at `s3://bucket/prefix`: the
+    /// `JARC_S3_*` variables, each falling back to its standard `AWS_*`
+    /// counterpart. (A site's media bucket uses Jant's `S3_*` instead; the
+    /// two rarely share credentials.)
+    pub fn for_repository(url: &str, var: impl Fn(&str) -> Option<String>) -> Result<S3Config> {
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            Error::Invalid(format!(
+                "{url}: an S3 repository is named s3://bucket/prefix"
+            ))
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{url}: no bucket; an S3 repository is named s3://bucket/prefix"
+            )));
+        }
+        let get = |jarc: &str, aws: &[&str]| {
+            var(jarc)
+                .or_else(|| aws.iter().find_map(|a| var(a)))
+                .filter(|v| !v.is_empty())
+        };
+        let need = |jarc: &str, aws: &str| {
+            get(jarc, &[aws]).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "repository {url}: set {jarc} (or {aws}) to reach the bucket"
+                ))
+            })
+        };
+        Ok(S3Config {
+            endpoint: get(
+                "JARC_S3_ENDPOINT",
+                &["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"],
+            ),
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            region: get("JARC_S3_REGION", &["AWS_REGION", "AWS_DEFAULT_REGION"])
+                .unwrap_or_else(|| "us-east-1".into()),
+            access_key_id: need("JARC_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")?,
+            secret_access_key: need("JARC_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")?,
+            session_token: get("JARC_S3_SESSION_TOKEN", &["AWS_SESSION_TOKEN"]),
+        })
+    }
+
+    /// `s3://bucket/prefix` (and the endpoint when it is not AWS's).
+    pub fn describe(&self) -> String {
+        let mut s = format!("s3://{}", self.bucket);
+        if !self.prefix.is_empty() {
+            s.push('/');
+            s.push_str(&self.prefix);
+        }
+        if let Some(e) = &self.endpoint {
+            s.push_str(&format!(" at {e}"));
+        }
+        s
+    }
+
+    /// Path-style addressing (`endpoint/bucket/key`) everywhere but on AWS,
+    /// as Jant does: MinIO, Garage, B2 and R2 endpoints expect it.
+    fn path_style(&self) -> bool {
+        self.endpoint
+            .as_deref()
+            .is_some_and(|e| !e.contains("amazonaws.com"))
+    }
+
+    fn store(&self) -> Result<Arc<dyn ObjectStore>> {
+        use object_store::aws::AmazonS3Builder;
+        use object_store::{BackoffConfig, ClientOptions, RetryConfig};
+        use std::time::Duration;
+        // Client options first: setting them later replaces allow_http.
+        let mut b = AmazonS3Builder::new()
+            .with_client_options(
+                ClientOptions::new()
+                    .with_allow_http(true)
+                    .with_connect_timeout(Duration::from_secs(10))
+                    .with_timeout(Duration::from_secs(300)),
+            )
+            .with_bucket_name(&self.bucket)
+            .with_region(&self.region)
+            .with_access_key_id(&self.access_key_id)
+            .with_secret_access_key(&self.secret_access_key)
+            .with_virtual_hosted_style_request(!self.path_style())
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    init_backoff: Duration::from_millis(100),
+                    max_backoff: Duration::from_secs(10),
+                    base: 2.0,
+                },
+                max_retries: 10,
+                retry_timeout: Duration::from_secs(180),
+            });
+        if let Some(e) = &self.endpoint {
+            b = b.with_endpoint(e);
+        }
+        if let Some(t) = &self.session_token {
+            b = b.with_token(t);
+        }
+        let s3 = b.build().map_err(|e| {
+            Error::Invalid(format!(
+                "{}: {}",
+                self.describe(),
+                scrub(&e.to_string(), &self.secret_access_key)
+            ))
+        })?;
+        Ok(if self.prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(
+                s3,
+                StorePath::from(self.prefix.as_str()),
+            ))
+        })
+    }
+}
+
+/// Never let a secret reach a message, whatever a library put in it.
+fn scrub(msg: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        msg.to_string()
+    } else {
+        msg.replace(secret, "***")
+    }
+}
+
+fn runtime(what: &str) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("jarc-io")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io(what, e))
 }
 
 impl Backend {
@@ -90,11 +270,22 @@ impl Backend {
     /// directory if it is missing (only `init` asks for that).
     pub fn open(location: &str, create: bool) -> Result<Backend> {
         if location.starts_with("s3://") {
-            return Err(Error::Invalid(format!(
-                "repository location {location}: S3 repositories are not supported by this build yet"
-            )));
+            let cfg = S3Config::for_repository(location, |k| std::env::var(k).ok())?;
+            return Backend::s3(&cfg);
         }
         Backend::local(Path::new(location), create)
+    }
+
+    /// A bucket (under its prefix) as a store.
+    pub fn s3(cfg: &S3Config) -> Result<Backend> {
+        Ok(Backend {
+            store: cfg.store()?,
+            rt: runtime("s3 client runtime")?,
+            location: cfg.describe(),
+            local_root: None,
+            bucket: Some(cfg.bucket.clone()),
+            requests: Arc::default(),
+        })
     }
 
     pub fn local(root: &Path, create: bool) -> Result<Backend> {
@@ -107,18 +298,13 @@ impl Backend {
         let store = object_store::local::LocalFileSystem::new_with_prefix(&abs)
             .map_err(|e| backend_err("open", &abs.display().to_string(), e))?
             .with_fsync(true);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("jarc-io")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io(&abs, e))?;
         Ok(Backend {
             store: Arc::new(store),
-            rt,
+            rt: runtime(&abs.display().to_string())?,
             location: abs.display().to_string(),
             local_root: Some(abs),
-            requests: RequestCounts::default(),
+            bucket: None,
+            requests: Arc::default(),
         })
     }
 
@@ -132,19 +318,131 @@ impl Backend {
         self.local_root.as_deref()
     }
 
-    fn path(name: &str) -> StorePath {
-        StorePath::from(name)
+    /// An object name as a store path, taken verbatim: `%`, `+`, spaces and
+    /// unicode stay as they are (object_store's `From<&str>` would
+    /// percent-encode some of them into different keys).
+    fn path(&self, name: &str) -> Result<StorePath> {
+        StorePath::parse(name).map_err(|e| {
+            Error::Invalid(format!(
+                "object key {name:?} cannot be stored in {}: {e}",
+                self.location
+            ))
+        })
+    }
+
+    fn err(&self, op: &'static str, name: &str, e: object_store::Error) -> Error {
+        match e {
+            object_store::Error::NotFound { .. } => Error::NotFound(name.to_string()),
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => Error::Backend {
+                op,
+                name: name.to_string(),
+                message: match &self.bucket {
+                    Some(b) => format!(
+                        "access denied by bucket {b} ({}): check the access key id and secret access key, and that the key may use this bucket",
+                        self.location
+                    ),
+                    None => format!("permission denied ({e})"),
+                },
+            },
+            other => {
+                let mut message = other.to_string();
+                if let Some(b) = &self.bucket {
+                    if message.contains("NoSuchBucket") {
+                        message = format!("bucket {b} does not exist ({})", self.location);
+                    }
+                }
+                Error::Backend {
+                    op,
+                    name: name.to_string(),
+                    message,
+                }
+            }
+        }
     }
 
     /// Atomic whole-object write. Names are content-addressed (or unique), so
     /// writing the same name twice writes the same bytes and is harmless.
+    /// Large objects on S3 go up in parts, several at once.
     pub fn put(&self, name: &str, data: Bytes) -> Result<()> {
+        self.put_with_meta(name, data, &[])
+    }
+
+    /// `put` with object metadata (`contentType`, `cacheControl`,
+    /// `contentDisposition`, … as Jant names them), for S3 targets.
+    pub fn put_with_meta(&self, name: &str, data: Bytes, meta: &[(String, String)]) -> Result<()> {
+        let p = self.path(name)?;
+        let attributes = attributes(meta);
+        if self.bucket.is_some() && data.len() > MULTIPART_THRESHOLD {
+            return self.put_parts(name, &p, attributes, std::iter::once(Ok(data)));
+        }
         self.requests.put.fetch_add(1, Ordering::Relaxed);
-        let p = Self::path(name);
+        let opts = object_store::PutOptions {
+            attributes,
+            ..Default::default()
+        };
         self.rt
-            .block_on(self.store.put(&p, PutPayload::from_bytes(data)))
+            .block_on(self.store.put_opts(&p, PutPayload::from_bytes(data), opts))
             .map(|_| ())
-            .map_err(|e| backend_err("put", name, e))
+            .map_err(|e| self.err("put", name, e))
+    }
+
+    /// Upload an object of any size from a sequence of byte runs, holding
+    /// at most `PARTS_IN_FLIGHT` parts in memory. An error aborts the
+    /// upload, so no partial object appears.
+    pub fn put_stream(
+        &self,
+        name: &str,
+        meta: &[(String, String)],
+        pieces: impl Iterator<Item = Result<Bytes>>,
+    ) -> Result<()> {
+        let p = self.path(name)?;
+        self.put_parts(name, &p, attributes(meta), pieces)
+    }
+
+    fn put_parts(
+        &self,
+        name: &str,
+        p: &StorePath,
+        attributes: object_store::Attributes,
+        pieces: impl Iterator<Item = Result<Bytes>>,
+    ) -> Result<()> {
+        use object_store::WriteMultipart;
+        let opts = object_store::PutMultipartOptions {
+            attributes,
+            ..Default::default()
+        };
+        self.requests.put.fetch_add(1, Ordering::Relaxed);
+        let upload = self
+            .rt
+            .block_on(self.store.put_multipart_opts(p, opts))
+            .map_err(|e| self.err("put", name, e))?;
+        let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut bytes = 0usize;
+        for piece in pieces {
+            let piece = match piece {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = self.rt.block_on(w.abort());
+                    return Err(e);
+                }
+            };
+            bytes += piece.len();
+            if let Err(e) = self.rt.block_on(w.wait_for_capacity(PARTS_IN_FLIGHT)) {
+                let _ = self.rt.block_on(w.abort());
+                return Err(self.err("put", name, e));
+            }
+            // Parts are spawned as tasks onto this backend's runtime.
+            let _in_runtime = self.rt.enter();
+            w.put(piece);
+        }
+        // The parts and the completion are requests too.
+        let parts = bytes.div_ceil(PART_SIZE).max(1) as u64;
+        self.requests.put.fetch_add(parts + 1, Ordering::Relaxed);
+        self.rt
+            .block_on(w.finish())
+            .map(|_| ())
+            .map_err(|e| self.err("put", name, e))
     }
 
     /// `put` that hands the buffer back for reuse when the store has let go
@@ -157,25 +455,46 @@ impl Backend {
 
     pub fn get(&self, name: &str) -> Result<Bytes> {
         self.requests.get.fetch_add(1, Ordering::Relaxed);
-        let p = Self::path(name);
+        let p = self.path(name)?;
         let got = self
             .rt
             .block_on(async { self.store.get(&p).await?.bytes().await })
-            .map_err(|e| backend_err("get", name, e))?;
+            .map_err(|e| self.err("get", name, e))?;
         self.requests
             .bytes_read
             .fetch_add(got.len() as u64, Ordering::Relaxed);
         Ok(got)
     }
 
+    /// Open an object for streaming: its metadata now, its bytes as they
+    /// arrive, so an object of any size passes through bounded memory.
+    pub fn get_stream(&self, name: &str) -> Result<(ObjectReader, Vec<(String, String)>)> {
+        self.requests.get.fetch_add(1, Ordering::Relaxed);
+        let p = self.path(name)?;
+        let got = self
+            .rt
+            .block_on(self.store.get(&p))
+            .map_err(|e| self.err("get", name, e))?;
+        let meta = metadata(&got.attributes);
+        Ok((
+            ObjectReader {
+                rt: self.rt.handle().clone(),
+                requests: self.requests.clone(),
+                stream: got.into_stream(),
+                buf: Bytes::new(),
+            },
+            meta,
+        ))
+    }
+
     pub fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
         self.requests.get.fetch_add(1, Ordering::Relaxed);
-        let p = Self::path(name);
+        let p = self.path(name)?;
         let want = range.end - range.start;
         let got = self
             .rt
             .block_on(self.store.get_range(&p, range))
-            .map_err(|e| backend_err("get", name, e))?;
+            .map_err(|e| self.err("get", name, e))?;
         self.requests
             .bytes_read
             .fetch_add(got.len() as u64, Ordering::Relaxed);
@@ -191,30 +510,42 @@ impl Backend {
     /// Size of an object, or `None` if it does not exist.
     pub fn head(&self, name: &str) -> Result<Option<u64>> {
         self.requests.head.fetch_add(1, Ordering::Relaxed);
-        let p = Self::path(name);
+        let p = self.path(name)?;
         match self.rt.block_on(self.store.head(&p)) {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(backend_err("head", name, e)),
+            Err(e) => Err(self.err("head", name, e)),
         }
     }
 
-    /// Every object under `prefix` (a folder name such as `index`).
+    /// Every object under `prefix` (a folder name such as `index`; empty
+    /// for all), sorted by name. S3 answers 1,000 keys a page; each page
+    /// is counted as a LIST request.
     pub fn list(&self, prefix: &str) -> Result<Vec<Listed>> {
-        self.requests.list.fetch_add(1, Ordering::Relaxed);
-        let p = Self::path(prefix);
+        let p = if prefix.is_empty() {
+            None
+        } else {
+            Some(self.path(prefix)?)
+        };
         let res: Result<Vec<object_store::ObjectMeta>, _> =
-            self.rt.block_on(self.store.list(Some(&p)).try_collect());
+            self.rt.block_on(self.store.list(p.as_ref()).try_collect());
         let metas = match res {
             Ok(m) => m,
             Err(object_store::Error::NotFound { .. }) => Vec::new(),
-            Err(e) => return Err(backend_err("list", prefix, e)),
+            Err(e) => {
+                self.requests.list.fetch_add(1, Ordering::Relaxed);
+                return Err(self.err("list", prefix, e));
+            }
         };
+        let pages = (metas.len() as u64).div_ceil(LIST_PAGE).max(1);
+        self.requests.list.fetch_add(pages, Ordering::Relaxed);
         let mut out: Vec<Listed> = metas
             .into_iter()
             .map(|m| Listed {
                 name: m.location.to_string(),
                 size: m.size,
+                e_tag: m.e_tag,
+                modified_ns: m.last_modified.timestamp_nanos_opt().unwrap_or_default(),
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -223,11 +554,103 @@ impl Backend {
 
     pub fn delete(&self, name: &str) -> Result<()> {
         self.requests.delete.fetch_add(1, Ordering::Relaxed);
-        let p = Self::path(name);
+        let p = self.path(name)?;
         match self.rt.block_on(self.store.delete(&p)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(backend_err("delete", name, e)),
+            Err(e) => Err(self.err("delete", name, e)),
         }
+    }
+
+    /// Write `name` only if it does not exist, where the store can be
+    /// trusted to refuse an overwrite. Returns `false` when the object was
+    /// already there. Stores that ignore `If-None-Match` (found by
+    /// [`Backend::probe_create_if_absent`]) must not be given this.
+    pub fn put_if_absent(&self, name: &str, data: Bytes) -> Result<bool> {
+        self.requests.put.fetch_add(1, Ordering::Relaxed);
+        let p = self.path(name)?;
+        let opts = object_store::PutOptions {
+            mode: object_store::PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .rt
+            .block_on(self.store.put_opts(&p, PutPayload::from_bytes(data), opts))
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(self.err("put", name, e)),
+        }
+    }
+
+    /// Whether this store enforces create-if-absent: write a probe object
+    /// twice with `If-None-Match: *` and see whether the second is refused.
+    /// Some S3 servers (Garage 2.5) silently accept and overwrite.
+    pub fn probe_create_if_absent(&self, probe: &str) -> Result<bool> {
+        let nonce = Bytes::from(format!("{}", crate::backup::now_ns()));
+        let _ = self.delete(probe);
+        let first = self.put_if_absent(probe, nonce.clone())?;
+        let second = self.put_if_absent(probe, nonce)?;
+        let _ = self.delete(probe);
+        Ok(first && !second)
+    }
+}
+
+/// Jant's metadata names and the HTTP attributes they travel as.
+const ATTRIBUTES: [(&str, object_store::Attribute); 5] = [
+    ("contentType", object_store::Attribute::ContentType),
+    ("cacheControl", object_store::Attribute::CacheControl),
+    (
+        "contentDisposition",
+        object_store::Attribute::ContentDisposition,
+    ),
+    ("contentEncoding", object_store::Attribute::ContentEncoding),
+    ("contentLanguage", object_store::Attribute::ContentLanguage),
+];
+
+fn attributes(meta: &[(String, String)]) -> object_store::Attributes {
+    let mut a = object_store::Attributes::new();
+    for (k, v) in meta {
+        if let Some((_, attr)) = ATTRIBUTES.iter().find(|(n, _)| n == k) {
+            a.insert(attr.clone(), v.clone().into());
+        }
+    }
+    a
+}
+
+fn metadata(a: &object_store::Attributes) -> Vec<(String, String)> {
+    ATTRIBUTES
+        .iter()
+        .filter_map(|(n, attr)| a.get(attr).map(|v| (n.to_string(), v.to_string())))
+        .collect()
+}
+
+/// A streaming GET as a blocking `Read`: each call waits for the next
+/// piece of the body on the backend's runtime.
+pub struct ObjectReader {
+    rt: tokio::runtime::Handle,
+    requests: Arc<RequestCounts>,
+    stream: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
+    buf: Bytes,
+}
+
+impl std::io::Read for ObjectReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use futures::StreamExt;
+        while self.buf.is_empty() {
+            match self.rt.block_on(self.stream.next()) {
+                None => return Ok(0),
+                Some(Ok(b)) => self.buf = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf = self.buf.slice(n..);
+        self.requests
+            .bytes_read
+            .fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 

@@ -46,7 +46,10 @@ pub struct BackupSummary {
     pub tree_nodes_new: u64,
     pub packs_written: u64,
     pub warnings: Vec<String>,
+    /// Requests to the repository's store.
     pub requests: crate::backend::RequestSnapshot,
+    /// Requests to a remote media source (an S3 bucket).
+    pub source_requests: Option<crate::backend::RequestSnapshot>,
 }
 
 fn unchanged(s: &MediaEntry, p: &MediaEntry) -> bool {
@@ -174,6 +177,7 @@ pub fn backup_site(
         packs_written: saved.packs.load(Ordering::Relaxed) - before[3],
         warnings,
         requests: repo.backend().requests.snapshot(),
+        source_requests: media.and_then(|m| m.requests()),
     })
 }
 
@@ -206,6 +210,8 @@ fn media_tree(
     // entries whose content can be reused without reading it. `chunks[i]` is
     // known (reused) or still to be read (`None`).
     let mut chunks: Vec<Option<Vec<Id>>> = Vec::with_capacity(scanned.len());
+    // Metadata that come from the parent or the read rather than the scan.
+    let mut metas: Vec<Option<Vec<(String, String)>>> = Vec::with_capacity(scanned.len());
     for scan in &scanned {
         let (s, key) = (&scan.entry, &scan.key);
         let mut hit = None;
@@ -238,14 +244,21 @@ fn media_tree(
         let r = match hit {
             Some(p) if unchanged(s, &p) && !opts.force_read => {
                 summary.files_unchanged += (s.kind != EntryKind::Dir) as u64;
+                if source.meta_from_read() {
+                    metas.push(Some(p.meta));
+                } else {
+                    metas.push(None);
+                }
                 Some(p.chunks)
             }
             Some(_) => {
                 summary.files_changed += (s.kind != EntryKind::Dir) as u64;
+                metas.push(None);
                 None
             }
             None => {
                 summary.files_new += (s.kind != EntryKind::Dir) as u64;
+                metas.push(None);
                 None
             }
         };
@@ -260,12 +273,13 @@ fn media_tree(
     progress.phase("backup", read_total);
 
     let chunker = Chunker::new(&repo.config().chunker);
-    let read: Vec<Result<(usize, Vec<Id>)>> = to_read
+    let read: Vec<Result<(usize, Read)>> = to_read
         .par_iter()
         .map(|&i| read_file(repo, &chunker, source, &scanned[i], progress).map(|c| (i, c)))
         .collect();
+    let mut sizes: Vec<Option<u64>> = vec![None; scanned.len()];
     for r in read {
-        let (i, c) = r?;
+        let (i, got) = r?;
         if source.changed_since_scan(&scanned[i]) {
             let w = format!(
                 "{}: changed while it was read; the next backup will read it again",
@@ -274,7 +288,9 @@ fn media_tree(
             progress.warn(&w);
             warnings.push(w);
         }
-        chunks[i] = Some(c);
+        chunks[i] = Some(got.chunks);
+        metas[i] = got.meta;
+        sizes[i] = Some(got.size);
     }
 
     progress.phase("tree", 0);
@@ -283,6 +299,14 @@ fn media_tree(
         // The scan's metadata is current; the content is reused or just read.
         let mut entry = s.entry;
         entry.chunks = chunks[i].take().unwrap_or_default();
+        if let Some(m) = metas[i].take() {
+            entry.meta = m;
+        }
+        // What was read is what the chunks hold, even if the object grew
+        // or shrank after it was listed.
+        if let Some(n) = sizes[i] {
+            entry.size = n;
+        }
         entry.content = MediaEntry::content_id(&entry.chunks);
         builder.push(s.key.into_bytes(), entry.encode())?;
     }
@@ -301,25 +325,35 @@ fn save_chunks(repo: &Repository, batch: &[&[u8]], progress: &dyn Progress) -> R
         .collect()
 }
 
+/// What reading one object gave.
+struct Read {
+    chunks: Vec<Id>,
+    meta: Option<Vec<(String, String)>>,
+    size: u64,
+}
+
 fn read_file(
     repo: &Repository,
     chunker: &Chunker,
     source: &dyn MediaSource,
     entry: &ScanEntry,
     progress: &dyn Progress,
-) -> Result<Vec<Id>> {
+) -> Result<Read> {
     let slice_chunks = |data: &[u8]| -> Result<Vec<Id>> {
         let cuts = chunker.cuts(data);
         let batch: Vec<&[u8]> = cuts.iter().map(|&(o, l)| &data[o..o + l]).collect();
         save_chunks(repo, &batch, progress)
     };
-    match source.open(entry)? {
-        Content::Mapped(m) => slice_chunks(&m),
-        Content::Bytes(b) => slice_chunks(&b),
+    let (content, meta) = source.open_with_meta(entry)?;
+    let (chunks, size) = match content {
+        Content::Mapped(m) => (slice_chunks(&m)?, m.len() as u64),
+        Content::Bytes(b) => (slice_chunks(&b)?, b.len() as u64),
         Content::Stream(r) => {
             let mut ids = Vec::new();
+            let mut size = 0u64;
             chunker
                 .stream(r, STREAM_BUFFER, |batch| -> Result<()> {
+                    size += batch.iter().map(|c| c.len() as u64).sum::<u64>();
                     ids.extend(save_chunks(repo, batch, progress)?);
                     Ok(())
                 })
@@ -330,9 +364,10 @@ fn read_file(
                     },
                     other => other,
                 })?;
-            Ok(ids)
+            (ids, size)
         }
-    }
+    };
+    Ok(Read { chunks, meta, size })
 }
 
 pub(crate) fn now_ns() -> i64 {

@@ -27,6 +27,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 pub const CONFIG_NAME: &str = "config";
+/// Written and deleted by `init` to learn whether the store enforces
+/// create-if-absent.
+pub const PROBE_NAME: &str = "probe-create-if-absent";
 
 /// What this process has added to the repository since it opened it.
 #[derive(Debug, Default)]
@@ -69,6 +72,14 @@ fn kind_slot(kind: BlobKind) -> usize {
 
 impl Repository {
     /// Create a repository at `location` with `config`.
+    ///
+    /// The config must not replace another's: two `init`s racing on one
+    /// bucket would otherwise leave packs encrypted-under (keyed by) a key
+    /// the surviving config does not hold. Where the store enforces
+    /// create-if-absent (probed once, never assumed), the config is written
+    /// with it; where it silently ignores it (Garage), the config is written,
+    /// read back and compared, which catches a racing `init` unless both
+    /// writes land before either read (format-spec §8.6).
     pub fn init(location: &str, config: Config) -> Result<Repository> {
         config.validate()?;
         let backend = Backend::open(location, true)?;
@@ -80,8 +91,20 @@ impl Repository {
             if rd.next().is_some() {
                 return Err(Error::DirectoryNotEmpty(location.to_string()));
             }
+        } else if !backend.list("")?.is_empty() {
+            return Err(Error::DirectoryNotEmpty(location.to_string()));
         }
-        backend.put(CONFIG_NAME, Bytes::from(config.encode()))?;
+        let bytes = Bytes::from(config.encode());
+        if backend.local_root().is_some() || backend.probe_create_if_absent(PROBE_NAME)? {
+            if !backend.put_if_absent(CONFIG_NAME, bytes)? {
+                return Err(Error::AlreadyARepository(location.to_string()));
+            }
+        } else {
+            backend.put(CONFIG_NAME, bytes.clone())?;
+            if backend.get(CONFIG_NAME)? != bytes {
+                return Err(Error::AlreadyARepository(location.to_string()));
+            }
+        }
         Ok(Repository::with(backend, config, Index::default()))
     }
 

@@ -1165,7 +1165,7 @@ pub fn run(dir: &Path, posts: usize, progress: &dyn Progress) -> Result<DemoRepo
         &repo,
         &b,
         &DatabaseTarget::Sqlite(restored.join("jant.sqlite")),
-        &restored.join("media"),
+        &crate::restore::site::MediaTarget::Dir(restored.join("media")),
         &SiteRestoreOptions::default(),
         progress,
     )?;

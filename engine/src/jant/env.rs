@@ -30,13 +30,8 @@ pub enum Database {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Storage {
     Local(PathBuf),
-    S3 {
-        endpoint: String,
-        bucket: String,
-        region: String,
-        access_key_id: String,
-        secret_access_key: String,
-    },
+    /// Jant's `S3_*` bucket (its `Debug` never shows the secret).
+    S3(crate::backend::S3Config),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,9 +57,7 @@ impl Site {
     pub fn describe_media(&self) -> String {
         match &self.storage {
             Storage::Local(p) => format!("media {}", p.display()),
-            Storage::S3 {
-                endpoint, bucket, ..
-            } => format!("media s3 bucket {bucket} at {endpoint}"),
+            Storage::S3(c) => format!("media bucket {}", c.describe()),
         }
     }
 }
@@ -192,22 +185,7 @@ fn discover_raw(env: &Env, cwd: &Path) -> Result<Site> {
             Some(p) => cwd.join(p),
             None => data_dir.join("media"),
         }),
-        "s3" => {
-            let need = |k: &str| {
-                env.get(k).map(str::to_string).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "STORAGE_DRIVER=s3 but {k} is not set; Jant needs S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY"
-                    ))
-                })
-            };
-            Storage::S3 {
-                endpoint: need("S3_ENDPOINT")?,
-                bucket: need("S3_BUCKET")?,
-                access_key_id: need("S3_ACCESS_KEY_ID")?,
-                secret_access_key: need("S3_SECRET_ACCESS_KEY")?,
-                region: env.get("S3_REGION").unwrap_or("auto").to_string(),
-            }
-        }
+        "s3" => Storage::S3(s3_config(env, None)?),
         "r2" => {
             return Err(Error::Invalid(
                 "STORAGE_DRIVER=r2 is a Cloudflare Workers binding, which a Node site cannot use; pass --media DIR or set STORAGE_DRIVER to local or s3".into(),
@@ -282,6 +260,31 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Jant's bucket as its `S3_*` variables describe it (`bucket` overrides
+/// `S3_BUCKET`): path-style unless the endpoint is AWS's, region `auto`
+/// unless `S3_REGION` says otherwise.
+pub fn s3_config(env: &Env, bucket: Option<&str>) -> Result<crate::backend::S3Config> {
+    let need = |k: &str| {
+        env.get(k).map(str::to_string).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{k} is not set; Jant's S3 storage needs S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY"
+            ))
+        })
+    };
+    Ok(crate::backend::S3Config {
+        endpoint: Some(need("S3_ENDPOINT")?),
+        bucket: match bucket {
+            Some(b) => b.to_string(),
+            None => need("S3_BUCKET")?,
+        },
+        prefix: String::new(),
+        access_key_id: need("S3_ACCESS_KEY_ID")?,
+        secret_access_key: need("S3_SECRET_ACCESS_KEY")?,
+        region: env.get("S3_REGION").unwrap_or("auto").to_string(),
+        session_token: None,
+    })
 }
 
 /// A URL (or a libpq `key=value` string) with its password replaced by `***`.

@@ -7,6 +7,7 @@
 //! snapshot's schema and rows, [`content`] picks what a content-only restore
 //! rewrites, and [`site`] puts a whole Jant site back together.
 
+pub mod bucket;
 pub mod content;
 pub mod postgres;
 pub mod site;
@@ -45,6 +46,9 @@ pub struct RestoreSummary {
     /// Files this restore created (for undoing it when a later step fails).
     #[serde(skip)]
     pub created: Vec<PathBuf>,
+    /// Bucket objects this restore created, likewise.
+    #[serde(skip)]
+    pub created_keys: Vec<String>,
 }
 
 /// Reject keys that would escape the target: absolute, `..`, empty parts.

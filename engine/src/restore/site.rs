@@ -11,7 +11,7 @@ use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::snapshot::Snapshot;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
 pub enum DatabaseTarget {
@@ -19,6 +19,26 @@ pub enum DatabaseTarget {
     Sqlite(PathBuf),
     /// A Postgres connection URL.
     Postgres(String),
+}
+
+/// Takes back what a media restore wrote.
+type Undo<'a> = Box<dyn Fn(&RestoreSummary) + 'a>;
+
+/// Where a site restore writes the media.
+pub enum MediaTarget {
+    /// A directory (Jant's `LOCAL_STORAGE_PATH`).
+    Dir(PathBuf),
+    /// An S3-compatible bucket (Jant's `S3_*`).
+    Bucket(crate::backend::Backend),
+}
+
+impl MediaTarget {
+    pub fn describe(&self) -> String {
+        match self {
+            MediaTarget::Dir(d) => d.display().to_string(),
+            MediaTarget::Bucket(b) => b.location().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -38,7 +58,8 @@ pub struct SiteRestoreSummary {
     pub content_only: bool,
     pub database: DbRestoreSummary,
     pub media: RestoreSummary,
-    pub media_dir: PathBuf,
+    /// The media directory or bucket.
+    pub media_target: String,
     /// Keys the rows reference that the snapshot's media do not hold.
     pub missing_objects: Vec<String>,
 }
@@ -69,7 +90,7 @@ pub fn restore_site(
     repo: &Repository,
     snap: &Snapshot,
     db: &DatabaseTarget,
-    media_dir: &Path,
+    media_target: &MediaTarget,
     opts: &SiteRestoreOptions,
     progress: &dyn Progress,
 ) -> Result<SiteRestoreSummary> {
@@ -121,23 +142,37 @@ pub fn restore_site(
             .then(|| referenced.iter().cloned().collect()),
         keep_existing: opts.content_only,
     };
-    let media_existed = media_dir.exists();
-    let media = restore_media(repo, snap, media_dir, &media_opts, progress)?;
-    let undo_media = |m: &RestoreSummary| {
-        for p in m.created.iter().rev() {
-            let _ = std::fs::remove_file(p);
-            // Directories this restore made are empty again: remove them,
-            // stopping at the first that still holds something.
-            let mut dir = p.parent();
-            while let Some(d) = dir.filter(|d| d.starts_with(media_dir) && *d != media_dir) {
-                if std::fs::remove_dir(d).is_err() {
-                    break;
+    let (media, undo_media): (RestoreSummary, Undo) = match media_target {
+        MediaTarget::Dir(media_dir) => {
+            let media_existed = media_dir.exists();
+            let media = restore_media(repo, snap, media_dir, &media_opts, progress)?;
+            let media_dir = media_dir.clone();
+            let undo = move |m: &RestoreSummary| {
+                for p in m.created.iter().rev() {
+                    let _ = std::fs::remove_file(p);
+                    // Directories this restore made are empty again: remove
+                    // them, stopping at the first that still holds something.
+                    let mut dir = p.parent();
+                    while let Some(d) = dir.filter(|d| d.starts_with(&media_dir) && *d != media_dir)
+                    {
+                        if std::fs::remove_dir(d).is_err() {
+                            break;
+                        }
+                        dir = d.parent();
+                    }
                 }
-                dir = d.parent();
-            }
+                if !media_existed {
+                    let _ = std::fs::remove_dir_all(&media_dir);
+                }
+            };
+            (media, Box::new(undo))
         }
-        if !media_existed {
-            let _ = std::fs::remove_dir_all(media_dir);
+        MediaTarget::Bucket(b) => {
+            let media = super::bucket::restore_to_bucket(repo, snap, b, &media_opts, progress)?;
+            (
+                media,
+                Box::new(|m: &RestoreSummary| super::bucket::undo(b, m)),
+            )
         }
     };
     if !media.failed.is_empty() {
@@ -162,7 +197,7 @@ pub fn restore_site(
             content_only: opts.content_only,
             database,
             media,
-            media_dir: media_dir.to_path_buf(),
+            media_target: media_target.describe(),
             missing_objects: missing,
         }),
         Err(e) => {

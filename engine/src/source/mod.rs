@@ -4,6 +4,7 @@
 //! packs or trees.
 
 pub mod archive;
+pub mod bucket;
 pub mod dir;
 pub mod dump;
 pub mod postgres;
@@ -24,6 +25,9 @@ pub struct ScanEntry {
     pub entry: MediaEntry,
 }
 
+/// Object metadata as Jant names them (`contentType`, …).
+pub type Meta = Vec<(String, String)>;
+
 /// An object's bytes, in the cheapest form the source can give.
 pub enum Content {
     /// Mapped file: chunked in place, never copied.
@@ -37,6 +41,20 @@ pub trait MediaSource: Sync {
     /// Every entry, sorted by key (bytewise), with warnings for what was skipped.
     fn scan(&self) -> Result<(Vec<ScanEntry>, Vec<String>)>;
     fn open(&self, entry: &ScanEntry) -> Result<Content>;
+    /// `open`, plus the object's metadata where reading it brings them
+    /// (an S3 GET's headers) rather than the scan.
+    fn open_with_meta(&self, entry: &ScanEntry) -> Result<(Content, Option<Meta>)> {
+        Ok((self.open(entry)?, None))
+    }
+    /// Whether metadata come with the read (`open_with_meta`) instead of
+    /// the scan: an unchanged object then keeps its parent's metadata.
+    fn meta_from_read(&self) -> bool {
+        false
+    }
+    /// Requests made to a remote source, for the backup summary.
+    fn requests(&self) -> Option<crate::backend::RequestSnapshot> {
+        None
+    }
     /// Whether the object changed while it was being read.
     fn changed_since_scan(&self, _entry: &ScanEntry) -> bool {
         false
