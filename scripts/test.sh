@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: formatting, lints, unit and
 # integration tests against real SQLite (bundled), a real PostgreSQL server
-# (installed and started here), Jant's zip reader (yauzl, from npm) and local
+# (installed and started here), Jant's zip reader (yauzl, from npm), real
+# S3 servers (Garage and moto, installed and started here) and local
 # repositories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,11 +25,14 @@ npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
 
 # shellcheck source=scripts/postgres.sh
 . scripts/postgres.sh
+# Garage and moto on 127.0.0.1 (Garage is built once, ~10 min, then cached).
+# shellcheck source=scripts/s3.sh
+. scripts/s3.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; s3_stop' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line with the totals over every test binary (cargo's own last
 # line is the doc-test run, which has no tests).

@@ -1,0 +1,557 @@
+//! S3 against real servers on 127.0.0.1 (scripts/s3.sh starts them):
+//! Garage 2.5.0 for repositories and media buckets, moto for a server that
+//! enforces If-None-Match. Requests are counted by a proxy on loopback that
+//! parses what the client sends, independently of jarc's own counters.
+
+mod support;
+
+use jarc::backend::{Backend, S3Config};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use support::*;
+
+fn var(k: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| {
+        panic!("{k} is not set: run the suite through scripts/test.sh, which starts the S3 servers")
+    })
+}
+
+/// A fresh bucket on the Garage server, usable with the test key.
+fn bucket(tag: &str) -> String {
+    let name = format!("{tag}-{}", std::process::id());
+    let garage = |args: &[&str]| {
+        let o = Command::new(var("JARC_TEST_GARAGE"))
+            .arg("-c")
+            .arg(var("JARC_TEST_GARAGE_CONFIG"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "garage {args:?}: {}", stderr(&o));
+    };
+    garage(&["bucket", "create", &name]);
+    let key = var("JARC_TEST_S3_KEY");
+    garage(&[
+        "bucket", "allow", "--read", "--write", "--owner", &name, "--key", &key,
+    ]);
+    name
+}
+
+fn config(bucket: &str, endpoint: &str) -> S3Config {
+    S3Config {
+        endpoint: Some(endpoint.to_string()),
+        bucket: bucket.into(),
+        prefix: String::new(),
+        region: var("JARC_TEST_S3_REGION"),
+        access_key_id: var("JARC_TEST_S3_KEY"),
+        secret_access_key: var("JARC_TEST_S3_SECRET"),
+        session_token: None,
+    }
+}
+
+/// jarc with the repository's JARC_S3_* and the site's S3_* both pointing
+/// at `endpoint` (the server, or a proxy in front of it).
+fn jarc(repo: &str, endpoint: &str, args: &[&str]) -> std::process::Output {
+    Command::new(jarc_bin())
+        .env_remove("JARC_REPOSITORY")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("JARC_S3_ENDPOINT", var("JARC_TEST_S3_ENDPOINT"))
+        .env("JARC_S3_REGION", var("JARC_TEST_S3_REGION"))
+        .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
+        .env("JARC_S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
+        .env("S3_ENDPOINT", endpoint)
+        .env("S3_REGION", var("JARC_TEST_S3_REGION"))
+        .env("S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
+        .env("S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn jarc_ok(repo: &str, endpoint: &str, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let o = jarc(repo, endpoint, &a);
+    assert!(
+        o.status.success(),
+        "jarc {args:?}: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// Requests seen by the proxy, by kind.
+#[derive(Default)]
+struct Counts {
+    list: AtomicU64,
+    get: AtomicU64,
+    head: AtomicU64,
+    put: AtomicU64,
+}
+
+/// A TCP proxy to `upstream` that reads each HTTP request's head (and skips
+/// its body by Content-Length) to count it, and passes every byte through.
+fn counting_proxy(upstream: &str) -> (String, Arc<Counts>) {
+    let up = upstream.trim_start_matches("http://").to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Arc::new(Counts::default());
+    let c = counts.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(&up) else {
+                continue;
+            };
+            let (c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut c2 = c2;
+                let _ = std::io::copy(&mut s2, &mut c2);
+            });
+            let counts = c.clone();
+            std::thread::spawn(move || forward_requests(client, server, &counts));
+        }
+    });
+    (format!("http://{addr}"), counts)
+}
+
+fn forward_requests(client: TcpStream, mut server: TcpStream, counts: &Counts) {
+    let mut r = BufReader::new(client);
+    loop {
+        let mut head = String::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match r.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let first = head.lines().next().unwrap_or_default().to_string();
+        let mut parts = first.split(' ');
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let slot = match method {
+            "GET" if target.contains("list-type=") => &counts.list,
+            "GET" => &counts.get,
+            "HEAD" => &counts.head,
+            _ => &counts.put,
+        };
+        slot.fetch_add(1, Ordering::Relaxed);
+        let len: u64 = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        if server.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let mut body = (&mut r).take(len);
+        if std::io::copy(&mut body, &mut server).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn repository_on_s3_round_trips_checks_and_an_unchanged_nightly_is_cheap() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    write(&src.join("empty"), b"");
+    write(&src.join("big/video.mp4"), &noise(1, 110 << 20));
+    write(&src.join("a b/ü + %20.jpg"), &noise(2, 300_000));
+    let b = bucket("repo");
+    let repo = format!("s3://{b}/nightly/jarc");
+    let ep = var("JARC_TEST_S3_ENDPOINT");
+    jarc_ok(&repo, &ep, &["init"]);
+    let again = jarc(&repo, &ep, &["init"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains(&format!("{repo} already holds a jarc repository")),
+        "{}",
+        stderr(&again)
+    );
+    let first = jarc_ok(&repo, &ep, &["backup", "--media", src.to_str().unwrap()]);
+    assert_eq!(first["files_new"], 3);
+    // The 110 MiB of noise fill several packs, each above the multipart
+    // threshold: each is create + parts + complete.
+    assert!(first["requests"]["put"].as_u64().unwrap() > first["packs_written"].as_u64().unwrap());
+
+    // An unchanged nightly through a counting proxy: O(1) LISTs.
+    let (proxy, counts) = counting_proxy(&ep);
+    let o = Command::new(jarc_bin())
+        .env_remove("JARC_REPOSITORY")
+        .env("JARC_S3_ENDPOINT", &proxy)
+        .env("JARC_S3_REGION", var("JARC_TEST_S3_REGION"))
+        .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
+        .env("JARC_S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
+        .args(["--json", "--repo", &repo, "backup", "--media"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let second: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(second["files_unchanged"], 3);
+    assert_eq!(second["bytes_new_raw"], 0);
+    // index/ and snapshots/; config, one index file, two snapshots; one snapshot.
+    assert_eq!(counts.list.load(Ordering::Relaxed), 2);
+    assert_eq!(counts.get.load(Ordering::Relaxed), 4);
+    assert_eq!(counts.put.load(Ordering::Relaxed), 1);
+    assert_eq!(second["requests"]["list"], 2);
+    assert_eq!(second["requests"]["get"], 4);
+    assert_eq!(second["requests"]["put"], 1);
+
+    let out = t.path().join("out");
+    jarc_ok(
+        &repo,
+        &ep,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(capture(&src), capture(&out));
+    let check = jarc_ok(&repo, &ep, &["check", "--read-data"]);
+    assert_eq!(check["report"]["errors"], serde_json::json!([]), "{check}");
+    assert_eq!(
+        jarc_ok(&repo, &ep, &["snapshots"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (code, drill) = {
+        let o = jarc(
+            &repo,
+            &ep,
+            &[
+                "--json",
+                "drill",
+                "latest",
+                "--scratch",
+                t.path().to_str().unwrap(),
+            ],
+        );
+        (
+            o.status.code(),
+            serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(),
+        )
+    };
+    assert_eq!(code, Some(0), "{drill}");
+    assert_eq!(drill["target"], "dir");
+    jarc_ok(&repo, &ep, &["stats"]);
+}
+
+#[test]
+fn media_bucket_backup_is_incremental_and_restores_to_a_bucket_with_metadata() {
+    let src_bucket = bucket("media");
+    let ep = var("JARC_TEST_S3_ENDPOINT");
+    let site = Backend::s3(&config(&src_bucket, &ep)).unwrap();
+    let meta = |i: usize| -> Vec<(String, String)> {
+        if i % 3 == 0 {
+            vec![
+                ("contentType".into(), "image/webp".into()),
+                (
+                    "cacheControl".into(),
+                    "public, max-age=31536000, immutable".into(),
+                ),
+                (
+                    "contentDisposition".into(),
+                    format!("inline; filename=\"p{i}.webp\""),
+                ),
+            ]
+        } else {
+            vec![("contentType".into(), "image/jpeg".into())]
+        }
+    };
+    let key = |i: usize| format!("media/2026/{i:05}.jpg");
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..1050 {
+        let data = noise(i as u64, 200 + i * 7);
+        site.put_with_meta(&key(i), data.clone().into(), &meta(i))
+            .unwrap();
+        expected.insert(key(i), (data, meta(i)));
+    }
+    for (k, data) in [
+        ("media/empty", Vec::new()),
+        ("media/with space/ünïcödé + 100%.png", noise(9001, 5000)),
+        ("media/a%2Fb+c.txt", b"percent".to_vec()),
+    ] {
+        site.put_with_meta(k, data.clone().into(), &[]).unwrap();
+        expected.insert(k.to_string(), (data, Vec::new()));
+    }
+
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    jarc_ok(repo, &ep, &["init"]);
+    // Both backups go through the proxy: the endpoint is part of the
+    // source's identity, so the second finds the first as its parent.
+    let (proxy, counts) = counting_proxy(&ep);
+    let first = jarc_ok(repo, &proxy, &["backup", "--media-bucket", &src_bucket]);
+    assert_eq!(first["files_new"], 1053);
+    assert_eq!(first["source_requests"]["get"], 1053);
+    assert_eq!(first["source_requests"]["list"], 2);
+
+    // 1 % churn: 8 rewritten, 2 added, 1 deleted.
+    for i in [3, 100, 200, 300, 400, 500, 600, 1049] {
+        let data = noise(50_000 + i as u64, 999);
+        site.put_with_meta(&key(i), data.clone().into(), &meta(i))
+            .unwrap();
+        expected.insert(key(i), (data, meta(i)));
+    }
+    for i in [2000, 2001] {
+        let data = noise(i as u64, 1234);
+        site.put_with_meta(&key(i), data.clone().into(), &meta(i))
+            .unwrap();
+        expected.insert(key(i), (data, meta(i)));
+    }
+    site.delete(&key(7)).unwrap();
+    expected.remove(&key(7));
+
+    assert_eq!(counts.get.load(Ordering::Relaxed), 1053);
+    for c in [&counts.list, &counts.get, &counts.head, &counts.put] {
+        c.store(0, Ordering::Relaxed);
+    }
+    let second = jarc_ok(repo, &proxy, &["backup", "--media-bucket", &src_bucket]);
+    assert_eq!(second["files_changed"], 8);
+    assert_eq!(second["files_new"], 2);
+    assert_eq!(second["files_unchanged"], 1044);
+    // Only the changed and new objects were downloaded; nothing was HEADed.
+    assert_eq!(counts.get.load(Ordering::Relaxed), 10);
+    assert_eq!(counts.list.load(Ordering::Relaxed), 2);
+    assert_eq!(counts.head.load(Ordering::Relaxed), 0);
+    assert_eq!(counts.put.load(Ordering::Relaxed), 0);
+    assert_eq!(second["source_requests"]["get"], 10);
+    assert_eq!(second["source_requests"]["list"], 2);
+    assert_eq!(second["source_requests"]["head"], 0);
+
+    // Restore into an empty bucket: same keys, bytes and metadata.
+    let target = bucket("restored");
+    jarc_ok(
+        repo,
+        &ep,
+        &[
+            "restore",
+            "latest",
+            "--target-bucket",
+            &target,
+            "--media-only",
+        ],
+    );
+    let out = Backend::s3(&config(&target, &ep)).unwrap();
+    let listed: Vec<String> = out.list("").unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(listed, expected.keys().cloned().collect::<Vec<_>>());
+    for (k, (data, m)) in &expected {
+        let (mut r, got_meta) = out.get_stream(k).unwrap();
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        assert!(got == *data, "{k}: bytes differ");
+        let mut want = m.clone();
+        want.sort();
+        let mut got_meta = got_meta;
+        got_meta
+            .retain(|(n, v)| !(n == "contentType" && v == "binary/octet-stream" && m.is_empty()));
+        got_meta.sort();
+        assert_eq!(got_meta, want, "{k}");
+    }
+    // A second restore into the now full bucket is refused.
+    let o = jarc(
+        repo,
+        &ep,
+        &[
+            "restore",
+            "latest",
+            "--target-bucket",
+            &target,
+            "--media-only",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is not empty (1054 objects)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_wrong_secret_is_a_clear_403_that_never_shows_the_secret() {
+    let b = bucket("denied");
+    let secret = "wrong-secret-0123456789abcdef";
+    let o = Command::new(jarc_bin())
+        .env_remove("JARC_REPOSITORY")
+        .env("JARC_S3_ENDPOINT", var("JARC_TEST_S3_ENDPOINT"))
+        .env("JARC_S3_REGION", var("JARC_TEST_S3_REGION"))
+        .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
+        .env("JARC_S3_SECRET_ACCESS_KEY", secret)
+        .args(["--repo", &format!("s3://{b}/r"), "init"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("access denied by bucket {b}")),
+        "{err}"
+    );
+    assert!(!err.contains(secret), "{err}");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(secret));
+}
+
+#[test]
+fn create_if_absent_is_probed_not_assumed() {
+    // Garage accepts `If-None-Match: *` and overwrites anyway.
+    let b = bucket("probe");
+    let garage = Backend::s3(&config(&b, &var("JARC_TEST_S3_ENDPOINT"))).unwrap();
+    assert!(!garage.probe_create_if_absent("probe").unwrap());
+    assert!(
+        garage.list("").unwrap().is_empty(),
+        "the probe object is removed"
+    );
+    // moto enforces it (any key is accepted there).
+    let moto_ep = var("JARC_TEST_MOTO_ENDPOINT");
+    let mk = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT"])
+        .arg(format!("{moto_ep}/probe-{}", std::process::id()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&mk.stdout), "200");
+    let moto_cfg = S3Config {
+        region: "us-east-1".into(),
+        ..config(&format!("probe-{}", std::process::id()), &moto_ep)
+    };
+    let moto = Backend::s3(&moto_cfg).unwrap();
+    assert!(moto.probe_create_if_absent("probe").unwrap());
+    assert!(moto.put_if_absent("x", "1".into()).unwrap());
+    assert!(!moto.put_if_absent("x", "2".into()).unwrap());
+    assert_eq!(&moto.get("x").unwrap()[..], b"1");
+
+    // init works on both, and a second init is refused on both.
+    for (ep, bucket, region) in [
+        (
+            var("JARC_TEST_S3_ENDPOINT"),
+            b.clone(),
+            var("JARC_TEST_S3_REGION"),
+        ),
+        (
+            moto_ep.clone(),
+            moto_cfg.bucket.clone(),
+            "us-east-1".to_string(),
+        ),
+    ] {
+        let run = || {
+            Command::new(jarc_bin())
+                .env("JARC_S3_ENDPOINT", &ep)
+                .env("JARC_S3_REGION", &region)
+                .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
+                .env("JARC_S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
+                .args(["--repo", &format!("s3://{bucket}/repo"), "init"])
+                .output()
+                .unwrap()
+        };
+        let o = run();
+        assert!(o.status.success(), "{ep}: {}", stderr(&o));
+        let o = run();
+        assert_eq!(o.status.code(), Some(1), "{ep}");
+        assert!(
+            stderr(&o).contains("already holds a jarc repository"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+/// A second Garage of its own, so stopping it disturbs no other test.
+fn own_garage(data: &Path) -> (String, impl Fn(&str)) {
+    let toml_path = data.join("garage.toml");
+    let data = data.to_path_buf();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/s3-garage.sh");
+    let ctl = move |what: &str| {
+        let o = Command::new("bash")
+            .arg(&script)
+            .arg(what)
+            .env("S3_DATA", &data)
+            .env("S3_BUCKET", "own")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "garage {what}: {}", stderr(&o));
+    };
+    ctl("start");
+    let toml = std::fs::read_to_string(toml_path).unwrap();
+    let port = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("api_bind_addr = \"127.0.0.1:"))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    (format!("http://127.0.0.1:{port}"), ctl)
+}
+
+#[test]
+fn a_server_outage_mid_backup_is_retried_or_fails_cleanly() {
+    let t = tempfile::tempdir().unwrap();
+    let (ep, ctl) = own_garage(&t.path().join("garage"));
+    let src = t.path().join("src");
+    for i in 0..6 {
+        write(&src.join(format!("f{i}.bin")), &noise(100 + i, 24 << 20));
+    }
+    let repo = "s3://own/r";
+    let cmd = |args: &[&str]| {
+        let mut c = Command::new(jarc_bin());
+        c.env("JARC_S3_ENDPOINT", &ep)
+            .env("JARC_S3_REGION", "garage")
+            .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
+            .env("JARC_S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
+            .args(["--repo", repo])
+            .args(args);
+        c
+    };
+    let o = cmd(&["init"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let backup = cmd(&["backup", "--media", src.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    ctl("stop");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    ctl("start");
+    let o = backup.wait_with_output().unwrap();
+    // Either the retries carried it through, or it failed and said so; in
+    // both cases the repository is valid and the next backup succeeds.
+    let snaps_after_first = if o.status.success() { 1 } else { 0 };
+    if !o.status.success() {
+        assert!(stderr(&o).contains("backup failed"), "{}", stderr(&o));
+    }
+    let check = cmd(&["--json", "check"]).output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let o = cmd(&["backup", "--media", src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = cmd(&["--json", "snapshots"]).output().unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), snaps_after_first + 1);
+    let out = t.path().join("out");
+    let o = cmd(&["restore", "latest", "--target", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(capture(&src), capture(&out));
+    ctl("stop");
+}
