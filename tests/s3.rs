@@ -258,7 +258,7 @@ fn media_bucket_backup_is_incremental_and_restores_to_a_bucket_with_metadata() {
     let ep = var("JARC_TEST_S3_ENDPOINT");
     let site = Backend::s3(&config(&src_bucket, &ep)).unwrap();
     let meta = |i: usize| -> Vec<(String, String)> {
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             vec![
                 ("contentType".into(), "image/webp".into()),
                 (
