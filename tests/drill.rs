@@ -9,22 +9,6 @@ use jarc::demo;
 use std::path::{Path, PathBuf};
 use support::*;
 
-const CHECKS: [&str; 13] = [
-    "media restore",
-    "database restore",
-    "integrity",
-    "foreign keys",
-    "full-text index",
-    "row counts and digests",
-    "schema objects",
-    "published posts",
-    "site name",
-    "collections resolve",
-    "paths resolve",
-    "referenced media",
-    "media content",
-];
-
 struct Setup {
     _dir: tempfile::TempDir,
     data: PathBuf,
@@ -144,7 +128,7 @@ fn clean_drill_passes_every_check_and_is_recorded() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, CHECKS);
+    assert_eq!(names, DRILL_CHECKS);
     assert!(failed_checks(&r).is_empty(), "{r}");
     // The digests compare every table's rows with what the backup recorded.
     let tables = jarc::Repository::open(s.repo.to_str().unwrap())
@@ -214,7 +198,7 @@ fn clean_drill_passes_every_check_and_is_recorded() {
     assert_eq!(h[0]["snapshot"], snap.as_str());
     assert_eq!(h[0]["passed"], true);
     assert_eq!(h[0]["target"], "sqlite");
-    assert_eq!(h[0]["checks"], CHECKS.len());
+    assert_eq!(h[0]["checks"], DRILL_CHECKS.len());
     ok(&s.repo, &["check"]);
 
     // A sample reads back fewer files; --keep leaves a usable site behind.

@@ -158,3 +158,20 @@ pub fn pack_count(repo: &Path) -> usize {
 pub fn init(repo: &Path) {
     ok(repo, &["init"]);
 }
+
+/// The checks a drill of a site runs, in order (format-spec §11).
+pub const DRILL_CHECKS: [&str; 13] = [
+    "media restore",
+    "database restore",
+    "integrity",
+    "foreign keys",
+    "full-text index",
+    "row counts and digests",
+    "schema objects",
+    "published posts",
+    "site name",
+    "collections resolve",
+    "paths resolve",
+    "referenced media",
+    "media content",
+];
