@@ -81,17 +81,6 @@ fn assert_scratch_removed(s: &Setup) {
     assert!(left.is_empty(), "scratch left behind: {left:?}");
 }
 
-/// Flip one byte in the middle of a blob's stored bytes, so exactly that
-/// blob is damaged.
-fn damage_blob(repo: &Path, blob: &jarc::Id) {
-    let r = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
-    let loc = r.index().lookup(blob).unwrap();
-    let path = repo.join(jarc::repo::pack_name(&loc.pack));
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[(loc.offset + loc.length / 2) as usize] ^= 0x20;
-    std::fs::write(&path, &bytes).unwrap();
-}
-
 /// How many objects the snapshot's rows reference.
 fn referenced(repo: &Path) -> usize {
     let r = jarc::Repository::open(repo.to_str().unwrap()).unwrap();

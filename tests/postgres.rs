@@ -477,12 +477,8 @@ fn postgres_drill_passes_then_fails_on_a_damaged_table_and_drops_its_database() 
     let r0 = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
     let (_, s) = jarc::snapshot::resolve(&r0, &snap).unwrap();
     let node = s.root("db.rows/post").unwrap().node;
-    let loc = r0.index().lookup(&node).unwrap();
     drop(r0);
-    let pack = repo.join(jarc::repo::pack_name(&loc.pack));
-    let mut bytes = std::fs::read(&pack).unwrap();
-    bytes[(loc.offset + loc.length / 2) as usize] ^= 0x20;
-    std::fs::write(&pack, &bytes).unwrap();
+    damage_blob(&repo, &node);
     let (code, r) = drill(&["--target-database", &admin_arg]);
     assert_eq!(code, Some(3), "{r}");
     assert_eq!(r["passed"], false);

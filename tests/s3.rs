@@ -52,26 +52,37 @@ fn config(bucket: &str, endpoint: &str) -> S3Config {
     }
 }
 
-/// jarc with the repository's JARC_S3_* and the site's S3_* both pointing
-/// at `endpoint` (the server, or a proxy in front of it).
-fn jarc(repo: &str, endpoint: &str, args: &[&str]) -> std::process::Output {
-    Command::new(jarc_bin())
-        .env_remove("JARC_REPOSITORY")
+/// jarc with the repository's JARC_S3_* set (and nothing inherited that
+/// could stand in for them).
+fn repo_cmd(endpoint: &str, region: &str, secret: &str) -> Command {
+    let mut c = Command::new(jarc_bin());
+    c.env_remove("JARC_REPOSITORY")
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("JARC_S3_ENDPOINT", var("JARC_TEST_S3_ENDPOINT"))
-        .env("JARC_S3_REGION", var("JARC_TEST_S3_REGION"))
+        .env("JARC_S3_ENDPOINT", endpoint)
+        .env("JARC_S3_REGION", region)
         .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
-        .env("JARC_S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
-        .env("S3_ENDPOINT", endpoint)
-        .env("S3_REGION", var("JARC_TEST_S3_REGION"))
-        .env("S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
-        .env("S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
-        .arg("--repo")
-        .arg(repo)
-        .args(args)
-        .output()
-        .unwrap()
+        .env("JARC_S3_SECRET_ACCESS_KEY", secret);
+    c
+}
+
+/// jarc with the repository on the Garage server and the site's S3_*
+/// pointing at `endpoint` (the server, or a proxy in front of it).
+fn jarc(repo: &str, endpoint: &str, args: &[&str]) -> std::process::Output {
+    repo_cmd(
+        &var("JARC_TEST_S3_ENDPOINT"),
+        &var("JARC_TEST_S3_REGION"),
+        &var("JARC_TEST_S3_SECRET"),
+    )
+    .env("S3_ENDPOINT", endpoint)
+    .env("S3_REGION", var("JARC_TEST_S3_REGION"))
+    .env("S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
+    .env("S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
+    .arg("--repo")
+    .arg(repo)
+    .args(args)
+    .output()
+    .unwrap()
 }
 
 fn jarc_ok(repo: &str, endpoint: &str, args: &[&str]) -> serde_json::Value {
@@ -192,16 +203,15 @@ fn repository_on_s3_round_trips_checks_and_an_unchanged_nightly_is_cheap() {
 
     // An unchanged nightly through a counting proxy: O(1) LISTs.
     let (proxy, counts) = counting_proxy(&ep);
-    let o = Command::new(jarc_bin())
-        .env_remove("JARC_REPOSITORY")
-        .env("JARC_S3_ENDPOINT", &proxy)
-        .env("JARC_S3_REGION", var("JARC_TEST_S3_REGION"))
-        .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
-        .env("JARC_S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
-        .args(["--json", "--repo", &repo, "backup", "--media"])
-        .arg(&src)
-        .output()
-        .unwrap();
+    let o = repo_cmd(
+        &proxy,
+        &var("JARC_TEST_S3_REGION"),
+        &var("JARC_TEST_S3_SECRET"),
+    )
+    .args(["--json", "--repo", &repo, "backup", "--media"])
+    .arg(&src)
+    .output()
+    .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let second: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(second["files_unchanged"], 3);
@@ -392,15 +402,14 @@ fn media_bucket_backup_is_incremental_and_restores_to_a_bucket_with_metadata() {
 fn a_wrong_secret_is_a_clear_403_that_never_shows_the_secret() {
     let b = bucket("denied");
     let secret = "wrong-secret-0123456789abcdef";
-    let o = Command::new(jarc_bin())
-        .env_remove("JARC_REPOSITORY")
-        .env("JARC_S3_ENDPOINT", var("JARC_TEST_S3_ENDPOINT"))
-        .env("JARC_S3_REGION", var("JARC_TEST_S3_REGION"))
-        .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
-        .env("JARC_S3_SECRET_ACCESS_KEY", secret)
-        .args(["--repo", &format!("s3://{b}/r"), "init"])
-        .output()
-        .unwrap();
+    let o = repo_cmd(
+        &var("JARC_TEST_S3_ENDPOINT"),
+        &var("JARC_TEST_S3_REGION"),
+        secret,
+    )
+    .args(["--repo", &format!("s3://{b}/r"), "init"])
+    .output()
+    .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
@@ -453,11 +462,7 @@ fn create_if_absent_is_probed_not_assumed() {
         ),
     ] {
         let run = || {
-            Command::new(jarc_bin())
-                .env("JARC_S3_ENDPOINT", &ep)
-                .env("JARC_S3_REGION", &region)
-                .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
-                .env("JARC_S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
+            repo_cmd(&ep, &region, &var("JARC_TEST_S3_SECRET"))
                 .args(["--repo", &format!("s3://{bucket}/repo"), "init"])
                 .output()
                 .unwrap()
@@ -510,13 +515,8 @@ fn a_server_outage_mid_backup_is_retried_or_fails_cleanly() {
     }
     let repo = "s3://own/r";
     let cmd = |args: &[&str]| {
-        let mut c = Command::new(jarc_bin());
-        c.env("JARC_S3_ENDPOINT", &ep)
-            .env("JARC_S3_REGION", "garage")
-            .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
-            .env("JARC_S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
-            .args(["--repo", repo])
-            .args(args);
+        let mut c = repo_cmd(&ep, "garage", &var("JARC_TEST_S3_SECRET"));
+        c.args(["--repo", repo]).args(args);
         c
     };
     let o = cmd(&["init"]).output().unwrap();

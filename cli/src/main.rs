@@ -224,17 +224,21 @@ enum Cmd {
     },
 }
 
-/// The source id of the database the environment describes (`sqlite:<path>`
-/// or `pg:<masked url>`), to pick that site's snapshots; `None` when the
-/// environment names no site.
-fn site_database_id() -> Option<String> {
+/// A bucket as Jant's `S3_*` variables (shell, .env, .env.node) describe
+/// it; a non-empty `name` (the value given to `flag`) overrides S3_BUCKET.
+fn jant_bucket(name: &str, flag: &str) -> Result<jarc::backend::S3Config> {
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let env = Env::load(&cwd)?;
+    let name = Some(name).filter(|n| !n.is_empty());
+    env::s3_config(&env, name).context(flag.to_string())
+}
+
+/// The database the environment describes, as a backup records it; `None`
+/// when the environment names no site.
+fn site_database() -> Option<jarc::snapshot::SourceInfo> {
     let cwd = std::env::current_dir().ok()?;
     let env = Env::load(&cwd).ok()?;
-    let site = env::discover(&env, &cwd).ok()?;
-    Some(match &site.database {
-        env::Database::Sqlite(p) => format!("sqlite:{}", std::fs::canonicalize(p).ok()?.display()),
-        env::Database::Postgres(u) => format!("pg:{}", env::mask_url(u)),
-    })
+    Some(env::discover(&env, &cwd).ok()?.database.source_info())
 }
 
 /// Where the repository is when neither --repo nor JARC_REPOSITORY says.
@@ -313,11 +317,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 extra_roots: Vec::new(),
             };
             if let Some(name) = media_bucket {
-                let cwd = std::env::current_dir().context("reading the working directory")?;
-                let env = Env::load(&cwd)?;
-                let name = Some(name.as_str()).filter(|n| !n.is_empty());
-                let source =
-                    BucketSource::new(env::s3_config(&env, name).context("--media-bucket")?)?;
+                let source = BucketSource::new(jant_bucket(name, "--media-bucket")?)?;
                 let repo = backup_repo(&cli)?;
                 output::note(
                     cli.json,
@@ -429,13 +429,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (id, snap) = snapshot::resolve(&repo, spec)?;
             let bucket = match target_bucket {
                 None => None,
-                Some(name) => {
-                    let cwd = std::env::current_dir().context("reading the working directory")?;
-                    let env = Env::load(&cwd)?;
-                    let name = Some(name.as_str()).filter(|n| !n.is_empty());
-                    let cfg = env::s3_config(&env, name).context("--target-bucket")?;
-                    Some(jarc::backend::Backend::s3(&cfg)?)
-                }
+                Some(name) => Some(jarc::backend::Backend::s3(&jant_bucket(
+                    name,
+                    "--target-bucket",
+                )?)?),
             };
             if let (Some(b), true) = (
                 &bucket,
@@ -636,52 +633,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 keep: *keep,
                 hostname: host.clone(),
             };
-            let targets = if *all_sources {
-                jarc::drill::latest_per_source(&repo)?
-            } else if let Some(spec) = spec {
-                vec![snapshot::resolve(&repo, spec)?]
-            } else {
-                vec![jarc::drill::default_snapshot(
-                    &repo,
-                    site_database_id().as_deref(),
-                )?]
-            };
-            if targets.is_empty() {
-                anyhow::bail!("the repository holds no snapshots to drill");
-            }
-            let mut outcomes = Vec::new();
-            for (id, snap) in &targets {
-                let source = snap.source.description.clone();
-                if *all_sources {
-                    if let Some(why) = jarc::drill::undrillable(snap) {
-                        outcomes.push(output::DrillOutcome::Skipped {
-                            snapshot: *id,
-                            source,
-                            why,
-                        });
-                        continue;
-                    }
-                }
-                let r = jarc::drill::drill(&repo, id, snap, &opts, &bars);
+            use jarc::drill::Outcome;
+            let outcomes = if *all_sources {
+                let all = jarc::drill::drill_sources(&repo, &opts, &bars);
                 bars.done();
-                match r {
-                    Ok(r) => outcomes.push(output::DrillOutcome::Done(Box::new(r))),
-                    Err(e) if *all_sources => outcomes.push(output::DrillOutcome::Error {
-                        snapshot: *id,
-                        source,
-                        error: e.to_string(),
-                    }),
-                    Err(e) => {
-                        return Err(anyhow::Error::new(e)
-                            .context(format!("drilling snapshot {}", id.short())))
-                    }
-                }
+                all?
+            } else {
+                let (id, snap) = match spec {
+                    Some(spec) => snapshot::resolve(&repo, spec)?,
+                    None => jarc::drill::default_snapshot(&repo, site_database().as_ref())?,
+                };
+                let r = jarc::drill::drill(&repo, &id, &snap, &opts, &bars);
+                bars.done();
+                let r = r.with_context(|| format!("drilling snapshot {}", id.short()))?;
+                vec![Outcome::Done(Box::new(r))]
+            };
+            if outcomes.is_empty() {
+                anyhow::bail!("the repository holds no snapshots to drill");
             }
             output::drill(cli.json, &outcomes, !*all_sources);
             let failed = outcomes.iter().any(|o| match o {
-                output::DrillOutcome::Done(r) => !r.passed,
-                output::DrillOutcome::Error { .. } => true,
-                output::DrillOutcome::Skipped { .. } => false,
+                Outcome::Done(r) => !r.passed,
+                Outcome::Failed { .. } => true,
+                Outcome::Skipped { .. } => false,
             });
             if failed {
                 return Ok(ExitCode::from(3));

@@ -4,7 +4,7 @@ use jarc::backup::BackupSummary;
 use jarc::check::CheckReport;
 use jarc::demo::DemoReport;
 use jarc::diff::{ChangeKind, DiffReport};
-use jarc::drill::{DrillRecord, DrillReport};
+use jarc::drill::{DrillRecord, DrillReport, Outcome};
 use jarc::export::{ExportSummary, SqlExportSummary};
 use jarc::import::ImportSummary;
 use jarc::media::{EntryKind, MediaEntry};
@@ -580,35 +580,20 @@ fn drill_text(r: &DrillReport) {
     println!("recorded as {}", r.recorded);
 }
 
-/// The outcome of each source's drill (`--all-sources`), or of one.
-pub enum DrillOutcome {
-    Done(Box<DrillReport>),
-    Skipped {
-        snapshot: Id,
-        source: String,
-        why: String,
-    },
-    Error {
-        snapshot: Id,
-        source: String,
-        error: String,
-    },
-}
-
-pub fn drill(j: bool, outcomes: &[DrillOutcome], single: bool) {
+pub fn drill(j: bool, outcomes: &[Outcome], single: bool) {
     if j {
         let v: Vec<serde_json::Value> = outcomes
             .iter()
             .map(|o| match o {
-                DrillOutcome::Done(r) => serde_json::to_value(r).unwrap_or_default(),
-                DrillOutcome::Skipped {
+                Outcome::Done(r) => serde_json::to_value(r).unwrap_or_default(),
+                Outcome::Skipped {
                     snapshot,
                     source,
                     why,
                 } => json!({
                     "snapshot": snapshot.to_hex(), "source": source, "skipped": why
                 }),
-                DrillOutcome::Error {
+                Outcome::Failed {
                     snapshot,
                     source,
                     error,
@@ -628,15 +613,15 @@ pub fn drill(j: bool, outcomes: &[DrillOutcome], single: bool) {
             println!();
         }
         match o {
-            DrillOutcome::Done(r) => drill_text(r),
-            DrillOutcome::Skipped {
+            Outcome::Done(r) => drill_text(r),
+            Outcome::Skipped {
                 snapshot,
                 source,
                 why,
             } => {
                 println!("skipped snapshot {} ({source}): {why}", snapshot.short())
             }
-            DrillOutcome::Error {
+            Outcome::Failed {
                 snapshot,
                 source,
                 error,

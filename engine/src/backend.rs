@@ -296,7 +296,11 @@ impl Backend {
         }
         let abs = std::fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(&abs)
-            .map_err(|e| backend_err("open", &abs.display().to_string(), e))?
+            .map_err(|e| Error::Backend {
+                op: "open",
+                name: abs.display().to_string(),
+                message: e.to_string(),
+            })?
             .with_fsync(true);
         Ok(Backend {
             store: Arc::new(store),
@@ -518,6 +522,24 @@ impl Backend {
         }
     }
 
+    /// Whether any object lies under `prefix` (empty for all): one LIST
+    /// page at most, however many objects there are.
+    pub fn has_any(&self, prefix: &str) -> Result<bool> {
+        use futures::StreamExt;
+        let p = if prefix.is_empty() {
+            None
+        } else {
+            Some(self.path(prefix)?)
+        };
+        self.requests.list.fetch_add(1, Ordering::Relaxed);
+        let mut stream = self.store.list(p.as_ref());
+        match self.rt.block_on(stream.next()) {
+            None | Some(Err(object_store::Error::NotFound { .. })) => Ok(false),
+            Some(Ok(_)) => Ok(true),
+            Some(Err(e)) => Err(self.err("list", prefix, e)),
+        }
+    }
+
     /// Every object under `prefix` (a folder name such as `index`; empty
     /// for all), sorted by name. S3 answers 1,000 keys a page; each page
     /// is counted as a LIST request.
@@ -651,16 +673,5 @@ impl std::io::Read for ObjectReader {
             .bytes_read
             .fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
-    }
-}
-
-fn backend_err(op: &'static str, name: &str, e: object_store::Error) -> Error {
-    match e {
-        object_store::Error::NotFound { .. } => Error::NotFound(name.to_string()),
-        other => Error::Backend {
-            op,
-            name: name.to_string(),
-            message: other.to_string(),
-        },
     }
 }

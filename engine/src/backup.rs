@@ -71,15 +71,24 @@ pub fn backup_media(
     backup_site(repo, None, Some(source), opts, progress)
 }
 
+/// The source kind of a site backup (database, and media if any).
+pub const SITE_KIND: &str = "jant-site";
+
+/// The part of a site's source id its database gives: `<kind>:<id>`.
+/// A site whose media were backed up too continues with ` + <media>`.
+pub fn site_id_of(db: &SourceInfo) -> String {
+    format!("{}:{}", db.kind, db.id)
+}
+
 /// What identifies a site across backups: its database and its media.
 fn site_info(db: Option<&SourceInfo>, media: Option<&SourceInfo>) -> Result<SourceInfo> {
     match (db, media) {
         (None, Some(m)) => Ok(m.clone()),
         (Some(d), m) => Ok(SourceInfo {
-            kind: "jant-site".into(),
+            kind: SITE_KIND.into(),
             id: match m {
-                Some(m) => format!("{}:{} + {}:{}", d.kind, d.id, m.kind, m.id),
-                None => format!("{}:{}", d.kind, d.id),
+                Some(m) => format!("{} + {}:{}", site_id_of(d), m.kind, m.id),
+                None => site_id_of(d),
             },
             description: match m {
                 Some(m) => format!("{} + {}", d.description, m.description),
@@ -241,28 +250,22 @@ fn media_tree(
                 summary.bytes += s.size;
             }
         }
-        let r = match hit {
+        let (reused, meta) = match hit {
             Some(p) if unchanged(s, &p) && !opts.force_read => {
                 summary.files_unchanged += (s.kind != EntryKind::Dir) as u64;
-                if source.meta_from_read() {
-                    metas.push(Some(p.meta));
-                } else {
-                    metas.push(None);
-                }
-                Some(p.chunks)
+                (Some(p.chunks), source.meta_from_read().then_some(p.meta))
             }
             Some(_) => {
                 summary.files_changed += (s.kind != EntryKind::Dir) as u64;
-                metas.push(None);
-                None
+                (None, None)
             }
             None => {
                 summary.files_new += (s.kind != EntryKind::Dir) as u64;
-                metas.push(None);
-                None
+                (None, None)
             }
         };
-        chunks.push(r);
+        chunks.push(reused);
+        metas.push(meta);
     }
 
     let to_read: Vec<usize> = (0..scanned.len())

@@ -148,13 +148,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
     // Drill records are small and self-contained; a damaged one loses only
     // the history it held, but it is still damage.
     for l in repo.backend().list(crate::drill::PREFIX)? {
-        let ok = repo.backend().get(&l.name).and_then(|b| {
-            if l.name.rsplit('/').next() != Some(Id::of_bytes(&b).to_hex().as_str()) {
-                return Err(Error::corrupt(&l.name, "content does not match its name"));
-            }
-            crate::drill::DrillRecord::decode(&b).map(|_| ())
-        });
-        if let Err(e) = ok {
+        if let Err(e) = crate::drill::load(repo, &l.name) {
             r.errors.push(format!("drill record {}: {e}", l.name));
         }
     }

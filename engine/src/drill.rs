@@ -136,13 +136,6 @@ impl DrillReport {
     }
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or_default()
-}
-
 /// Why a snapshot cannot be drilled, if it cannot.
 pub fn undrillable(snap: &Snapshot) -> Option<String> {
     if database::extra(snap, crate::export::EXTRA_ORIGIN).is_some() {
@@ -199,7 +192,7 @@ impl Scratch {
             .clone()
             .unwrap_or_else(std::env::temp_dir);
         std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-        let tag = hex::encode(&Id::of_bytes(&now_ns().to_le_bytes()).0[..4]);
+        let tag = hex::encode(&Id::of_bytes(&crate::backup::now_ns().to_le_bytes()).0[..4]);
         let dir = parent.join(format!("jarc-drill-{tag}-{}", std::process::id()));
         std::fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut s = Scratch {
@@ -309,7 +302,71 @@ pub fn drill(
             id.short()
         )));
     }
-    let started_ns = now_ns();
+    let newest = snapshot::latest_of_source(repo, &snap.source, &snap.hostname)?
+        .map(|(i, s)| (i, s.time_ns))
+        .unwrap_or((*id, snap.time_ns));
+    run(repo, id, snap, newest, opts, progress)
+}
+
+/// How one source's drill ended, for `--all-sources`.
+pub enum Outcome {
+    Done(Box<DrillReport>),
+    Skipped {
+        snapshot: Id,
+        source: String,
+        why: String,
+    },
+    Failed {
+        snapshot: Id,
+        source: String,
+        error: String,
+    },
+}
+
+/// Drill the newest snapshot of every source, reading the snapshot list
+/// once. An error in one source's drill is that source's outcome.
+pub fn drill_sources(
+    repo: &Repository,
+    opts: &DrillOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<Outcome>> {
+    let mut out = Vec::new();
+    for (id, snap) in snapshot::latest_per_source(snapshot::list(repo)?) {
+        let source = snap.source.description.clone();
+        if let Some(why) = undrillable(&snap) {
+            out.push(Outcome::Skipped {
+                snapshot: id,
+                source,
+                why,
+            });
+            continue;
+        }
+        // The newest of its source is the snapshot itself.
+        out.push(
+            match run(repo, &id, &snap, (id, snap.time_ns), opts, progress) {
+                Ok(r) => Outcome::Done(Box::new(r)),
+                Err(e) => Outcome::Failed {
+                    snapshot: id,
+                    source,
+                    error: e.to_string(),
+                },
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The drill itself; `newest` is the newest snapshot of the same source
+/// and its capture time, for the RPO.
+fn run(
+    repo: &Repository,
+    id: &Id,
+    snap: &Snapshot,
+    newest: (Id, i64),
+    opts: &DrillOptions,
+    progress: &dyn Progress,
+) -> Result<DrillReport> {
+    let started_ns = crate::backup::now_ns();
     let requests_before = repo.backend().requests.snapshot();
     let has_db = database::has_database(snap);
     let dialect = database::extra(snap, database::EXTRA_DIALECT).unwrap_or("sqlite");
@@ -447,16 +504,6 @@ pub fn drill(
     log.phase_done("verify media");
     let rto_ms = log.start.elapsed().as_millis() as u64;
 
-    let newest = snapshot::list(repo)?
-        .into_iter()
-        .rev()
-        .find(|(_, s)| {
-            s.source.kind == snap.source.kind
-                && s.source.id == snap.source.id
-                && s.hostname == snap.hostname
-        })
-        .map(|(i, s)| (i, s.time_ns))
-        .unwrap_or((*id, snap.time_ns));
     let rpo = Rpo {
         snapshot_age_s: (started_ns - snap.time_ns) / 1_000_000_000,
         newest_snapshot: newest.0.to_hex(),
@@ -1085,20 +1132,25 @@ fn save(repo: &Repository, r: &DrillRecord) -> Result<String> {
     Ok(name)
 }
 
+/// Read one record, checking it against its name.
+pub fn load(repo: &Repository, name: &str) -> Result<(Id, DrillRecord)> {
+    let bytes = repo.backend().get(name)?;
+    let hex = name.rsplit('/').next().unwrap_or_default();
+    let id = Id::from_hex(hex)
+        .filter(|id| *id == Id::of_bytes(&bytes))
+        .ok_or_else(|| Error::corrupt(name, "content does not match its name"))?;
+    let r = DrillRecord::decode(&bytes).map_err(|e| match e {
+        Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
+        other => other,
+    })?;
+    Ok((id, r))
+}
+
 /// Every drill recorded in the repository, oldest first.
 pub fn history(repo: &Repository) -> Result<Vec<(Id, DrillRecord)>> {
     let mut out = Vec::new();
     for l in repo.backend().list(PREFIX)? {
-        let bytes = repo.backend().get(&l.name)?;
-        let hex = l.name.rsplit('/').next().unwrap_or_default();
-        let id = Id::from_hex(hex)
-            .filter(|id| *id == Id::of_bytes(&bytes))
-            .ok_or_else(|| Error::corrupt(l.name.clone(), "content does not match its name"))?;
-        let r = DrillRecord::decode(&bytes).map_err(|e| match e {
-            Error::Corrupt { detail, .. } => Error::corrupt(l.name.clone(), detail),
-            other => other,
-        })?;
-        out.push((id, r));
+        out.push(load(repo, &l.name)?);
     }
     out.sort_by(|a, b| a.1.time_ns.cmp(&b.1.time_ns).then(a.0.cmp(&b.0)));
     Ok(out)
@@ -1113,32 +1165,16 @@ pub fn last_drills(repo: &Repository) -> Result<HashMap<Id, (i64, bool)>> {
     Ok(out)
 }
 
-/// The newest snapshot of every source (kind, id and host: one backup
-/// chain each), oldest source first.
-pub fn latest_per_source(repo: &Repository) -> Result<Vec<(Id, Snapshot)>> {
-    let mut latest: BTreeMap<(String, String, String), (Id, Snapshot)> = BTreeMap::new();
-    for (id, s) in snapshot::list(repo)? {
-        let k = (
-            s.source.kind.clone(),
-            s.source.id.clone(),
-            s.hostname.clone(),
-        );
-        latest.insert(k, (id, s));
-    }
-    let mut out: Vec<(Id, Snapshot)> = latest.into_values().collect();
-    out.sort_by_key(|(_, s)| s.time_ns);
-    Ok(out)
-}
-
-/// The drill a plain `jarc drill` runs: the newest snapshot of the only
-/// site in the repository, or of the one whose database is `db_id`
-/// (`sqlite:<path>` or `pg:<masked url>`).
-pub fn default_snapshot(repo: &Repository, db_id: Option<&str>) -> Result<(Id, Snapshot)> {
-    let sites: Vec<(Id, Snapshot)> = latest_per_source(repo)?
+/// The drill a plain `jarc drill` runs: the newest snapshot of the site
+/// whose database is `db` (the one the environment describes), or of the
+/// only site in the repository.
+pub fn default_snapshot(repo: &Repository, db: Option<&SourceInfo>) -> Result<(Id, Snapshot)> {
+    let sites: Vec<(Id, Snapshot)> = snapshot::latest_per_source(snapshot::list(repo)?)
         .into_iter()
-        .filter(|(_, s)| s.source.kind == "jant-site" && undrillable(s).is_none())
+        .filter(|(_, s)| s.source.kind == crate::backup::SITE_KIND && undrillable(s).is_none())
         .collect();
-    if let Some(db) = db_id {
+    if let Some(db) = db {
+        let db = crate::backup::site_id_of(db);
         let prefix = format!("{db} +");
         if let Some(hit) = sites
             .iter()
@@ -1148,19 +1184,16 @@ pub fn default_snapshot(repo: &Repository, db_id: Option<&str>) -> Result<(Id, S
             return Ok(hit.clone());
         }
     }
-    if sites.len() == 1 {
-        return Ok(sites[0].clone());
-    }
-    match sites.len() {
-        0 => Err(Error::Invalid(
+    match sites.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::Invalid(
             "the repository holds no site backup; name a snapshot, or use --all-sources".into(),
         )),
-        _ => Err(Error::Invalid(format!(
+        many => Err(Error::Invalid(format!(
             "the repository holds backups of {} sites ({}); name a snapshot, or use --all-sources",
-            sites.len(),
-            sites
-                .iter()
-                .map(|(_, s)| s.source.description.clone())
+            many.len(),
+            many.iter()
+                .map(|(_, s)| s.source.description.as_str())
                 .collect::<Vec<_>>()
                 .join("; ")
         ))),

@@ -91,7 +91,7 @@ impl Repository {
             if rd.next().is_some() {
                 return Err(Error::DirectoryNotEmpty(location.to_string()));
             }
-        } else if !backend.list("")?.is_empty() {
+        } else if backend.has_any("")? {
             return Err(Error::DirectoryNotEmpty(location.to_string()));
         }
         let bytes = Bytes::from(config.encode());

@@ -154,9 +154,29 @@ pub fn latest_of_source(
     source: &SourceInfo,
     hostname: &str,
 ) -> Result<Option<(Id, Snapshot)>> {
-    Ok(list(repo)?.into_iter().rev().find(|(_, s)| {
-        s.source.kind == source.kind && s.source.id == source.id && s.hostname == hostname
-    }))
+    Ok(list(repo)?
+        .into_iter()
+        .rev()
+        .find(|(_, s)| chain(s) == (&source.kind, &source.id, hostname)))
+}
+
+/// What makes snapshots one backup chain: source kind, source id, host.
+fn chain(s: &Snapshot) -> (&String, &String, &str) {
+    (&s.source.kind, &s.source.id, s.hostname.as_str())
+}
+
+/// The newest snapshot of every chain in `list` (oldest first, as [`list`]
+/// gives them), ordered by time.
+pub fn latest_per_source(list: Vec<(Id, Snapshot)>) -> Vec<(Id, Snapshot)> {
+    let mut latest: std::collections::BTreeMap<(String, String, String), (Id, Snapshot)> =
+        std::collections::BTreeMap::new();
+    for (id, s) in list {
+        let (kind, source, host) = chain(&s);
+        latest.insert((kind.clone(), source.clone(), host.to_string()), (id, s));
+    }
+    let mut out: Vec<(Id, Snapshot)> = latest.into_values().collect();
+    out.sort_by_key(|(_, s)| s.time_ns);
+    out
 }
 
 pub fn hostname() -> String {

@@ -175,3 +175,14 @@ pub const DRILL_CHECKS: [&str; 13] = [
     "referenced media",
     "media content",
 ];
+
+/// Flip one byte in the middle of a blob's stored bytes, so exactly that
+/// blob is damaged.
+pub fn damage_blob(repo: &Path, blob: &jarc::Id) {
+    let r = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
+    let loc = r.index().lookup(blob).unwrap();
+    let path = repo.join(jarc::repo::pack_name(&loc.pack));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[(loc.offset + loc.length / 2) as usize] ^= 0x20;
+    std::fs::write(&path, &bytes).unwrap();
+}

@@ -27,6 +27,16 @@ pub enum Database {
     Postgres(String),
 }
 
+impl Database {
+    /// What a backup of this database records as its source.
+    pub fn source_info(&self) -> crate::snapshot::SourceInfo {
+        match self {
+            Database::Sqlite(p) => crate::source::sqlite::info_of(p),
+            Database::Postgres(u) => crate::source::postgres::info_of(u),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Storage {
     Local(PathBuf),

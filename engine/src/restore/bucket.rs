@@ -42,12 +42,12 @@ pub fn restore_to_bucket(
     }
     // A live bucket: Jant never rewrites an object under the same key.
     entries.retain(|(k, _)| !existing.contains(k));
-    for (k, _) in &entries {
-        if let Some(why) = media::key_problem(k) {
-            return Err(Error::Invalid(format!(
-                "object key {k:?} in the snapshot: {why}; refusing to write it"
-            )));
-        }
+    // As for a directory: a hostile or damaged snapshot writes nothing.
+    if let Some((k, _)) = entries
+        .iter()
+        .find(|(k, _)| media::key_problem(k).is_some())
+    {
+        return Err(Error::UnsafeKey(k.clone()));
     }
     let total: u64 = entries.iter().map(|(_, e)| e.size).sum();
     progress.phase("restore", total);

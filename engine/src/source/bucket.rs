@@ -27,11 +27,6 @@ impl BucketSource {
             cfg,
         })
     }
-
-    /// Requests made to the bucket so far.
-    pub fn requests(&self) -> RequestSnapshot {
-        self.backend.requests.snapshot()
-    }
 }
 
 impl MediaSource for BucketSource {

@@ -199,14 +199,19 @@ fn read_kind(typname: &str) -> Read {
     }
 }
 
+/// What a backup of the database at `url` records as its source.
+pub fn info_of(url: &str) -> SourceInfo {
+    let masked = mask_url(url);
+    SourceInfo {
+        kind: "pg".into(),
+        id: masked.clone(),
+        description: format!("postgres {masked}"),
+    }
+}
+
 impl DatabaseSource for PostgresSource {
     fn info(&self) -> SourceInfo {
-        let masked = mask_url(&self.url);
-        SourceInfo {
-            kind: "pg".into(),
-            id: masked.clone(),
-            description: format!("postgres {masked}"),
-        }
+        info_of(&self.url)
     }
 
     fn dialect(&self) -> &'static str {

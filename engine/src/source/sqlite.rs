@@ -94,14 +94,19 @@ fn fts_content_option(args: &str) -> Option<String> {
     None
 }
 
+/// What a backup of the database file at `path` records as its source.
+pub fn info_of(path: &Path) -> SourceInfo {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    SourceInfo {
+        kind: "sqlite".into(),
+        id: abs.display().to_string(),
+        description: format!("sqlite {}", abs.display()),
+    }
+}
+
 impl DatabaseSource for SqliteSource {
     fn info(&self) -> SourceInfo {
-        let abs = std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone());
-        SourceInfo {
-            kind: "sqlite".into(),
-            id: abs.display().to_string(),
-            description: format!("sqlite {}", abs.display()),
-        }
+        info_of(&self.path)
     }
 
     fn dialect(&self) -> &'static str {
