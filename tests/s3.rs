@@ -351,17 +351,14 @@ fn media_bucket_backup_is_incremental_and_restores_to_a_bucket_with_metadata() {
 
     // Restore into an empty bucket: same keys, bytes and metadata.
     let target = bucket("restored");
-    jarc_ok(
-        repo,
-        &ep,
-        &[
-            "restore",
-            "latest",
-            "--target-bucket",
-            &target,
-            "--media-only",
-        ],
-    );
+    let restore = [
+        "restore",
+        "latest",
+        "--target-bucket",
+        &target,
+        "--media-only",
+    ];
+    jarc_ok(repo, &ep, &restore);
     let out = Backend::s3(&config(&target, &ep)).unwrap();
     let listed: Vec<String> = out.list("").unwrap().into_iter().map(|l| l.name).collect();
     assert_eq!(listed, expected.keys().cloned().collect::<Vec<_>>());
@@ -379,17 +376,7 @@ fn media_bucket_backup_is_incremental_and_restores_to_a_bucket_with_metadata() {
         assert_eq!(got_meta, want, "{k}");
     }
     // A second restore into the now full bucket is refused.
-    let o = jarc(
-        repo,
-        &ep,
-        &[
-            "restore",
-            "latest",
-            "--target-bucket",
-            &target,
-            "--media-only",
-        ],
-    );
+    let o = jarc(repo, &ep, &restore);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("is not empty (1055 objects)"),
