@@ -105,6 +105,7 @@ struct Counts {
     get: AtomicU64,
     head: AtomicU64,
     put: AtomicU64,
+    delete: AtomicU64,
 }
 
 /// A TCP proxy to `upstream` that reads each HTTP request's head (and skips
@@ -156,6 +157,9 @@ fn forward_requests(client: TcpStream, mut server: TcpStream, counts: &Counts) {
             "GET" if target.contains("list-type=") => &counts.list,
             "GET" => &counts.get,
             "HEAD" => &counts.head,
+            // object_store deletes through the bulk DeleteObjects call.
+            "DELETE" => &counts.delete,
+            "POST" if target.ends_with("?delete") => &counts.delete,
             _ => &counts.put,
         };
         slot.fetch_add(1, Ordering::Relaxed);
@@ -216,13 +220,16 @@ fn repository_on_s3_round_trips_checks_and_an_unchanged_nightly_is_cheap() {
     let second: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(second["files_unchanged"], 3);
     assert_eq!(second["bytes_new_raw"], 0);
-    // index/ and snapshots/; config, one index file, two snapshots; one snapshot.
-    assert_eq!(counts.list.load(Ordering::Relaxed), 2);
+    // plans/, index/ and snapshots/; config, one index file, two
+    // snapshots; the session marker twice and one snapshot; the marker
+    // deleted at exit, after the summary was taken (format-spec §8.7).
+    assert_eq!(counts.list.load(Ordering::Relaxed), 3);
     assert_eq!(counts.get.load(Ordering::Relaxed), 4);
-    assert_eq!(counts.put.load(Ordering::Relaxed), 1);
-    assert_eq!(second["requests"]["list"], 2);
+    assert_eq!(counts.put.load(Ordering::Relaxed), 3);
+    assert_eq!(counts.delete.load(Ordering::Relaxed), 1);
+    assert_eq!(second["requests"]["list"], 3);
     assert_eq!(second["requests"]["get"], 4);
-    assert_eq!(second["requests"]["put"], 1);
+    assert_eq!(second["requests"]["put"], 3);
 
     let out = t.path().join("out");
     jarc_ok(

@@ -216,7 +216,7 @@ fn index_memory(blobs: u64) -> Result<()> {
                 })
                 .collect(),
         };
-        idx.add_pack(&pack);
+        idx.add_pack(&pack, false);
     }
     idx.finish();
     let load = t.elapsed();

@@ -212,6 +212,63 @@ enum Cmd {
         #[arg(long)]
         host: Option<String>,
     },
+    /// Forget snapshots, by id or by a retention policy (grouped by source
+    /// unless --group-by says otherwise). The data only they held is freed
+    /// by `prune` (--prune runs it right after).
+    Forget {
+        /// Snapshots to forget (ids or unique prefixes) instead of a policy.
+        #[arg(conflicts_with_all = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within", "keep_tag"])]
+        snapshots: Vec<String>,
+        /// Keep the N newest snapshots.
+        #[arg(long, value_name = "N")]
+        keep_last: Option<u32>,
+        /// Keep the newest snapshot of each of the N newest hours (UTC) with one.
+        #[arg(long, value_name = "N")]
+        keep_hourly: Option<u32>,
+        /// … days.
+        #[arg(long, value_name = "N")]
+        keep_daily: Option<u32>,
+        /// … ISO weeks.
+        #[arg(long, value_name = "N")]
+        keep_weekly: Option<u32>,
+        /// … months.
+        #[arg(long, value_name = "N")]
+        keep_monthly: Option<u32>,
+        /// … years.
+        #[arg(long, value_name = "N")]
+        keep_yearly: Option<u32>,
+        /// Keep every snapshot within DURATION of the group's newest
+        /// (30d, 12h, 2w, 6m, 1y, 1y6m).
+        #[arg(long, value_name = "DURATION")]
+        keep_within: Option<String>,
+        /// Keep every snapshot with this tag (repeatable).
+        #[arg(long, value_name = "TAG")]
+        keep_tag: Vec<String>,
+        /// Group by any of source, host, tags (comma-separated; "" for one group).
+        #[arg(long, default_value = "source")]
+        group_by: String,
+        /// List what would be forgotten and why the rest is kept; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow forgetting the newest snapshot of a source.
+        #[arg(long)]
+        force: bool,
+        /// Run prune afterwards.
+        #[arg(long)]
+        prune: bool,
+        #[command(flatten)]
+        prune_opts: PruneArgs,
+    },
+    /// Free the space of data no snapshot references: condemn unused packs
+    /// and repack mostly-unused ones now, delete what earlier runs condemned
+    /// once no running backup can still need it.
+    Prune {
+        /// Report what would be condemned and repacked; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        opts: PruneArgs,
+    },
     /// Make a small Jant site, back it up, change it, back it up again,
     /// diff, restore into a blank directory and verify it.
     Demo {
@@ -222,6 +279,70 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         posts: usize,
     },
+}
+
+#[derive(clap::Args)]
+struct PruneArgs {
+    /// Unused space allowed to remain in kept packs, as a share of the used
+    /// space (packs above it are repacked, most unused first).
+    #[arg(long, default_value = "5%", value_name = "PERCENT")]
+    max_unused: String,
+    /// Copy at most this much live data while repacking in one run (500M, 2G).
+    #[arg(long, value_name = "SIZE")]
+    max_repack: Option<String>,
+}
+
+impl PruneArgs {
+    fn options(&self, dry_run: bool) -> Result<jarc::prune::PruneOptions> {
+        let pct = self.max_unused.trim().trim_end_matches('%');
+        let pct: f64 = pct
+            .parse()
+            .ok()
+            .filter(|p: &f64| (0.0..=100.0).contains(p))
+            .with_context(|| {
+                format!(
+                    "--max-unused {:?}: expected a percentage from 0 to 100",
+                    self.max_unused
+                )
+            })?;
+        Ok(jarc::prune::PruneOptions {
+            dry_run,
+            max_unused_permille: (pct * 10.0).round() as u32,
+            max_repack: self.max_repack.as_deref().map(parse_size).transpose()?,
+            ..Default::default()
+        })
+    }
+}
+
+/// `1024`, `500K`, `500M`, `2G`, `1T` (powers of 1024).
+fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .with_context(|| format!("size {s:?}: expected a number with an optional K, M, G or T"))
+}
+
+fn run_prune(cli: &Cli, opts: &jarc::prune::PruneOptions, bars: &progress::Bars) -> Result<()> {
+    let loc = repo_location(cli)?;
+    let repo = if opts.dry_run {
+        Repository::open(&loc)
+    } else {
+        Repository::open_session(&loc, "prune", false)
+    }
+    .with_context(|| format!("opening repository {loc}"))?;
+    let report = jarc::prune::prune(&repo, opts, bars).context("prune")?;
+    bars.done();
+    output::prune(cli.json, &report, opts.dry_run);
+    Ok(())
 }
 
 /// A bucket as Jant's `S3_*` variables (shell, .env, .env.node) describe
@@ -270,24 +391,32 @@ fn repo_location(cli: &Cli) -> Result<String> {
 /// The repository a backup writes to; the default one is created on first use.
 fn backup_repo(cli: &Cli) -> Result<Repository> {
     if let Some(loc) = &cli.repo {
-        return Repository::open(loc).with_context(|| format!("opening repository {loc}"));
+        return Repository::open_session(loc, "backup", true)
+            .with_context(|| format!("opening repository {loc}"));
     }
-    if Path::new(DEFAULT_REPOSITORY).join("config").exists() {
-        return Repository::open(DEFAULT_REPOSITORY)
-            .with_context(|| format!("opening repository ./{DEFAULT_REPOSITORY}"));
+    if !Path::new(DEFAULT_REPOSITORY).join("config").exists() {
+        Repository::init(DEFAULT_REPOSITORY, Config::new_random())
+            .with_context(|| format!("creating the default repository ./{DEFAULT_REPOSITORY}"))?;
+        output::note(
+            cli.json,
+            &format!("created the default repository at ./{DEFAULT_REPOSITORY} (first use)"),
+        );
     }
-    let repo = Repository::init(DEFAULT_REPOSITORY, Config::new_random())
-        .with_context(|| format!("creating the default repository ./{DEFAULT_REPOSITORY}"))?;
-    output::note(
-        cli.json,
-        &format!("created the default repository at ./{DEFAULT_REPOSITORY} (first use)"),
-    );
-    Ok(repo)
+    Repository::open_session(DEFAULT_REPOSITORY, "backup", true)
+        .with_context(|| format!("opening repository ./{DEFAULT_REPOSITORY}"))
 }
 
 fn open(cli: &Cli) -> Result<Repository> {
     let loc = repo_location(cli)?;
     Repository::open(&loc).with_context(|| format!("opening repository {loc}"))
+}
+
+/// Open for a command a concurrent prune must not break (format-spec
+/// §12.3): a `writer` commits a snapshot; any other reads.
+fn open_session(cli: &Cli, command: &str, writer: bool) -> Result<Repository> {
+    let loc = repo_location(cli)?;
+    Repository::open_session(&loc, command, writer)
+        .with_context(|| format!("opening repository {loc}"))
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -425,7 +554,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             target_bucket,
             media_only,
         } => {
-            let repo = open(&cli)?;
+            let repo = open_session(&cli, "restore", false)?;
             let (id, snap) = snapshot::resolve(&repo, spec)?;
             let bucket = match target_bucket {
                 None => None,
@@ -535,7 +664,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             site,
             allow_missing_objects,
         } => {
-            let repo = open(&cli)?;
+            let repo = open_session(&cli, "export", false)?;
             let (id, snap) = snapshot::resolve(&repo, spec)?;
             if let Some(path) = sql {
                 let s = jarc::export::export_sql(&repo, &snap, path).with_context(|| {
@@ -570,7 +699,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tags,
             host,
         } => {
-            let repo = open(&cli)?;
+            let repo = open_session(&cli, "import", true)?;
             let dialect = match dialect.as_deref() {
                 None => None,
                 Some(d) => Some(
@@ -599,7 +728,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::import(cli.json, &s);
         }
         Cmd::Check { read_data } => {
-            let repo = open(&cli)?;
+            let repo = open_session(&cli, "check", false)?;
             let r = jarc::check::check(&repo, *read_data, &bars)?;
             bars.done();
             output::check(cli.json, &r);
@@ -621,7 +750,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             keep,
             host,
         } => {
-            let repo = open(&cli)?;
+            let repo = if *history {
+                open(&cli)?
+            } else {
+                open_session(&cli, "drill", false)?
+            };
             if *history {
                 output::drill_history(cli.json, &jarc::drill::history(&repo)?);
                 return Ok(ExitCode::SUCCESS);
@@ -660,6 +793,71 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if failed {
                 return Ok(ExitCode::from(3));
             }
+        }
+        Cmd::Forget {
+            snapshots,
+            keep_last,
+            keep_hourly,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            keep_yearly,
+            keep_within,
+            keep_tag,
+            group_by,
+            dry_run,
+            force,
+            prune,
+            prune_opts,
+        } => {
+            let repo = open(&cli)?;
+            let all = snapshot::list(&repo)?;
+            let gone: Vec<jarc::Id> = if snapshots.is_empty() {
+                let policy = jarc::forget::Policy {
+                    last: keep_last.unwrap_or(0),
+                    hourly: keep_hourly.unwrap_or(0),
+                    daily: keep_daily.unwrap_or(0),
+                    weekly: keep_weekly.unwrap_or(0),
+                    monthly: keep_monthly.unwrap_or(0),
+                    yearly: keep_yearly.unwrap_or(0),
+                    within_ns: keep_within
+                        .as_deref()
+                        .map(jarc::forget::parse_duration)
+                        .transpose()
+                        .context("--keep-within")?,
+                    tags: keep_tag.clone(),
+                };
+                let groups = jarc::forget::apply(
+                    &all,
+                    &policy,
+                    jarc::forget::GroupBy::parse(group_by)?,
+                    *force,
+                )?;
+                output::forget(cli.json, &groups, *dry_run);
+                groups
+                    .iter()
+                    .flat_map(|g| g.decisions.iter().filter(|d| !d.keep).map(|d| d.id))
+                    .collect()
+            } else {
+                let mut ids = Vec::new();
+                for spec in snapshots {
+                    ids.push(snapshot::resolve(&repo, spec)?.0);
+                }
+                jarc::forget::check_ids(&all, &ids, *force)?;
+                output::forget_ids(cli.json, &ids, *dry_run);
+                ids
+            };
+            if *dry_run {
+                return Ok(ExitCode::SUCCESS);
+            }
+            jarc::forget::remove(&repo, &gone).context("forgetting snapshots")?;
+            drop(repo);
+            if *prune {
+                run_prune(&cli, &prune_opts.options(false)?, &bars)?;
+            }
+        }
+        Cmd::Prune { dry_run, opts } => {
+            run_prune(&cli, &opts.options(*dry_run)?, &bars)?;
         }
         Cmd::Demo { dir, posts } => {
             let r = jarc::demo::run(dir, *posts, &bars)?;

@@ -674,3 +674,103 @@ pub fn drill_history(j: bool, h: &[(Id, DrillRecord)]) {
     }
     println!("{} drills", h.len());
 }
+
+pub fn forget(j: bool, groups: &[jarc::forget::Group], dry_run: bool) {
+    if j {
+        print_json(&json!({ "dry_run": dry_run, "groups": groups }));
+        return;
+    }
+    let verb = if dry_run { "would forget" } else { "forget" };
+    for g in groups {
+        let gone = g.decisions.iter().filter(|d| !d.keep).count();
+        println!(
+            "{}: keep {}, {verb} {gone}",
+            g.key,
+            g.decisions.len() - gone
+        );
+        for d in &g.decisions {
+            if d.keep {
+                println!(
+                    "  keep    {}  {}  {}",
+                    d.id.short(),
+                    time(d.time_ns),
+                    d.reasons.join(", ")
+                );
+            } else {
+                println!(
+                    "  {:<7} {}  {}",
+                    if dry_run { "would" } else { "forget" },
+                    d.id.short(),
+                    time(d.time_ns)
+                );
+            }
+        }
+    }
+}
+
+pub fn forget_ids(j: bool, ids: &[Id], dry_run: bool) {
+    if j {
+        print_json(&json!({ "dry_run": dry_run, "forget": ids }));
+        return;
+    }
+    for id in ids {
+        println!(
+            "{} {}",
+            if dry_run { "would forget" } else { "forget" },
+            id.short()
+        );
+    }
+}
+
+pub fn prune(j: bool, r: &jarc::prune::PruneReport, dry_run: bool) {
+    if j {
+        print_json(&json!({ "dry_run": dry_run, "report": r }));
+        return;
+    }
+    println!(
+        "{} snapshots, {} blobs in {} packs: {} used, {} unused",
+        r.snapshots,
+        r.blobs,
+        r.packs,
+        bytes(r.used_bytes),
+        bytes(r.unused_bytes)
+    );
+    let would = if dry_run {
+        "would condemn"
+    } else {
+        "condemned"
+    };
+    println!(
+        "{would} {} packs ({}): {} unused, {} repacked ({} live copied), {} unindexed; {} unused left",
+        r.packs_unused + r.packs_repacked + r.packs_unindexed,
+        bytes(r.bytes_condemned),
+        r.packs_unused,
+        r.packs_repacked,
+        bytes(r.bytes_repacked),
+        r.packs_unindexed,
+        bytes(r.unused_bytes_after)
+    );
+    if dry_run {
+        return;
+    }
+    if let Some(p) = &r.plan {
+        println!("plan {} written", p.short());
+    }
+    if !r.plans_executed.is_empty() {
+        println!(
+            "executed {} plan(s): deleted {} packs, freed {}, rescued {} blobs, replaced {} index files",
+            r.plans_executed.len(),
+            r.packs_deleted,
+            bytes(r.bytes_freed),
+            r.blobs_rescued,
+            r.index_files_replaced
+        );
+    }
+    for (p, by) in &r.plans_deferred {
+        println!(
+            "plan {} deferred to a later prune: held back by {}",
+            p.short(),
+            by.join(", ")
+        );
+    }
+}

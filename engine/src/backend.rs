@@ -75,9 +75,11 @@ impl RequestSnapshot {
     }
 }
 
+#[derive(Clone)]
 pub struct Backend {
     store: Arc<dyn ObjectStore>,
-    rt: tokio::runtime::Runtime,
+    /// Shared by clones (a session's refresher thread uses one).
+    rt: Arc<tokio::runtime::Runtime>,
     location: String,
     local_root: Option<PathBuf>,
     /// The bucket, for error messages; `None` for local stores.
@@ -280,7 +282,7 @@ impl Backend {
     pub fn s3(cfg: &S3Config) -> Result<Backend> {
         Ok(Backend {
             store: cfg.store()?,
-            rt: runtime("s3 client runtime")?,
+            rt: Arc::new(runtime("s3 client runtime")?),
             location: cfg.describe(),
             local_root: None,
             bucket: Some(cfg.bucket.clone()),
@@ -304,7 +306,7 @@ impl Backend {
             .with_fsync(true);
         Ok(Backend {
             store: Arc::new(store),
-            rt: runtime(&abs.display().to_string())?,
+            rt: Arc::new(runtime(&abs.display().to_string())?),
             location: abs.display().to_string(),
             local_root: Some(abs),
             bucket: None,
@@ -574,13 +576,21 @@ impl Backend {
         Ok(out)
     }
 
+    /// Delete an object; a missing one is not an error. On a local store
+    /// a directory the deletion empties is removed too (best effort), as a
+    /// bucket has no directories: a failed command that wrote and deleted
+    /// its session marker leaves the repository exactly as it found it.
     pub fn delete(&self, name: &str) -> Result<()> {
         self.requests.delete.fetch_add(1, Ordering::Relaxed);
         let p = self.path(name)?;
         match self.rt.block_on(self.store.delete(&p)) {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.err("delete", name, e)),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(self.err("delete", name, e)),
         }
+        if let (Some(root), Some((dir, _))) = (&self.local_root, name.rsplit_once('/')) {
+            let _ = std::fs::remove_dir(root.join(dir));
+        }
+        Ok(())
     }
 
     /// Write `name` only if it does not exist, where the store can be

@@ -176,6 +176,8 @@ pub fn backup_site(
         summary: summary.clone(),
         extra,
     };
+    let root_ids: Vec<Id> = snap.roots.iter().map(|(_, r)| r.node).collect();
+    repo.before_commit(&root_ids)?;
     let id = snapshot::save(repo, &snap)?;
     Ok(BackupSummary {
         snapshot: id,
@@ -250,8 +252,14 @@ fn media_tree(
                 summary.bytes += s.size;
             }
         }
+        // A chunk whose only copies a prune plan condemns may be deleted
+        // before this snapshot commits: read the file again instead.
         let (reused, meta) = match hit {
-            Some(p) if unchanged(s, &p) && !opts.force_read => {
+            Some(p)
+                if unchanged(s, &p)
+                    && !opts.force_read
+                    && p.chunks.iter().all(|c| repo.index().contains_live(c)) =>
+            {
                 summary.files_unchanged += (s.kind != EntryKind::Dir) as u64;
                 (Some(p.chunks), source.meta_from_read().then_some(p.meta))
             }

@@ -145,6 +145,20 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
         }
     }
 
+    match crate::plan::load_checked(repo.backend()) {
+        Ok((plans, bad)) => {
+            r.errors.extend(bad);
+            for (id, p) in plans {
+                r.warnings.push(format!(
+                    "plan {} condemns {} pack(s); the next prune deletes them once no running command holds it back",
+                    id.short(),
+                    p.packs.len()
+                ));
+            }
+        }
+        Err(e) => r.errors.push(format!("plans: {e}")),
+    }
+
     // Drill records are small and self-contained; a damaged one loses only
     // the history it held, but it is still damage.
     for l in repo.backend().list(crate::drill::PREFIX)? {

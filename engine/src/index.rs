@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::id::Id;
 use crate::pack::{BlobKind, Codec, PackBlob};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub const MAGIC: &[u8; 4] = b"JRIX";
 pub const VERSION: u16 = 1;
@@ -62,12 +62,19 @@ struct Entry {
     offset: u32,
     length: u32,
     raw_length: u32,
-    /// bit 0: kind (0 data, 1 tree); bit 1: codec (0 raw, 1 zstd).
+    /// bit 0: kind (0 data, 1 tree); bit 1: codec (0 raw, 1 zstd);
+    /// bit 2: the pack is condemned by a prune plan (format-spec §12).
     flags: u8,
 }
 
+const CONDEMNED: u8 = 4;
+
 pub struct Index {
     packs: Vec<(Id, u64)>,
+    /// Per pack number: the stored bytes of all its blobs (duplicates too).
+    blob_bytes: Vec<u64>,
+    /// Index files by name, with the numbers of the packs each names.
+    files: Vec<(String, Vec<u32>)>,
     pack_no: HashMap<Id, u32>,
     entries: Vec<Entry>,
     sorted: bool,
@@ -77,6 +84,8 @@ impl Default for Index {
     fn default() -> Index {
         Index {
             packs: Vec::new(),
+            blob_bytes: Vec::new(),
+            files: Vec::new(),
             pack_no: HashMap::new(),
             entries: Vec::new(),
             sorted: true,
@@ -105,20 +114,37 @@ impl Index {
             + self.pack_no.capacity() * (std::mem::size_of::<(Id, u32)>() + 1)
     }
 
-    /// Add a pack's blobs. Call `finish` before lookups.
-    pub fn add_pack(&mut self, pack: &IndexPack) {
+    /// Add an index file's packs, remembering which file named them.
+    /// Packs in `condemned` are marked so (see `add_pack`).
+    pub fn add_file(&mut self, name: &str, file: &IndexFile, condemned: &HashSet<Id>) {
+        let nos = file
+            .packs
+            .iter()
+            .map(|p| self.add_pack(p, condemned.contains(&p.id)))
+            .collect();
+        self.files.push((name.to_string(), nos));
+    }
+
+    /// Add a pack's blobs and return its number. Call `finish` before
+    /// lookups. A condemned pack's blobs are found by `lookup` only when
+    /// no other copy exists, and never by `contains_live`.
+    pub fn add_pack(&mut self, pack: &IndexPack, condemned: bool) -> u32 {
         let no = match self.pack_no.get(&pack.id) {
             Some(n) => *n,
             None => {
                 let n = self.packs.len() as u32;
                 self.packs.push((pack.id, pack.size));
+                self.blob_bytes
+                    .push(pack.blobs.iter().map(|b| b.length as u64).sum());
                 self.pack_no.insert(pack.id, n);
                 n
             }
         };
         self.entries.reserve(pack.blobs.len());
         for b in &pack.blobs {
-            let flags = (b.kind == BlobKind::Tree) as u8 | (((b.codec == Codec::Zstd) as u8) << 1);
+            let flags = (b.kind == BlobKind::Tree) as u8
+                | (((b.codec == Codec::Zstd) as u8) << 1)
+                | if condemned { CONDEMNED } else { 0 };
             self.entries.push(Entry {
                 id: b.id.0,
                 pack: no,
@@ -129,14 +155,17 @@ impl Index {
             });
         }
         self.sorted = false;
+        no
     }
 
     /// Sort for lookups. A blob stored in several packs (two concurrent
-    /// backups, or an interrupted one redone) keeps one location; any copy
-    /// serves, since all have the same plaintext.
+    /// backups, an interrupted one redone, a repack) keeps one location,
+    /// preferring a pack no plan condemns; any copy serves, since all have
+    /// the same plaintext.
     pub fn finish(&mut self) {
         if !self.sorted {
-            self.entries.sort_unstable_by_key(|e| e.id);
+            self.entries
+                .sort_unstable_by_key(|e| (e.id, e.flags & CONDEMNED, e.pack));
             self.entries.dedup_by(|a, b| a.id == b.id);
             self.entries.shrink_to_fit();
             self.sorted = true;
@@ -151,8 +180,39 @@ impl Index {
             .map(|i| &self.entries[i])
     }
 
+    /// Whether any copy of the blob is indexed (readers).
     pub fn contains(&self, id: &Id) -> bool {
         self.find(id).is_some()
+    }
+
+    /// Whether a copy outside every condemned pack is indexed: what a
+    /// backup may reuse without storing the blob again.
+    pub fn contains_live(&self, id: &Id) -> bool {
+        self.find(id).is_some_and(|e| e.flags & CONDEMNED == 0)
+    }
+
+    /// The blob's position in id order (`0..len()`), for per-blob bitmaps.
+    pub fn position(&self, id: &Id) -> Option<usize> {
+        debug_assert!(self.sorted);
+        self.entries.binary_search_by(|e| e.id.cmp(&id.0)).ok()
+    }
+
+    /// The number of the pack holding the blob at `position`, its stored
+    /// length, and whether that pack is condemned.
+    pub fn at(&self, position: usize) -> (u32, u32, bool) {
+        let e = &self.entries[position];
+        (e.pack, e.length, e.flags & CONDEMNED != 0)
+    }
+
+    /// The blob at `position`: its id and location.
+    pub fn entry(&self, position: usize) -> (Id, BlobLoc) {
+        let e = &self.entries[position];
+        (Id(e.id), self.loc(e))
+    }
+
+    /// Index files by name, with the numbers of the packs each names.
+    pub fn files(&self) -> &[(String, Vec<u32>)] {
+        &self.files
     }
 
     pub fn lookup(&self, id: &Id) -> Option<BlobLoc> {
@@ -178,9 +238,19 @@ impl Index {
         }
     }
 
-    /// Every pack the index knows, with its size.
+    /// Every pack the index knows, with its size; a pack's number is its
+    /// position here.
     pub fn packs(&self) -> &[(Id, u64)] {
         &self.packs
+    }
+
+    /// The stored bytes of all blobs in pack number `no`.
+    pub fn pack_blob_bytes(&self, no: u32) -> u64 {
+        self.blob_bytes[no as usize]
+    }
+
+    pub fn has_pack(&self, id: &Id) -> bool {
+        self.pack_no.contains_key(id)
     }
 
     /// Every blob id with its location, in id order.
@@ -213,18 +283,29 @@ mod tests {
             codec: Codec::Zstd,
         };
         let mut idx = Index::default();
-        idx.add_pack(&IndexPack {
-            id: Id([9; 32]),
-            size: 100,
-            blobs: vec![blob(3), blob(1)],
-        });
-        idx.add_pack(&IndexPack {
-            id: Id([8; 32]),
-            size: 100,
-            blobs: vec![blob(1)],
-        });
+        idx.add_pack(
+            &IndexPack {
+                id: Id([9; 32]),
+                size: 100,
+                blobs: vec![blob(3), blob(1)],
+            },
+            true,
+        );
+        idx.add_pack(
+            &IndexPack {
+                id: Id([8; 32]),
+                size: 100,
+                blobs: vec![blob(1)],
+            },
+            false,
+        );
         idx.finish();
         assert_eq!(idx.len(), 2);
+        // The copy outside the condemned pack wins; a blob only in a
+        // condemned pack is readable but not reusable.
+        assert_eq!(idx.lookup(&Id([1; 32])).unwrap().pack, Id([8; 32]));
+        assert!(idx.contains_live(&Id([1; 32])));
+        assert!(idx.contains(&Id([3; 32])) && !idx.contains_live(&Id([3; 32])));
         let l = idx.lookup(&Id([3; 32])).unwrap();
         assert_eq!(
             (l.pack, l.offset, l.codec, l.kind),

@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::id::Id;
 use crate::index::{Index, IndexFile, IndexPack};
-use crate::pack::{self, BlobKind, PackWriter};
+use crate::pack::{self, BlobKind, EncodedBlob, PackWriter};
+use crate::session::Session;
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +45,10 @@ pub struct Repository {
     backend: Backend,
     config: Config,
     index: RwLock<Index>,
+    /// Packs condemned by the plans loaded with the index, and those plans.
+    condemned: RwLock<(HashSet<Id>, Vec<Id>)>,
+    /// This process's session marker, if it opened one (format-spec §12).
+    session: Mutex<Option<Session>>,
     packers: [Mutex<PackWriter>; 2],
     /// Ids saved by this process that the loaded index does not hold yet;
     /// also stops two workers storing the same new chunk twice.
@@ -52,6 +57,9 @@ pub struct Repository {
     /// Pack buffers handed back by the backend, for the next packs.
     spare: Mutex<Vec<Vec<u8>>>,
     pub saved: SaveCounters,
+    /// Set by prune: the in-memory index stays as loaded, so positions in
+    /// it (prune's mark bitmap) stay valid; see `freeze`.
+    frozen: std::sync::atomic::AtomicBool,
 }
 
 pub fn pack_name(id: &Id) -> String {
@@ -110,6 +118,19 @@ impl Repository {
 
     /// Open an existing repository and load its index.
     pub fn open(location: &str) -> Result<Repository> {
+        Repository::open_inner(location, None)
+    }
+
+    /// Open a repository for a command a concurrent prune must not break:
+    /// a session marker goes up before the index is loaded (format-spec
+    /// §12.3). A `writer` (backup, import) records the plans it saw and
+    /// reuses no blob they condemn; any other session holds back every
+    /// plan until it ends.
+    pub fn open_session(location: &str, command: &str, writer: bool) -> Result<Repository> {
+        Repository::open_inner(location, Some((command, writer)))
+    }
+
+    fn open_inner(location: &str, session: Option<(&str, bool)>) -> Result<Repository> {
         let backend = Backend::open(location, false)?;
         let raw = match backend.get(CONFIG_NAME) {
             Ok(b) => b,
@@ -125,8 +146,99 @@ impl Repository {
             other => other?,
         };
         let repo = Repository::with(backend, config, Index::default());
-        repo.reload_index()?;
+        if let Some((command, writer)) = session {
+            let s = Session::begin(&repo.backend, command)?;
+            *repo.session.lock().map_err(|_| poisoned())? = Some(s);
+            repo.reload_index()?;
+            if writer {
+                repo.with_session(|s| s.set_seen(Some(repo.plans_seen())))?;
+            }
+        } else {
+            repo.reload_index()?;
+        }
         Ok(repo)
+    }
+
+    fn with_session(&self, f: impl FnOnce(&Session) -> Result<()>) -> Result<()> {
+        match &*self.session.lock().map_err(|_| poisoned())? {
+            Some(s) => f(s),
+            None => Ok(()),
+        }
+    }
+
+    /// The plans loaded with the index.
+    pub fn plans_seen(&self) -> Vec<Id> {
+        self.condemned
+            .read()
+            .map(|c| c.1.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether a loaded plan condemns this pack.
+    pub fn is_condemned(&self, pack: &Id) -> bool {
+        self.condemned
+            .read()
+            .map(|c| c.0.contains(pack))
+            .unwrap_or(true)
+    }
+
+    /// The name of this process's session marker, if it opened one.
+    pub fn session_name(&self) -> Option<String> {
+        self.session
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| s.name.clone()))
+    }
+
+    /// Keep the in-memory index exactly as loaded: `flush` writes index
+    /// files without adding them to it, and a blob whose pack vanished is
+    /// an error instead of a reload. Prune's bitmaps are indexed by blob
+    /// position, which any change would shift.
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::Relaxed);
+    }
+
+    /// End this process's session: its marker is deleted.
+    pub fn end_session(&self) {
+        if let Ok(mut s) = self.session.lock() {
+            s.take();
+        }
+    }
+
+    /// Called by a writer just before it commits a snapshot with `roots`.
+    /// If its session may have looked abandoned to a prune (it could not
+    /// refresh its marker for half the stale time), the marker is set to
+    /// hold back every plan and every blob the snapshot references is
+    /// checked against a freshly loaded index and pack listing: a prune
+    /// may have deleted something in the gap, and committing then would
+    /// lose it.
+    pub fn before_commit(&self, roots: &[Id]) -> Result<()> {
+        let mut at_risk = false;
+        self.with_session(|s| {
+            at_risk = s.at_risk();
+            if at_risk {
+                s.set_seen(None)?;
+            }
+            Ok(())
+        })?;
+        if !at_risk {
+            return Ok(());
+        }
+        self.reload_index()?;
+        let packs: HashSet<String> = self
+            .backend
+            .list("data")?
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        let missing = crate::prune::missing_blobs(self, roots, &packs)?;
+        if missing > 0 {
+            return Err(Error::Invalid(format!(
+                "this run was suspended for longer than half the session stale time ({} s) and a prune deleted {missing} blob(s) it relies on meanwhile; nothing was committed, run it again",
+                crate::session::STALE.as_secs() / 2
+            )));
+        }
+        Ok(())
     }
 
     fn with(backend: Backend, config: Config, index: Index) -> Repository {
@@ -134,34 +246,50 @@ impl Repository {
             backend,
             config,
             index: RwLock::new(index),
+            condemned: RwLock::default(),
+            session: Mutex::default(),
             packers: [Mutex::default(), Mutex::default()],
             pending: Mutex::default(),
             written: Mutex::default(),
             spare: Mutex::default(),
             saved: SaveCounters::default(),
+            frozen: Default::default(),
         }
     }
 
-    /// Read every index file. Index files are loaded in name order and
-    /// decoded independently, so a repository with thousands of them costs
-    /// one LIST plus one GET each.
+    /// Read the plans, then every index file. The order matters: a prune
+    /// deletes a plan only after the index files naming its packs, so an
+    /// index file naming a deleted pack is never loaded without the plan
+    /// that marks it condemned. Index files are decoded independently, so a
+    /// repository with thousands of them costs one LIST plus one GET each.
     pub fn reload_index(&self) -> Result<()> {
+        let plans = crate::plan::load_all(&self.backend)?;
+        let condemned: HashSet<Id> = plans
+            .iter()
+            .flat_map(|(_, p)| p.packs.iter().map(|c| c.pack))
+            .collect();
         let mut index = Index::default();
-        for f in self.read_index_files()? {
-            for p in &f.1.packs {
-                index.add_pack(p);
-            }
+        for (name, f) in self.read_index_files()? {
+            index.add_file(&name, &f, &condemned);
         }
         index.finish();
         *self.index.write().map_err(|_| poisoned())? = index;
+        *self.condemned.write().map_err(|_| poisoned())? =
+            (condemned, plans.into_iter().map(|(id, _)| id).collect());
         Ok(())
     }
 
-    /// Every index file with its name.
+    /// Every index file with its name. A file deleted between the LIST and
+    /// its GET (a prune replaced it) is skipped: its replacement, written
+    /// first, is in the same listing.
     pub fn read_index_files(&self) -> Result<Vec<(String, IndexFile)>> {
         let mut out = Vec::new();
         for l in self.backend.list("index")? {
-            let bytes = self.backend.get(&l.name)?;
+            let bytes = match self.backend.get(&l.name) {
+                Ok(b) => b,
+                Err(Error::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
             let f = IndexFile::decode(&bytes).map_err(|e| match e {
                 Error::Corrupt { detail, .. } => Error::corrupt(l.name.clone(), detail),
                 other => other,
@@ -194,7 +322,7 @@ impl Repository {
     /// Returns the id and whether it was new.
     pub fn save_blob(&self, kind: BlobKind, data: &[u8]) -> Result<(Id, bool)> {
         let id = self.blob_id(data);
-        if self.index().contains(&id) {
+        if self.index().contains_live(&id) {
             return Ok((id, false));
         }
         if !self.pending.lock().map_err(|_| poisoned())?.insert(id) {
@@ -232,8 +360,32 @@ impl Repository {
         Ok((id, true))
     }
 
+    /// Add a blob's stored bytes unchanged (prune's repack): no
+    /// recompression, and the index may already hold other copies.
+    pub fn copy_blob(
+        &self,
+        kind: BlobKind,
+        id: Id,
+        raw_length: u32,
+        enc: &EncodedBlob,
+    ) -> Result<()> {
+        let full = {
+            let mut p = self.packers[kind_slot(kind)]
+                .lock()
+                .map_err(|_| poisoned())?;
+            p.add(kind, id, raw_length, enc);
+            (p.len() >= self.config.pack_size as usize).then(|| std::mem::take(&mut *p))
+        };
+        if let Some(p) = full {
+            self.write_pack(p)?;
+        }
+        Ok(())
+    }
+
     fn write_pack(&self, p: PackWriter) -> Result<()> {
-        let fin = p.finish();
+        // A pack with the bytes (so the name) of one a plan condemns would
+        // be deleted with it; make it differ (format-spec §12.4).
+        let fin = p.finish_avoiding(|id| self.is_condemned(id));
         let size = fin.bytes.len() as u64;
         self.backend
             .put(&pack_name(&fin.id), Bytes::from(fin.bytes))?;
@@ -269,10 +421,10 @@ impl Repository {
         let bytes = file.encode();
         let id = Id::of_bytes(&bytes);
         self.backend.put(&index_name(&id), Bytes::from(bytes))?;
-        {
+        if !self.frozen.load(Ordering::Relaxed) {
             let mut idx = self.index.write().map_err(|_| poisoned())?;
             for p in &file.packs {
-                idx.add_pack(p);
+                idx.add_pack(p, false);
             }
             idx.finish();
         }
@@ -281,11 +433,28 @@ impl Repository {
     }
 
     /// Load and verify a blob: the plaintext must hash to its id.
+    /// A pack deleted under the reader (a prune rescued the blob into a new
+    /// pack first, and indexed it) is looked up again once in a fresh index.
     pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
+        match self.load_blob_once(id) {
+            Err(Error::NotFound(_)) if !self.frozen.load(Ordering::Relaxed) => {
+                self.reload_index()?;
+                self.load_blob_once(id)
+            }
+            other => other,
+        }
+    }
+
+    fn load_blob_once(&self, id: &Id) -> Result<Vec<u8>> {
         let loc = self
             .index()
             .lookup(id)
             .ok_or_else(|| Error::corrupt(format!("blob {id}"), "not in the index"))?;
+        self.load_blob_at(id, &loc)
+    }
+
+    /// Load and verify a blob from a known location.
+    pub fn load_blob_at(&self, id: &Id, loc: &crate::index::BlobLoc) -> Result<Vec<u8>> {
         let stored = self.backend.get_range(
             &pack_name(&loc.pack),
             loc.offset as u64..loc.offset as u64 + loc.length as u64,

@@ -1,0 +1,282 @@
+//! Forget: which snapshots a retention policy keeps, and removing the rest.
+//!
+//! Forgetting deletes snapshot objects only; the data they alone held is
+//! freed by `prune`. Calendar buckets are in UTC, so every host computes
+//! the same answer for the same snapshots whatever its time zone, and the
+//! policy is evaluated against the snapshots' own times (never "now"), so
+//! a skewed clock on the host running `forget` changes nothing.
+
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::repo::Repository;
+use crate::snapshot::{self, Snapshot};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub last: u32,
+    pub hourly: u32,
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+    pub yearly: u32,
+    /// Keep everything this many nanoseconds older than the group's newest.
+    pub within_ns: Option<i64>,
+    pub tags: Vec<String>,
+}
+
+impl Policy {
+    pub fn is_empty(&self) -> bool {
+        *self == Policy::default()
+    }
+}
+
+/// What snapshots are grouped by before the policy applies to each group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupBy {
+    pub source: bool,
+    pub host: bool,
+    pub tags: bool,
+}
+
+impl Default for GroupBy {
+    fn default() -> Self {
+        GroupBy {
+            source: true,
+            host: false,
+            tags: false,
+        }
+    }
+}
+
+impl GroupBy {
+    /// `source`, `host`, `tags`, comma-separated; empty for one group.
+    pub fn parse(s: &str) -> Result<GroupBy> {
+        let mut g = GroupBy {
+            source: false,
+            host: false,
+            tags: false,
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "source" => g.source = true,
+                "host" => g.host = true,
+                "tags" => g.tags = true,
+                other => {
+                    return Err(Error::Invalid(format!(
+                        "--group-by: unknown field {other:?} (expected source, host, tags)"
+                    )))
+                }
+            }
+        }
+        Ok(g)
+    }
+
+    fn key(&self, s: &Snapshot) -> String {
+        let mut parts = Vec::new();
+        if self.source {
+            parts.push(format!("{}:{}", s.source.kind, s.source.id));
+        }
+        if self.host {
+            parts.push(format!("host {}", s.hostname));
+        }
+        if self.tags {
+            let mut t = s.tags.clone();
+            t.sort();
+            parts.push(format!("tags [{}]", t.join(",")));
+        }
+        if parts.is_empty() {
+            "all snapshots".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// `30d`, `12h`, `2w`, `1y6m`: y = 365 days, m = 30 days, w, d, h.
+pub fn parse_duration(s: &str) -> Result<i64> {
+    let bad = || {
+        Error::Invalid(format!(
+            "duration {s:?}: expected a number and unit, such as 30d, 12h, 2w, 6m, 1y or 1y6m"
+        ))
+    };
+    let (mut total, mut num) = (0i64, String::new());
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let hours = match c {
+            'h' => 1,
+            'd' => 24,
+            'w' => 24 * 7,
+            'm' => 24 * 30,
+            'y' => 24 * 365,
+            _ => return Err(bad()),
+        };
+        let n: i64 = num.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(hours * 3_600_000_000_000)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        num.clear();
+    }
+    if !num.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub id: Id,
+    pub time_ns: i64,
+    pub keep: bool,
+    /// Why it is kept (empty when it goes).
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub key: String,
+    /// Newest first.
+    pub decisions: Vec<Decision>,
+}
+
+fn buckets(t: i64) -> [i64; 5] {
+    let d = time::OffsetDateTime::from_unix_timestamp_nanos(t as i128)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let (y, m, day, h) = (
+        d.year() as i64,
+        d.month() as i64,
+        d.day() as i64,
+        d.hour() as i64,
+    );
+    let (iy, iw, _) = d.to_iso_week_date();
+    [
+        ((y * 100 + m) * 100 + day) * 100 + h,
+        (y * 100 + m) * 100 + day,
+        iy as i64 * 100 + iw as i64,
+        y * 100 + m,
+        y,
+    ]
+}
+
+const RULES: [&str; 5] = ["hourly", "daily", "weekly", "monthly", "yearly"];
+
+/// The newest snapshot of each source (kind and id): forgetting it needs
+/// `--force`, since the next backup would then find no parent and the site
+/// would have no recent restore point.
+fn newest_per_source(snaps: &[(Id, Snapshot)]) -> HashMap<(String, String), (i64, Id)> {
+    let mut m: HashMap<(String, String), (i64, Id)> = HashMap::new();
+    for (id, s) in snaps {
+        let k = (s.source.kind.clone(), s.source.id.clone());
+        let e = m.entry(k).or_insert((s.time_ns, *id));
+        if (s.time_ns, *id) > *e {
+            *e = (s.time_ns, *id);
+        }
+    }
+    m
+}
+
+/// Apply a policy. Refuses an empty policy: forgetting everything is
+/// never what an empty command line means.
+pub fn apply(
+    snaps: &[(Id, Snapshot)],
+    policy: &Policy,
+    group_by: GroupBy,
+    force: bool,
+) -> Result<Vec<Group>> {
+    if policy.is_empty() {
+        return Err(Error::Invalid(
+            "no retention policy given: pass at least one --keep-* option, or snapshot ids".into(),
+        ));
+    }
+    let newest = newest_per_source(snaps);
+    let mut groups: BTreeMap<String, Vec<&(Id, Snapshot)>> = BTreeMap::new();
+    for s in snaps {
+        groups.entry(group_by.key(&s.1)).or_default().push(s);
+    }
+    let mut out = Vec::new();
+    for (key, mut members) in groups {
+        members.sort_by_key(|m| std::cmp::Reverse((m.1.time_ns, m.0)));
+        let group_newest = members[0].1.time_ns;
+        let mut last = policy.last;
+        let mut counts = [
+            policy.hourly,
+            policy.daily,
+            policy.weekly,
+            policy.monthly,
+            policy.yearly,
+        ];
+        let mut previous: [Option<i64>; 5] = [None; 5];
+        let mut decisions = Vec::new();
+        for (id, s) in members {
+            let mut reasons = Vec::new();
+            if last > 0 {
+                last -= 1;
+                reasons.push("last".to_string());
+            }
+            let b = buckets(s.time_ns);
+            for r in 0..5 {
+                if counts[r] > 0 && previous[r] != Some(b[r]) {
+                    counts[r] -= 1;
+                    previous[r] = Some(b[r]);
+                    reasons.push(RULES[r].to_string());
+                }
+            }
+            if let Some(w) = policy.within_ns {
+                if s.time_ns >= group_newest.saturating_sub(w) {
+                    reasons.push("within".to_string());
+                }
+            }
+            for t in &policy.tags {
+                if s.tags.contains(t) {
+                    reasons.push(format!("tag {t}"));
+                }
+            }
+            let is_newest = newest
+                .get(&(s.source.kind.clone(), s.source.id.clone()))
+                .is_some_and(|n| n.1 == *id);
+            if reasons.is_empty() && is_newest && !force {
+                reasons.push("newest of its source (--force to forget)".to_string());
+            }
+            decisions.push(Decision {
+                id: *id,
+                time_ns: s.time_ns,
+                keep: !reasons.is_empty(),
+                reasons,
+            });
+        }
+        out.push(Group { key, decisions });
+    }
+    Ok(out)
+}
+
+/// Check that the named snapshots may be forgotten: none is the newest of
+/// its source unless `force`.
+pub fn check_ids(snaps: &[(Id, Snapshot)], ids: &[Id], force: bool) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    let newest = newest_per_source(snaps);
+    for id in ids {
+        if let Some(((kind, src), _)) = newest.iter().find(|(_, n)| n.1 == *id) {
+            return Err(Error::Invalid(format!(
+                "snapshot {} is the newest of {kind} {src}; pass --force to forget it",
+                id.short()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Delete snapshot objects. Each deletion stands alone: a crash part-way
+/// leaves the rest in place, which is a valid repository.
+pub fn remove(repo: &Repository, ids: &[Id]) -> Result<()> {
+    for id in ids {
+        repo.backend().delete(&snapshot::snapshot_name(id))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,620 @@
+//! Prune: delete what no snapshot references, in two phases, so that
+//! backups running at the same time (on this host or another) never fail
+//! and never lose data. (format-spec/README.md §12)
+//!
+//! One run:
+//! 1. **Mark.** Every snapshot's trees are walked and each blob they
+//!    reference sets one bit in a bitmap over the loaded index (positions
+//!    in id order). The bitmap doubles as the visited set, so subtrees that
+//!    snapshots share are read once. Two bitmaps (live, copied) are all the
+//!    per-blob state: 2 bits per blob on top of the index itself.
+//! 2. **Plan.** Packs with no live blob are condemned; packs with unused
+//!    space are repacked (live blobs copied, stored bytes unchanged, into
+//!    new packs and an index file), most-unused first, until the unused
+//!    bytes left are within `max_unused_permille` of the used ones or
+//!    `max_repack` is reached; unindexed packs older than `unindexed_age`
+//!    (store clock) are condemned. A plan object names them. Nothing is
+//!    deleted yet, and the plan changes nothing any reader sees.
+//! 3. **Execute** every plan (earlier ones and this one) that no live
+//!    session holds back (`session::holding_back`): mark the snapshots
+//!    that appeared since step 1, copy any live blob whose only copy is in
+//!    a condemned pack (a backup that had not seen the plan may have
+//!    referenced it), write an index file replacing every index file that
+//!    names a condemned pack, delete those index files, delete the packs,
+//!    delete the plan. Each step leaves a repository `check` accepts; a
+//!    crash anywhere is finished by the next run.
+
+use crate::backend::Listed;
+use crate::error::{Error, Result};
+use crate::failpoint;
+use crate::id::Id;
+use crate::index::{BlobLoc, Index, IndexFile, IndexPack};
+use crate::media::MediaEntry;
+use crate::pack::{self, EncodedBlob};
+use crate::plan::{self, Condemned, Plan};
+use crate::progress::Progress;
+use crate::repo::{index_name, pack_name, Repository};
+use crate::session;
+use crate::snapshot::{self, Snapshot, MEDIA_ROOT};
+use crate::tree::{self, Node};
+use bytes::Bytes;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    /// Report what would be planned; write and delete nothing.
+    pub dry_run: bool,
+    /// Unused bytes allowed to remain in kept packs, per mille of the used
+    /// bytes (50 = 5 %).
+    pub max_unused_permille: u32,
+    /// At most this many live bytes are copied by repacking in one run.
+    pub max_repack: Option<u64>,
+    /// Packs no index names are condemned only once this old (store clock):
+    /// a backup writes its index file after all its packs.
+    pub unindexed_age: Duration,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        PruneOptions {
+            dry_run: false,
+            max_unused_permille: 50,
+            max_repack: None,
+            unindexed_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneReport {
+    pub snapshots: u64,
+    pub blobs: u64,
+    pub packs: u64,
+    /// Stored bytes of live blobs, and of the other blobs, in all packs.
+    pub used_bytes: u64,
+    pub unused_bytes: u64,
+    /// Resident bytes of the mark phase's per-blob and per-pack state.
+    pub mark_bytes: u64,
+    /// The plan this run wrote, if it condemned anything.
+    pub plan: Option<Id>,
+    /// Packs this run condemned: wholly unused, repacked, unindexed.
+    pub packs_unused: u64,
+    pub packs_repacked: u64,
+    pub packs_unindexed: u64,
+    pub bytes_condemned: u64,
+    /// Live bytes copied out of repacked packs.
+    pub bytes_repacked: u64,
+    /// Unused bytes left in kept packs once the plan is executed.
+    pub unused_bytes_after: u64,
+    pub plans_executed: Vec<Id>,
+    /// Plans not executed yet, each with the sessions holding it back.
+    pub plans_deferred: Vec<(Id, Vec<String>)>,
+    /// Live blobs copied out of condemned packs while executing.
+    pub blobs_rescued: u64,
+    pub index_files_replaced: u64,
+    pub packs_deleted: u64,
+    pub bytes_freed: u64,
+    pub sessions_swept: u64,
+    pub requests: crate::backend::RequestSnapshot,
+}
+
+/// One bit per index position. `Cell`s, because the tree walk's visit and
+/// node callbacks both set bits.
+struct Bits(Vec<Cell<u64>>);
+
+impl Bits {
+    fn new(n: usize) -> Bits {
+        Bits((0..n.div_ceil(64)).map(|_| Cell::new(0)).collect())
+    }
+
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64].get() & (1 << (i % 64)) != 0
+    }
+
+    /// Set bit `i`; whether it was clear.
+    fn set(&self, i: usize) -> bool {
+        let w = &self.0[i / 64];
+        let was = w.get();
+        w.set(was | 1 << (i % 64));
+        was & (1 << (i % 64)) == 0
+    }
+
+    fn bytes(&self) -> u64 {
+        self.0.len() as u64 * 8
+    }
+}
+
+fn dangling(sid: &Id, blob: &Id) -> Error {
+    Error::Invalid(format!(
+        "snapshot {} references blob {blob}, which no index holds; prune stops without deleting anything (run `jarc check`)",
+        sid.short()
+    ))
+}
+
+/// Blobs the loaded (frozen) index does not know: written after it was
+/// loaded, by backups that committed while prune ran. Loaded on first need
+/// from the index files the frozen index has not seen.
+#[derive(Default)]
+struct Side {
+    index: Option<Index>,
+    seen: HashSet<Id>,
+}
+
+impl Side {
+    fn lookup(&mut self, repo: &Repository, idx: &Index, id: &Id) -> Result<Option<BlobLoc>> {
+        if self.index.is_none() {
+            let known: HashSet<&String> = idx.files().iter().map(|(n, _)| n).collect();
+            let mut side = Index::default();
+            for l in repo.backend().list("index")? {
+                if known.contains(&l.name) {
+                    continue;
+                }
+                let bytes = match repo.backend().get(&l.name) {
+                    Ok(b) => b,
+                    Err(Error::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                };
+                side.add_file(&l.name, &IndexFile::decode(&bytes)?, &HashSet::new());
+            }
+            side.finish();
+            self.index = Some(side);
+        }
+        Ok(self.index.as_ref().and_then(|s| s.lookup(id)))
+    }
+}
+
+/// Set the live bit of every blob the snapshot references that the frozen
+/// index holds. A blob only `side` holds is in a pack newer than every
+/// plan this run executes, so it needs no bit, but a tree node there is
+/// still read, because its children may be old.
+fn mark(
+    repo: &Repository,
+    idx: &Index,
+    side: &mut Side,
+    sid: &Id,
+    snap: &Snapshot,
+    live: &Bits,
+) -> Result<()> {
+    for (name, root) in &snap.roots {
+        let media = name == MEDIA_ROOT;
+        let mut todo = vec![root.node];
+        while let Some(id) = todo.pop() {
+            let bytes = match idx.position(&id) {
+                Some(p) if !live.set(p) => continue,
+                Some(p) => repo.load_blob_at(&id, &idx.entry(p).1)?,
+                None => {
+                    if !side.seen.insert(id) {
+                        continue;
+                    }
+                    let loc = side
+                        .lookup(repo, idx, &id)?
+                        .ok_or_else(|| dangling(sid, &id))?;
+                    repo.load_blob_at(&id, &loc)?
+                }
+            };
+            let node =
+                Node::decode(&bytes).map_err(|e| Error::corrupt(format!("tree node {id}"), e))?;
+            match node {
+                Node::Internal { children, .. } => {
+                    todo.extend(children.iter().rev().map(|c| c.node))
+                }
+                Node::Leaf(entries) if media => {
+                    for e in entries {
+                        for c in &MediaEntry::decode(&e.value)?.chunks {
+                            match idx.position(c) {
+                                Some(p) => {
+                                    live.set(p);
+                                }
+                                None => {
+                                    side.lookup(repo, idx, c)?.ok_or_else(|| dangling(sid, c))?;
+                                }
+                            }
+                        }
+                    }
+                }
+                Node::Leaf(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How many blobs the trees under `roots` reference that are not in a
+/// pack in `packs` (names as listed). For a writer whose session may have
+/// looked abandoned (`Repository::before_commit`).
+pub(crate) fn missing_blobs(
+    repo: &Repository,
+    roots: &[Id],
+    packs: &HashSet<String>,
+) -> Result<u64> {
+    let mut seen = HashSet::new();
+    let mut missing = 0u64;
+    let present = |id: &Id| {
+        repo.index()
+            .lookup(id)
+            .is_some_and(|l| packs.contains(&pack_name(&l.pack)))
+    };
+    for root in roots {
+        let mut chunks = Vec::new();
+        let mut absent_nodes = 0u64;
+        tree::walk(
+            repo,
+            root,
+            |id| {
+                let first = seen.insert(*id);
+                if first && !present(id) {
+                    absent_nodes += 1;
+                    return Ok(false);
+                }
+                Ok(first)
+            },
+            |node| {
+                if let Node::Leaf(entries) = node {
+                    for e in entries {
+                        // Row leaves do not decode as media entries.
+                        if let Ok(m) = MediaEntry::decode(&e.value) {
+                            chunks.extend(m.chunks);
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        missing += absent_nodes;
+        missing += chunks.iter().filter(|c| !present(c)).count() as u64;
+    }
+    Ok(missing)
+}
+
+/// Copy the live blobs at `positions` (grouped by pack number) into new
+/// packs, verifying each against its id, then write their index file.
+fn copy_out(
+    repo: &Repository,
+    idx: &Index,
+    by_pack: BTreeMap<u32, Vec<usize>>,
+    copied: &Bits,
+    progress: &dyn Progress,
+) -> Result<u64> {
+    let mut n = 0;
+    for (no, positions) in by_pack {
+        let pack_id = idx.packs()[no as usize].0;
+        let bytes = repo.backend().get(&pack_name(&pack_id)).map_err(|e| match e {
+            Error::NotFound(_) => Error::Invalid(format!(
+                "pack {pack_id} vanished while prune was copying from it: another prune is running; run prune again once it has finished"
+            )),
+            other => other,
+        })?;
+        for p in positions {
+            let (id, loc) = idx.entry(p);
+            let range = loc.offset as usize..loc.offset as usize + loc.length as usize;
+            let stored = bytes.get(range).ok_or_else(|| {
+                Error::corrupt(
+                    format!("pack {pack_id}"),
+                    format!("blob {id} lies beyond its end"),
+                )
+            })?;
+            let plain = pack::decode_blob(loc.codec, stored, loc.raw_length)
+                .map_err(|e| Error::corrupt(format!("blob {id} in pack {pack_id}"), e))?;
+            if repo.blob_id(&plain) != id {
+                return Err(Error::corrupt(
+                    format!("blob {id} in pack {pack_id}"),
+                    "content does not match its id (hash mismatch); prune will not copy it",
+                ));
+            }
+            repo.copy_blob(
+                loc.kind,
+                id,
+                loc.raw_length,
+                &EncodedBlob {
+                    codec: loc.codec,
+                    bytes: Cow::Borrowed(stored),
+                },
+            )?;
+            copied.set(p);
+            n += 1;
+            progress.advance(loc.length as u64);
+        }
+    }
+    repo.flush()?;
+    Ok(n)
+}
+
+fn group_by_pack(idx: &Index, want: impl Fn(usize, u32) -> bool) -> BTreeMap<u32, Vec<usize>> {
+    let mut out: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for i in 0..idx.len() {
+        let (no, _, _) = idx.at(i);
+        if want(i, no) {
+            out.entry(no).or_default().push(i);
+        }
+    }
+    out
+}
+
+fn describe(s: &session::Seen) -> String {
+    match &s.marker {
+        Some(m) => format!("{} on {} (pid {})", m.command, m.hostname, m.pid),
+        None => format!("{} (unreadable marker)", s.name),
+    }
+}
+
+/// Run one prune. Open the repository with `Repository::open_session`
+/// (not a writer) unless `dry_run`.
+pub fn prune(
+    repo: &Repository,
+    opts: &PruneOptions,
+    progress: &dyn Progress,
+) -> Result<PruneReport> {
+    if !opts.dry_run && repo.session_name().is_none() {
+        return Err(Error::Invalid(
+            "prune needs a session (Repository::open_session)".into(),
+        ));
+    }
+    repo.freeze();
+    let before = repo.backend().requests.snapshot();
+    let backend = repo.backend();
+    let hostname = snapshot::hostname();
+    let own = repo.session_name().unwrap_or_default();
+    let store_now = |sessions: &[session::Seen]| {
+        sessions
+            .iter()
+            .find(|s| s.name == own)
+            .map(|s| s.modified_ns)
+            .unwrap_or_else(crate::backup::now_ns)
+    };
+    let now0 = store_now(&session::list(backend)?);
+    let idx = repo.index();
+    let mut r = PruneReport {
+        blobs: idx.len() as u64,
+        packs: idx.packs().len() as u64,
+        ..Default::default()
+    };
+
+    progress.phase("mark", 0);
+    let mut snaps = Vec::new();
+    for sid in snapshot::list_ids(repo)? {
+        match snapshot::load(repo, &sid) {
+            Ok(s) => snaps.push((sid, s)),
+            // Forgotten since the listing.
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    r.snapshots = snaps.len() as u64;
+    let live = Bits::new(idx.len());
+    let copied = Bits::new(idx.len());
+    let mut side = Side::default();
+    for (sid, s) in &snaps {
+        mark(repo, &idx, &mut side, sid, s, &live)?;
+    }
+    let marked: HashSet<Id> = snaps.iter().map(|(id, _)| *id).collect();
+    drop(snaps);
+
+    let npacks = idx.packs().len();
+    let mut live_bytes = vec![0u64; npacks];
+    for i in 0..idx.len() {
+        if live.get(i) {
+            let (no, len, _) = idx.at(i);
+            live_bytes[no as usize] += len as u64;
+        }
+    }
+    r.mark_bytes = live.bytes() + copied.bytes() + npacks as u64 * 8;
+
+    // Plan: packs no plan condemns yet.
+    let mut condemned: Vec<Condemned> = Vec::new();
+    let mut partial: Vec<(u32, u64, u64)> = Vec::new(); // (pack, live, unused)
+    for (no, (id, size)) in idx.packs().iter().enumerate() {
+        let used = live_bytes[no];
+        let unused = idx.pack_blob_bytes(no as u32).saturating_sub(used);
+        r.used_bytes += used;
+        r.unused_bytes += unused;
+        if repo.is_condemned(id) {
+            continue;
+        }
+        if used == 0 {
+            condemned.push(Condemned {
+                pack: *id,
+                size: *size,
+                unindexed: false,
+            });
+            r.packs_unused += 1;
+        } else if unused > 0 {
+            partial.push((no as u32, used, unused));
+        }
+    }
+    let used_kept: u64 = r.used_bytes;
+    let mut unused_kept: u64 = partial.iter().map(|p| p.2).sum();
+    let allowed = used_kept.saturating_mul(opts.max_unused_permille as u64) / 1000;
+    // Most unused fraction first: the most space back per byte copied.
+    partial.sort_by(|a, b| {
+        (b.2 as u128 * (a.1 + a.2) as u128).cmp(&(a.2 as u128 * (b.1 + b.2) as u128))
+    });
+    let mut repack: HashSet<u32> = HashSet::new();
+    for (no, used, unused) in partial {
+        if unused_kept <= allowed {
+            break;
+        }
+        if opts
+            .max_repack
+            .is_some_and(|max| r.bytes_repacked + used > max)
+        {
+            break;
+        }
+        repack.insert(no);
+        r.bytes_repacked += used;
+        unused_kept -= unused;
+        let (id, size) = idx.packs()[no as usize];
+        condemned.push(Condemned {
+            pack: id,
+            size,
+            unindexed: false,
+        });
+    }
+    r.packs_repacked = repack.len() as u64;
+    r.unused_bytes_after = unused_kept;
+    for Listed {
+        name,
+        size,
+        modified_ns,
+        ..
+    } in backend.list("data")?
+    {
+        let Some(id) = name.rsplit('/').next().and_then(Id::from_hex) else {
+            continue;
+        };
+        let age = now0.saturating_sub(modified_ns);
+        if !idx.has_pack(&id)
+            && !repo.is_condemned(&id)
+            && age >= opts.unindexed_age.as_nanos() as i64
+        {
+            condemned.push(Condemned {
+                pack: id,
+                size,
+                unindexed: true,
+            });
+            r.packs_unindexed += 1;
+        }
+    }
+    r.bytes_condemned = condemned.iter().map(|c| c.size).sum();
+    if opts.dry_run {
+        r.requests = backend.requests.snapshot().since(&before);
+        return Ok(r);
+    }
+
+    if !repack.is_empty() {
+        progress.phase("repack", r.bytes_repacked);
+        let by_pack = group_by_pack(&idx, |i, no| repack.contains(&no) && live.get(i));
+        copy_out(repo, &idx, by_pack, &copied, progress)?;
+        failpoint::hit("prune-after-repack");
+    }
+    let mine = if condemned.is_empty() {
+        None
+    } else {
+        let p = Plan {
+            created_ns: crate::backup::now_ns(),
+            hostname: hostname.clone(),
+            nonce: rand::random(),
+            packs: condemned,
+        };
+        let id = plan::save(backend, &p)?;
+        r.plan = Some(id);
+        failpoint::hit("prune-after-plan");
+        Some((id, p))
+    };
+
+    // Execute: the plans this run loaded the index with, and its own.
+    let seen: HashSet<Id> = repo.plans_seen().into_iter().collect();
+    let mut plans: Vec<(Id, Plan)> = plan::load_all(backend)?
+        .into_iter()
+        .filter(|(id, _)| seen.contains(id))
+        .collect();
+    plans.extend(mine);
+    let sessions = session::list(backend)?;
+    let now1 = store_now(&sessions);
+    r.sessions_swept = session::sweep(backend, &sessions, now1, &hostname)?;
+    let mut ripe = Vec::new();
+    for (id, p) in plans {
+        let held = session::holding_back(&sessions, &id, now1, &own, &hostname);
+        if held.is_empty() {
+            ripe.push((id, p));
+        } else {
+            r.plans_deferred
+                .push((id, held.into_iter().map(describe).collect()));
+        }
+    }
+    if ripe.is_empty() {
+        r.requests = backend.requests.snapshot().since(&before);
+        return Ok(r);
+    }
+
+    // Snapshots committed since the mark, by sessions that ended before
+    // the listing above, may use blobs in the packs about to go.
+    progress.phase("mark", 0);
+    let mut side = Side::default();
+    for sid in snapshot::list_ids(repo)? {
+        if !marked.contains(&sid) {
+            match snapshot::load(repo, &sid) {
+                Ok(s) => mark(repo, &idx, &mut side, &sid, &s, &live)?,
+                // Forgotten since the listing: nothing of it to keep.
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let doomed: HashSet<Id> = ripe
+        .iter()
+        .flat_map(|(_, p)| p.packs.iter().map(|c| c.pack))
+        .collect();
+    let doomed_no: HashSet<u32> = idx
+        .packs()
+        .iter()
+        .enumerate()
+        .filter(|(_, (id, _))| doomed.contains(id))
+        .map(|(no, _)| no as u32)
+        .collect();
+    let rescue = group_by_pack(&idx, |i, no| {
+        doomed_no.contains(&no) && live.get(i) && !copied.get(i)
+    });
+    if !rescue.is_empty() {
+        progress.phase("rescue", 0);
+        r.blobs_rescued = copy_out(repo, &idx, rescue, &copied, progress)?;
+        failpoint::hit("prune-after-rescue");
+    }
+
+    progress.phase("index", 0);
+    let affected: Vec<&String> = idx
+        .files()
+        .iter()
+        .filter(|(_, nos)| nos.iter().any(|n| doomed_no.contains(n)))
+        .map(|(name, _)| name)
+        .collect();
+    let mut kept: Vec<IndexPack> = Vec::new();
+    let mut replaced = Vec::new();
+    for name in affected {
+        let bytes = match backend.get(name) {
+            Ok(b) => b,
+            Err(Error::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        let f = IndexFile::decode(&bytes).map_err(|e| match e {
+            Error::Corrupt { detail, .. } => Error::corrupt(name.clone(), detail),
+            other => other,
+        })?;
+        kept.extend(f.packs.into_iter().filter(|p| !doomed.contains(&p.id)));
+        replaced.push(name.clone());
+    }
+    if !kept.is_empty() {
+        let bytes = IndexFile { packs: kept }.encode();
+        backend.put(&index_name(&Id::of_bytes(&bytes)), Bytes::from(bytes))?;
+    }
+    failpoint::hit("prune-after-new-index");
+    for name in &replaced {
+        backend.delete(name)?;
+    }
+    r.index_files_replaced = replaced.len() as u64;
+    failpoint::hit("prune-after-index-delete");
+
+    progress.phase("delete", 0);
+    let sizes: HashMap<Id, u64> = ripe
+        .iter()
+        .flat_map(|(_, p)| p.packs.iter().map(|c| (c.pack, c.size)))
+        .collect();
+    for (n, (id, size)) in sizes.iter().enumerate() {
+        backend.delete(&pack_name(id))?;
+        r.packs_deleted += 1;
+        r.bytes_freed += size;
+        if n + 1 == sizes.len().div_ceil(2) {
+            failpoint::hit("prune-mid-delete");
+        }
+    }
+    failpoint::hit("prune-after-delete");
+    for (id, _) in &ripe {
+        backend.delete(&plan::plan_name(id))?;
+        r.plans_executed.push(*id);
+    }
+    r.requests = backend.requests.snapshot().since(&before);
+    Ok(r)
+}

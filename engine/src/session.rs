@@ -1,0 +1,297 @@
+//! Session markers (`sessions/<id>`): how a prune learns which commands are
+//! running against the repository, without locks and without trusting any
+//! host's clock. (format-spec/README.md §12)
+//!
+//! A command that writes a snapshot (backup, import) opens a session in
+//! this order: write its marker with `seen: None`, list the plans, load the
+//! index (blobs only in condemned packs are not reused), then rewrite the
+//! marker with the plans it saw. A prune deletes a plan's packs only when
+//! every live marker lists that plan; a marker with `seen: None` (every
+//! reader, and a writer still opening) holds back every plan. So either a
+//! prune sees the marker and waits, or the session saw the plan and does
+//! not reference what it condemns.
+//!
+//! Liveness uses only the store's clock: a marker is refreshed every
+//! `REFRESH` and counts as abandoned when its Last-Modified is `STALE`
+//! older than the prune's own marker's. A session that could not refresh
+//! for `STALE / 2` (a suspended process, a long network outage) does not
+//! trust that it still holds anything back; `Repository::before_commit`
+//! re-verifies its snapshot's blobs before committing.
+
+use crate::backend::{Backend, Listed};
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::id::Id;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+pub const MAGIC: &[u8; 4] = b"JRSS";
+pub const VERSION: u16 = 1;
+pub const PREFIX: &str = "sessions";
+/// A marker not refreshed for this long (store clock) is abandoned.
+pub const STALE: Duration = Duration::from_secs(3600);
+/// How often a running session rewrites its marker.
+pub const REFRESH: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    pub hostname: String,
+    pub pid: u32,
+    pub command: String,
+    /// Host clock at start; informational only, never compared.
+    pub started_ns: i64,
+    /// The plans this session saw before loading the index; `None` holds
+    /// back every plan.
+    pub seen: Option<Vec<Id>>,
+}
+
+impl Marker {
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode(MAGIC, VERSION, self)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Marker> {
+        codec::decode("session marker", MAGIC, VERSION, bytes)
+    }
+}
+
+/// Both clocks: the monotonic one stops while a machine sleeps, the wall
+/// one may jump; the larger of the two elapsed times is the safe one.
+#[derive(Clone, Copy)]
+struct Stamp(Instant, SystemTime);
+
+impl Stamp {
+    fn now() -> Stamp {
+        Stamp(Instant::now(), SystemTime::now())
+    }
+
+    fn elapsed(&self) -> Duration {
+        let wall = SystemTime::now()
+            .duration_since(self.1)
+            .unwrap_or(Duration::MAX);
+        self.0.elapsed().max(wall)
+    }
+}
+
+struct Shared {
+    marker: Marker,
+    /// When the last successful write of the marker started.
+    refreshed: Stamp,
+}
+
+/// A running session. Dropping it stops the refresher and deletes the marker.
+pub struct Session {
+    backend: Backend,
+    pub name: String,
+    shared: Arc<Mutex<Shared>>,
+    stop: Option<mpsc::Sender<()>>,
+    refresher: Option<std::thread::JoinHandle<()>>,
+}
+
+fn write(backend: &Backend, name: &str, shared: &Mutex<Shared>) -> Result<()> {
+    let (bytes, started) = {
+        let s = shared.lock().map_err(|_| poisoned())?;
+        (s.marker.encode(), Stamp::now())
+    };
+    backend.put(name, Bytes::from(bytes))?;
+    if let Ok(mut s) = shared.lock() {
+        s.refreshed = started;
+    }
+    Ok(())
+}
+
+fn poisoned() -> Error {
+    Error::Invalid("internal lock poisoned by a panicked worker".into())
+}
+
+impl Session {
+    /// Write the marker (holding back every plan) and start refreshing it.
+    pub fn begin(backend: &Backend, command: &str) -> Result<Session> {
+        let nonce: [u8; 16] = rand::random();
+        let name = format!("{PREFIX}/{}", hex::encode(nonce));
+        let shared = Arc::new(Mutex::new(Shared {
+            marker: Marker {
+                hostname: crate::snapshot::hostname(),
+                pid: std::process::id(),
+                command: command.to_string(),
+                started_ns: crate::backup::now_ns(),
+                seen: None,
+            },
+            refreshed: Stamp::now(),
+        }));
+        write(backend, &name, &shared)?;
+        let (tx, rx) = mpsc::channel::<()>();
+        let (b, n, sh) = (backend.clone(), name.clone(), shared.clone());
+        // A failed refresh is not fatal here: `at_risk` notices the gap.
+        let refresher = std::thread::Builder::new()
+            .name("jarc-session".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(REFRESH) {
+                    let _ = write(&b, &n, &sh);
+                }
+            })
+            .map_err(|e| Error::io("session refresher thread", e))?;
+        Ok(Session {
+            backend: backend.clone(),
+            name,
+            shared,
+            stop: Some(tx),
+            refresher: Some(refresher),
+        })
+    }
+
+    /// Record the plans this session saw (`None`: hold back every plan).
+    pub fn set_seen(&self, seen: Option<Vec<Id>>) -> Result<()> {
+        self.shared.lock().map_err(|_| poisoned())?.marker.seen = seen;
+        write(&self.backend, &self.name, &self.shared)
+    }
+
+    /// Whether a prune may by now think this session abandoned.
+    pub fn at_risk(&self) -> bool {
+        self.shared
+            .lock()
+            .map(|s| s.refreshed.elapsed() >= STALE / 2)
+            .unwrap_or(true)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.refresher.take() {
+            let _ = t.join();
+        }
+        let _ = self.backend.delete(&self.name);
+    }
+}
+
+/// A marker as a prune sees it.
+pub struct Seen {
+    pub name: String,
+    pub modified_ns: i64,
+    /// `None` when the marker could not be read (still being written, or
+    /// damaged): it holds back every plan until it goes stale.
+    pub marker: Option<Marker>,
+}
+
+/// Every marker with its store time.
+pub fn list(backend: &Backend) -> Result<Vec<Seen>> {
+    let mut out = Vec::new();
+    for Listed {
+        name, modified_ns, ..
+    } in backend.list(PREFIX)?
+    {
+        let marker = match backend.get(&name) {
+            Ok(b) => Marker::decode(&b).ok(),
+            Err(Error::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        out.push(Seen {
+            name,
+            modified_ns,
+            marker,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether the process that wrote a marker is gone: only provable for a
+/// process on this host (the pid no longer exists). A reused pid keeps a
+/// dead marker alive until it goes stale, which only delays a deletion.
+fn dead_here(m: &Marker, hostname: &str) -> bool {
+    if m.hostname != hostname || m.pid == std::process::id() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: signal 0 only checks that the pid exists.
+        let rc = unsafe { libc::kill(m.pid as libc::pid_t, 0) };
+        rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// The sessions that hold back `plan`: alive (refreshed within `STALE` of
+/// `now_ns`, store clock, and not provably dead) and not having seen it.
+/// `own` is the asking prune's marker, which never holds itself back.
+pub fn holding_back<'a>(
+    sessions: &'a [Seen],
+    plan: &Id,
+    now_ns: i64,
+    own: &str,
+    hostname: &str,
+) -> Vec<&'a Seen> {
+    sessions
+        .iter()
+        .filter(|s| s.name != own)
+        .filter(|s| now_ns.saturating_sub(s.modified_ns) < STALE.as_nanos() as i64)
+        .filter(|s| match &s.marker {
+            Some(m) => {
+                !dead_here(m, hostname) && !m.seen.as_ref().is_some_and(|v| v.contains(plan))
+            }
+            None => true,
+        })
+        .collect()
+}
+
+/// Delete markers left by processes on this host that no longer exist,
+/// and markers abandoned for `2 × STALE`, so the prefix does not grow.
+pub fn sweep(backend: &Backend, sessions: &[Seen], now_ns: i64, hostname: &str) -> Result<u64> {
+    let mut n = 0;
+    for s in sessions {
+        let dead = s.marker.as_ref().is_some_and(|m| dead_here(m, hostname));
+        let old = now_ns.saturating_sub(s.modified_ns) >= 2 * STALE.as_nanos() as i64;
+        if dead || old {
+            backend.delete(&s.name)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(name: &str, age_s: i64, m: Option<Option<Vec<Id>>>) -> Seen {
+        Seen {
+            name: name.into(),
+            modified_ns: 10_000 * 1_000_000_000 - age_s * 1_000_000_000,
+            marker: m.map(|seen| Marker {
+                hostname: "elsewhere".into(),
+                pid: 1,
+                command: "backup".into(),
+                started_ns: 0,
+                seen,
+            }),
+        }
+    }
+
+    #[test]
+    fn who_holds_a_plan_back() {
+        let (x, y) = (Id([1; 32]), Id([2; 32]));
+        let now = 10_000 * 1_000_000_000;
+        let all = vec![
+            seen("own", 0, Some(None)),
+            seen("reader", 10, Some(None)),
+            seen("saw-x", 10, Some(Some(vec![x]))),
+            seen("saw-y", 10, Some(Some(vec![y]))),
+            seen("unreadable", 10, None),
+            seen("stale", 3600, Some(None)),
+        ];
+        let names = |p: &Id| -> Vec<String> {
+            holding_back(&all, p, now, "own", "here")
+                .iter()
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        assert_eq!(names(&x), ["reader", "saw-y", "unreadable"]);
+        assert_eq!(names(&y), ["reader", "saw-x", "unreadable"]);
+    }
+}
