@@ -12,33 +12,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use support::s3::*;
 use support::*;
-
-fn var(k: &str) -> String {
-    std::env::var(k).unwrap_or_else(|_| {
-        panic!("{k} is not set: run the suite through scripts/test.sh, which starts the S3 servers")
-    })
-}
-
-/// A fresh bucket on the Garage server, usable with the test key.
-fn bucket(tag: &str) -> String {
-    let name = format!("{tag}-{}", std::process::id());
-    let garage = |args: &[&str]| {
-        let o = Command::new(var("JARC_TEST_GARAGE"))
-            .arg("-c")
-            .arg(var("JARC_TEST_GARAGE_CONFIG"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "garage {args:?}: {}", stderr(&o));
-    };
-    garage(&["bucket", "create", &name]);
-    let key = var("JARC_TEST_S3_KEY");
-    garage(&[
-        "bucket", "allow", "--read", "--write", "--owner", &name, "--key", &key,
-    ]);
-    name
-}
 
 fn config(bucket: &str, endpoint: &str) -> S3Config {
     S3Config {
@@ -50,20 +25,6 @@ fn config(bucket: &str, endpoint: &str) -> S3Config {
         secret_access_key: var("JARC_TEST_S3_SECRET"),
         session_token: None,
     }
-}
-
-/// jarc with the repository's JARC_S3_* set (and nothing inherited that
-/// could stand in for them).
-fn repo_cmd(endpoint: &str, region: &str, secret: &str) -> Command {
-    let mut c = Command::new(jarc_bin());
-    c.env_remove("JARC_REPOSITORY")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("JARC_S3_ENDPOINT", endpoint)
-        .env("JARC_S3_REGION", region)
-        .env("JARC_S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
-        .env("JARC_S3_SECRET_ACCESS_KEY", secret);
-    c
 }
 
 /// jarc with the repository on the Garage server and the site's S3_*

@@ -331,7 +331,11 @@ fn parse_size(s: &str) -> Result<u64> {
         .with_context(|| format!("size {s:?}: expected a number with an optional K, M, G or T"))
 }
 
-fn run_prune(cli: &Cli, opts: &jarc::prune::PruneOptions, bars: &progress::Bars) -> Result<()> {
+fn run_prune(
+    cli: &Cli,
+    opts: &jarc::prune::PruneOptions,
+    bars: &progress::Bars,
+) -> Result<jarc::prune::PruneReport> {
     let loc = repo_location(cli)?;
     let repo = if opts.dry_run {
         Repository::open(&loc)
@@ -341,8 +345,7 @@ fn run_prune(cli: &Cli, opts: &jarc::prune::PruneOptions, bars: &progress::Bars)
     .with_context(|| format!("opening repository {loc}"))?;
     let report = jarc::prune::prune(&repo, opts, bars).context("prune")?;
     bars.done();
-    output::prune(cli.json, &report, opts.dry_run);
-    Ok(())
+    Ok(report)
 }
 
 /// A bucket as Jant's `S3_*` variables (shell, .env, .env.node) describe
@@ -812,7 +815,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let repo = open(&cli)?;
             let all = snapshot::list(&repo)?;
-            let gone: Vec<jarc::Id> = if snapshots.is_empty() {
+            let gone: (Vec<jarc::Id>, Option<Vec<jarc::forget::Group>>) = if snapshots.is_empty() {
                 let policy = jarc::forget::Policy {
                     last: keep_last.unwrap_or(0),
                     hourly: keep_hourly.unwrap_or(0),
@@ -833,31 +836,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     jarc::forget::GroupBy::parse(group_by)?,
                     *force,
                 )?;
-                output::forget(cli.json, &groups, *dry_run);
-                groups
+                let gone = groups
                     .iter()
                     .flat_map(|g| g.decisions.iter().filter(|d| !d.keep).map(|d| d.id))
-                    .collect()
+                    .collect();
+                (gone, Some(groups))
             } else {
                 let mut ids = Vec::new();
                 for spec in snapshots {
                     ids.push(snapshot::resolve(&repo, spec)?.0);
                 }
                 jarc::forget::check_ids(&all, &ids, *force)?;
-                output::forget_ids(cli.json, &ids, *dry_run);
-                ids
+                (ids, None)
             };
-            if *dry_run {
-                return Ok(ExitCode::SUCCESS);
+            let (gone, groups) = gone;
+            let mut pruned = None;
+            if !*dry_run {
+                jarc::forget::remove(&repo, &gone).context("forgetting snapshots")?;
+                drop(repo);
+                if *prune {
+                    pruned = Some(run_prune(&cli, &prune_opts.options(false)?, &bars)?);
+                }
             }
-            jarc::forget::remove(&repo, &gone).context("forgetting snapshots")?;
-            drop(repo);
-            if *prune {
-                run_prune(&cli, &prune_opts.options(false)?, &bars)?;
-            }
+            output::forget(
+                cli.json,
+                groups.as_deref(),
+                &gone,
+                *dry_run,
+                pruned.as_ref(),
+            );
         }
         Cmd::Prune { dry_run, opts } => {
-            run_prune(&cli, &opts.options(*dry_run)?, &bars)?;
+            let report = run_prune(&cli, &opts.options(*dry_run)?, &bars)?;
+            output::prune(cli.json, &report, *dry_run);
         }
         Cmd::Demo { dir, posts } => {
             let r = jarc::demo::run(dir, *posts, &bars)?;

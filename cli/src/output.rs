@@ -675,50 +675,45 @@ pub fn drill_history(j: bool, h: &[(Id, DrillRecord)]) {
     println!("{} drills", h.len());
 }
 
-pub fn forget(j: bool, groups: &[jarc::forget::Group], dry_run: bool) {
+/// What forget did (or would do): per group with reasons under a policy,
+/// or the ids it was given; and the prune that followed, if any.
+pub fn forget(
+    j: bool,
+    groups: Option<&[jarc::forget::Group]>,
+    gone: &[Id],
+    dry_run: bool,
+    pruned: Option<&jarc::prune::PruneReport>,
+) {
     if j {
-        print_json(&json!({ "dry_run": dry_run, "groups": groups }));
+        print_json(
+            &json!({ "dry_run": dry_run, "groups": groups, "forget": gone, "prune": pruned }),
+        );
         return;
     }
     let verb = if dry_run { "would forget" } else { "forget" };
-    for g in groups {
-        let gone = g.decisions.iter().filter(|d| !d.keep).count();
-        println!(
-            "{}: keep {}, {verb} {gone}",
-            g.key,
-            g.decisions.len() - gone
-        );
-        for d in &g.decisions {
-            if d.keep {
-                println!(
-                    "  keep    {}  {}  {}",
-                    d.id.short(),
-                    time(d.time_ns),
-                    d.reasons.join(", ")
-                );
-            } else {
-                println!(
-                    "  {:<7} {}  {}",
-                    if dry_run { "would" } else { "forget" },
-                    d.id.short(),
-                    time(d.time_ns)
-                );
+    match groups {
+        Some(groups) => {
+            for g in groups {
+                let n = g.decisions.iter().filter(|d| !d.keep).count();
+                println!("{}: keep {}, {verb} {n}", g.key, g.decisions.len() - n);
+                for d in &g.decisions {
+                    let (what, why) = if d.keep {
+                        ("keep", d.reasons.join(", "))
+                    } else {
+                        (if dry_run { "would" } else { "forget" }, String::new())
+                    };
+                    println!("  {what:<7} {}  {}  {why}", d.id.short(), time(d.time_ns));
+                }
+            }
+        }
+        None => {
+            for id in gone {
+                println!("{verb} {}", id.short());
             }
         }
     }
-}
-
-pub fn forget_ids(j: bool, ids: &[Id], dry_run: bool) {
-    if j {
-        print_json(&json!({ "dry_run": dry_run, "forget": ids }));
-        return;
-    }
-    for id in ids {
-        println!(
-            "{} {}",
-            if dry_run { "would forget" } else { "forget" },
-            id.short()
-        );
+    if let Some(r) = pruned {
+        prune(false, r, false);
     }
 }
 

@@ -280,3 +280,255 @@ pub fn remove(repo: &Repository, ids: &[Id]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{SourceInfo, Summary};
+
+    const DAY: i64 = 86_400_000_000_000;
+    const HOUR: i64 = 3_600_000_000_000;
+    /// 2025-01-01 00:00:00 UTC.
+    const Y2025: i64 = 1_735_689_600 * 1_000_000_000;
+
+    fn snap(source: &str, t: i64, tags: &[&str]) -> (Id, Snapshot) {
+        let s = Snapshot {
+            time_ns: t,
+            hostname: "h".into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            source: SourceInfo {
+                kind: "dir".into(),
+                id: source.into(),
+                description: String::new(),
+            },
+            parent: None,
+            roots: Vec::new(),
+            summary: Summary::default(),
+            extra: Vec::new(),
+        };
+        (Id::of_bytes(&s.encode()), s)
+    }
+
+    fn date(t: i64) -> String {
+        let d = time::OffsetDateTime::from_unix_timestamp_nanos(t as i128).unwrap();
+        format!(
+            "{}-{:02}-{:02} {:02}:{:02}",
+            d.year(),
+            d.month() as u8,
+            d.day(),
+            d.hour(),
+            d.minute()
+        )
+    }
+
+    /// (group, kept times as dates, newest first) for a policy.
+    fn kept(
+        snaps: &[(Id, Snapshot)],
+        p: &Policy,
+        g: GroupBy,
+        force: bool,
+    ) -> Vec<(String, Vec<String>)> {
+        apply(snaps, p, g, force)
+            .unwrap()
+            .into_iter()
+            .map(|g| {
+                let k = g
+                    .decisions
+                    .iter()
+                    .filter(|d| d.keep)
+                    .map(|d| date(d.time_ns))
+                    .collect();
+                (g.key, k)
+            })
+            .collect()
+    }
+
+    fn one(snaps: &[(Id, Snapshot)], p: &Policy) -> Vec<String> {
+        let mut g = kept(snaps, p, GroupBy::default(), false);
+        assert_eq!(g.len(), 1);
+        g.remove(0).1
+    }
+
+    #[test]
+    fn daily_for_a_year() {
+        let year: Vec<_> = (0..365)
+            .map(|d| snap("/a", Y2025 + d * DAY + 3 * HOUR, &[]))
+            .collect();
+        let policy = |daily, weekly, monthly, yearly| Policy {
+            daily,
+            weekly,
+            monthly,
+            yearly,
+            ..Default::default()
+        };
+        let month_ends = [
+            "01-31", "02-28", "03-31", "04-30", "05-31", "06-30", "07-31", "08-31", "09-30",
+            "10-31", "11-30",
+        ];
+        let d = |md: &str| format!("2025-{md} 03:00");
+        let table: Vec<(Policy, Vec<String>)> = vec![
+            (policy(3, 0, 0, 0), vec![d("12-31"), d("12-30"), d("12-29")]),
+            // ISO weeks: 2025-12-29 (Mon) starts 2026-W01.
+            (
+                policy(0, 4, 0, 0),
+                vec![d("12-31"), d("12-28"), d("12-21"), d("12-14")],
+            ),
+            (policy(0, 0, 0, 5), vec![d("12-31")]),
+            (
+                policy(7, 4, 12, 1),
+                [
+                    "12-31", "12-30", "12-29", "12-28", "12-27", "12-26", "12-25", "12-21", "12-14",
+                ]
+                .iter()
+                .copied()
+                .chain(month_ends.iter().rev().copied())
+                .map(d)
+                .collect(),
+            ),
+        ];
+        for (p, want) in table {
+            assert_eq!(one(&year, &p), want, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn gaps_several_a_day_hours_and_within() {
+        let days = [1, 2, 3, 10, 11, 30];
+        let mut snaps: Vec<_> = days
+            .iter()
+            .map(|d| snap("/a", Y2025 + d * DAY, &[]))
+            .collect();
+        // Three on day 11: the daily rule keeps the newest.
+        snaps.push(snap("/a", Y2025 + 11 * DAY + 5 * HOUR, &[]));
+        snaps.push(snap("/a", Y2025 + 11 * DAY + 9 * HOUR, &[]));
+        let table: Vec<(Policy, Vec<&str>)> = vec![
+            (
+                Policy {
+                    daily: 4,
+                    ..Default::default()
+                },
+                vec![
+                    "2025-01-31 00:00",
+                    "2025-01-12 09:00",
+                    "2025-01-11 00:00",
+                    "2025-01-04 00:00",
+                ],
+            ),
+            (
+                Policy {
+                    last: 2,
+                    ..Default::default()
+                },
+                vec!["2025-01-31 00:00", "2025-01-12 09:00"],
+            ),
+            (
+                // Inclusive: exactly 20 days before the newest is within.
+                Policy {
+                    within_ns: Some(20 * DAY),
+                    ..Default::default()
+                },
+                vec![
+                    "2025-01-31 00:00",
+                    "2025-01-12 09:00",
+                    "2025-01-12 05:00",
+                    "2025-01-12 00:00",
+                    "2025-01-11 00:00",
+                ],
+            ),
+            (
+                Policy {
+                    hourly: 2,
+                    ..Default::default()
+                },
+                vec!["2025-01-31 00:00", "2025-01-12 09:00"],
+            ),
+        ];
+        for (p, want) in table {
+            assert_eq!(one(&snaps, &p), want, "{p:?}");
+        }
+        let hours: Vec<_> = (0..9)
+            .map(|i| snap("/a", Y2025 + i * 20 * 60_000_000_000, &[]))
+            .collect();
+        assert_eq!(
+            one(
+                &hours,
+                &Policy {
+                    hourly: 2,
+                    ..Default::default()
+                }
+            ),
+            ["2025-01-01 02:40", "2025-01-01 01:40"]
+        );
+    }
+
+    #[test]
+    fn sources_groups_tags_and_the_newest() {
+        let snaps = vec![
+            snap("/a", Y2025, &["release"]),
+            snap("/a", Y2025 + DAY, &[]),
+            snap("/a", Y2025 + 2 * DAY, &[]),
+            snap("/b", Y2025 + 3 * DAY, &[]),
+            snap("/b", Y2025 + 4 * DAY, &[]),
+        ];
+        let last1 = Policy {
+            last: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            kept(&snaps, &last1, GroupBy::default(), false),
+            [
+                ("dir:/a".to_string(), vec!["2025-01-03 00:00".to_string()]),
+                ("dir:/b".to_string(), vec!["2025-01-05 00:00".to_string()]),
+            ]
+        );
+        // One group: /a's newest is still kept, as the newest of its source…
+        let all = GroupBy::parse("").unwrap();
+        let g = apply(&snaps, &last1, all, false).unwrap();
+        let reasons: Vec<_> = g[0].decisions.iter().map(|d| d.reasons.join(",")).collect();
+        assert_eq!(
+            reasons,
+            [
+                "last",
+                "",
+                "newest of its source (--force to forget)",
+                "",
+                ""
+            ]
+        );
+        // …unless forced.
+        assert_eq!(kept(&snaps, &last1, all, true)[0].1, ["2025-01-05 00:00"]);
+        let tag = Policy {
+            tags: vec!["release".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            kept(&snaps, &tag, GroupBy::default(), true),
+            [
+                ("dir:/a".to_string(), vec!["2025-01-01 00:00".to_string()]),
+                ("dir:/b".to_string(), vec![])
+            ]
+        );
+        assert!(matches!(
+            apply(&snaps, &Policy::default(), GroupBy::default(), false),
+            Err(Error::Invalid(_))
+        ));
+        assert!(check_ids(&snaps, &[snaps[4].0], false).is_err());
+        assert!(check_ids(&snaps, &[snaps[3].0], false).is_ok());
+        assert!(GroupBy::parse("source,colour").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        for (s, hours) in [
+            ("12h", 12),
+            ("30d", 720),
+            ("2w", 336),
+            ("1y6m", 8760 + 4320),
+        ] {
+            assert_eq!(parse_duration(s).unwrap(), hours * HOUR, "{s}");
+        }
+        for s in ["", "5", "d", "3x", "0d", "99999999999y"] {
+            assert!(parse_duration(s).is_err(), "{s}");
+        }
+    }
+}

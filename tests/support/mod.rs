@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod jant;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
