@@ -351,6 +351,89 @@ fn site_media(dir: &Path, mib: u64, files: u64) -> Result<()> {
     Ok(())
 }
 
+/// A repository of `blobs` small data blobs (so a million fit on a small
+/// disk) in 20 generations, written in order, and 10 snapshots whose media
+/// trees reference a sliding window of 11 generations each: forgetting the
+/// 5 oldest leaves generations 0–4 to no snapshot. Packs are 1 MiB, so the
+/// repository has as many packs per blob as a real one would at ~1 MiB
+/// chunks and 32 MiB packs / 32.
+fn prune_repo(dir: &Path, blobs: u64) -> Result<()> {
+    use jarc::media::{EntryKind, MediaEntry};
+    use jarc::snapshot::{Snapshot, SourceInfo, Summary};
+    let mut config = jarc::config::Config::new_random();
+    config.pack_size = 1 << 20;
+    let repo = jarc::Repository::init(dir.to_str().context("path")?, config)?;
+    let t = Instant::now();
+    let gens = 20u64;
+    let per_gen = blobs / gens;
+    let per_file = 100u64;
+    let mut files: Vec<Vec<MediaEntry>> = Vec::new();
+    for g in 0..gens {
+        let mut gen_files = Vec::new();
+        let mut chunks = Vec::new();
+        for i in 0..per_gen {
+            let mut data = [0u8; 256];
+            let seed = blake3::hash(&(g * per_gen + i).to_le_bytes());
+            data[..32].copy_from_slice(seed.as_bytes());
+            for k in 1..8 {
+                let h = blake3::hash(&data[(k - 1) * 32..k * 32]);
+                data[k * 32..(k + 1) * 32].copy_from_slice(h.as_bytes());
+            }
+            chunks.push(repo.save_blob(BlobKind::Data, &data)?.0);
+            if chunks.len() as u64 == per_file || i + 1 == per_gen {
+                let c = std::mem::take(&mut chunks);
+                gen_files.push(MediaEntry {
+                    kind: EntryKind::File,
+                    size: c.len() as u64 * 256,
+                    mtime_ns: 0,
+                    mode: 0o644,
+                    inode: 0,
+                    ctime_ns: 0,
+                    token: String::new(),
+                    content: MediaEntry::content_id(&c),
+                    chunks: c,
+                    meta: Vec::new(),
+                    sidecar: None,
+                    target: None,
+                });
+            }
+        }
+        files.push(gen_files);
+    }
+    for s in 0..10u64 {
+        let mut b = jarc::tree::TreeBuilder::new(&repo);
+        for g in s..s + 11 {
+            for (n, f) in files[g as usize].iter().enumerate() {
+                b.push(format!("g{g:02}/f{n:06}").into_bytes(), f.encode())?;
+            }
+        }
+        let root = b.finish()?;
+        repo.flush()?;
+        let snap = Snapshot {
+            time_ns: 1_700_000_000_000_000_000 + s as i64 * 86_400_000_000_000,
+            hostname: "bench".into(),
+            tags: Vec::new(),
+            source: SourceInfo {
+                kind: "dir".into(),
+                id: "/bench".into(),
+                description: "synthetic".into(),
+            },
+            parent: None,
+            roots: vec![(jarc::snapshot::MEDIA_ROOT.to_string(), root)],
+            summary: Summary::default(),
+            extra: Vec::new(),
+        };
+        jarc::snapshot::save(&repo, &snap)?;
+    }
+    println!(
+        "prune-repo: {} blobs, {} packs, 10 snapshots in {:.1} s",
+        repo.index().len(),
+        repo.index().packs().len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(|s| s.as_str()) {
@@ -371,7 +454,8 @@ fn main() -> Result<()> {
             arg(&args, "--mib", 2048)?,
             arg(&args, "--files", 400)?,
         ),
+        Some("prune-repo") => prune_repo(Path::new(args.get(2).context("DIR")?), arg(&args, "--blobs", 1_000_000)?),
         Some("rows") => rows_db(Path::new(args.get(2).context("DB")?), arg(&args, "--count", 1_000_000)?),
-        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N] | site-db DB [--posts N] | site-edit DB [--edit-permille N] [--add-permille N] | rows DB [--count N] | site-media DIR [--mib N] [--files N]"),
+        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N] | site-db DB [--posts N] | site-edit DB [--edit-permille N] [--add-permille N] | rows DB [--count N] | site-media DIR [--mib N] [--files N] | prune-repo DIR [--blobs N]"),
     }
 }

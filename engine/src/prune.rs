@@ -587,8 +587,10 @@ pub fn prune(
         replaced.push(name.clone());
     }
     if !kept.is_empty() {
-        let bytes = IndexFile { packs: kept }.encode();
-        backend.put(&index_name(&Id::of_bytes(&bytes)), Bytes::from(bytes))?;
+        for file in crate::repo::split_index(kept) {
+            let bytes = file.encode();
+            backend.put(&index_name(&Id::of_bytes(&bytes)), Bytes::from(bytes))?;
+        }
     }
     failpoint::hit("prune-after-new-index");
     for name in &replaced {

@@ -269,9 +269,9 @@ impl Repository {
             .flat_map(|(_, p)| p.packs.iter().map(|c| c.pack))
             .collect();
         let mut index = Index::default();
-        for (name, f) in self.read_index_files()? {
-            index.add_file(&name, &f, &condemned);
-        }
+        // One decoded file at a time: holding them all would double the
+        // peak memory of every open (format-spec §5.1).
+        self.for_each_index_file(|name, f| index.add_file(name, &f, &condemned))?;
         index.finish();
         *self.index.write().map_err(|_| poisoned())? = index;
         *self.condemned.write().map_err(|_| poisoned())? =
@@ -284,6 +284,11 @@ impl Repository {
     /// first, is in the same listing.
     pub fn read_index_files(&self) -> Result<Vec<(String, IndexFile)>> {
         let mut out = Vec::new();
+        self.for_each_index_file(|name, f| out.push((name.to_string(), f)))?;
+        Ok(out)
+    }
+
+    fn for_each_index_file(&self, mut each: impl FnMut(&str, IndexFile)) -> Result<()> {
         for l in self.backend.list("index")? {
             let bytes = match self.backend.get(&l.name) {
                 Ok(b) => b,
@@ -294,9 +299,9 @@ impl Repository {
                 Error::Corrupt { detail, .. } => Error::corrupt(l.name.clone(), detail),
                 other => other,
             })?;
-            out.push((l.name, f));
+            each(&l.name, f);
         }
-        Ok(out)
+        Ok(())
     }
 
     pub fn backend(&self) -> &Backend {
@@ -417,19 +422,20 @@ impl Repository {
             return Ok(None);
         }
         failpoint::hit("before-index");
-        let file = IndexFile { packs };
-        let bytes = file.encode();
-        let id = Id::of_bytes(&bytes);
-        self.backend.put(&index_name(&id), Bytes::from(bytes))?;
-        if !self.frozen.load(Ordering::Relaxed) {
-            let mut idx = self.index.write().map_err(|_| poisoned())?;
-            for p in &file.packs {
-                idx.add_pack(p, false);
+        let mut last = None;
+        for file in split_index(packs) {
+            let bytes = file.encode();
+            let id = Id::of_bytes(&bytes);
+            self.backend.put(&index_name(&id), Bytes::from(bytes))?;
+            if !self.frozen.load(Ordering::Relaxed) {
+                let mut idx = self.index.write().map_err(|_| poisoned())?;
+                idx.add_file(&index_name(&id), &file, &HashSet::new());
+                idx.finish();
             }
-            idx.finish();
+            last = Some(id);
         }
         self.pending.lock().map_err(|_| poisoned())?.clear();
-        Ok(Some(id))
+        Ok(last)
     }
 
     /// Load and verify a blob: the plaintext must hash to its id.
@@ -469,6 +475,28 @@ impl Repository {
         }
         Ok(data)
     }
+}
+
+/// Blobs per index file at most (format-spec §5): a reader decodes one file
+/// at a time, so this bounds the transient memory of loading the index.
+pub const INDEX_FILE_BLOBS: usize = 65_536;
+
+/// Packs into index files of at most `INDEX_FILE_BLOBS` blobs (a pack with
+/// more than that gets a file of its own).
+pub fn split_index(packs: Vec<IndexPack>) -> Vec<IndexFile> {
+    let mut files = vec![IndexFile { packs: Vec::new() }];
+    let mut n = 0;
+    for p in packs {
+        let last = files.len() - 1;
+        if n + p.blobs.len() > INDEX_FILE_BLOBS && !files[last].packs.is_empty() {
+            files.push(IndexFile { packs: Vec::new() });
+            n = 0;
+        }
+        n += p.blobs.len();
+        let last = files.len() - 1;
+        files[last].packs.push(p);
+    }
+    files
 }
 
 fn poisoned() -> Error {
