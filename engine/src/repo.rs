@@ -198,6 +198,15 @@ impl Repository {
         self.frozen.store(true, Ordering::Relaxed);
     }
 
+    /// Treat more packs as condemned when naming new packs (prune, for
+    /// the plan it is about to write): a copy must never get the name, so
+    /// the bytes, of a pack about to be deleted.
+    pub fn avoid_names(&self, packs: impl IntoIterator<Item = Id>) {
+        if let Ok(mut c) = self.condemned.write() {
+            c.0.extend(packs);
+        }
+    }
+
     /// End this process's session: its marker is deleted.
     pub fn end_session(&self) {
         if let Ok(mut s) = self.session.lock() {

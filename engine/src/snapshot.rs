@@ -117,7 +117,13 @@ pub fn list_ids(repo: &Repository) -> Result<Vec<Id>> {
 pub fn list(repo: &Repository) -> Result<Vec<(Id, Snapshot)>> {
     let mut out = Vec::new();
     for id in list_ids(repo)? {
-        out.push((id, load(repo, &id)?));
+        match load(repo, &id) {
+            Ok(s) => out.push((id, s)),
+            // Forgotten between the LIST and the GET (a concurrent
+            // `forget`): a backup looking for its parent must not fail.
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
     out.sort_by(|a, b| a.1.time_ns.cmp(&b.1.time_ns).then(a.0.cmp(&b.0)));
     Ok(out)
