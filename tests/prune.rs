@@ -101,6 +101,10 @@ fn content(seed: u64) -> Vec<u8> {
     noise(seed, 600_000 + (seed % 997) as usize * 64)
 }
 
+/// A snapshot id, what it held, and the content seeds of its files.
+type Snap = (String, BTreeMap<String, Node>, HashSet<u64>);
+type Snaps = Vec<Snap>;
+
 /// Eight backups of a directory of six files, two of which are replaced
 /// before each next backup. Returns each snapshot with what it held.
 fn churn(repo: &Repo, src: &Path) -> Snaps {
@@ -140,15 +144,13 @@ fn forget_even(repo: &Repo, snaps: &Snaps) -> u64 {
     only_gone.iter().map(|s| content(*s).len() as u64).sum()
 }
 
-fn kept(snaps: &Snaps) -> impl Iterator<Item = &(String, BTreeMap<String, Node>, HashSet<u64>)> {
+fn kept(snaps: &Snaps) -> impl Iterator<Item = &Snap> {
     snaps
         .iter()
         .enumerate()
         .filter(|(i, _)| i % 2 == 1)
         .map(|(_, s)| s)
 }
-
-type Snaps = Vec<(String, BTreeMap<String, Node>, HashSet<u64>)>;
 
 /// A local repository after `churn` and `forget_even`: the repository, its
 /// directory, the snapshots, the pack bytes before forgetting, and the

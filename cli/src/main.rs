@@ -336,13 +336,11 @@ fn run_prune(
     opts: &jarc::prune::PruneOptions,
     bars: &progress::Bars,
 ) -> Result<jarc::prune::PruneReport> {
-    let loc = repo_location(cli)?;
     let repo = if opts.dry_run {
-        Repository::open(&loc)
+        open(cli)?
     } else {
-        Repository::open_session(&loc, "prune", false)
-    }
-    .with_context(|| format!("opening repository {loc}"))?;
+        open_session(cli, "prune", false)?
+    };
     let report = jarc::prune::prune(&repo, opts, bars).context("prune")?;
     bars.done();
     Ok(report)
@@ -393,11 +391,7 @@ fn repo_location(cli: &Cli) -> Result<String> {
 
 /// The repository a backup writes to; the default one is created on first use.
 fn backup_repo(cli: &Cli) -> Result<Repository> {
-    if let Some(loc) = &cli.repo {
-        return Repository::open_session(loc, "backup", true)
-            .with_context(|| format!("opening repository {loc}"));
-    }
-    if !Path::new(DEFAULT_REPOSITORY).join("config").exists() {
+    if cli.repo.is_none() && !Path::new(DEFAULT_REPOSITORY).join("config").exists() {
         Repository::init(DEFAULT_REPOSITORY, Config::new_random())
             .with_context(|| format!("creating the default repository ./{DEFAULT_REPOSITORY}"))?;
         output::note(
@@ -405,8 +399,7 @@ fn backup_repo(cli: &Cli) -> Result<Repository> {
             &format!("created the default repository at ./{DEFAULT_REPOSITORY} (first use)"),
         );
     }
-    Repository::open_session(DEFAULT_REPOSITORY, "backup", true)
-        .with_context(|| format!("opening repository ./{DEFAULT_REPOSITORY}"))
+    open_session(cli, "backup", true)
 }
 
 fn open(cli: &Cli) -> Result<Repository> {

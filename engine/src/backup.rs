@@ -176,8 +176,7 @@ pub fn backup_site(
         summary: summary.clone(),
         extra,
     };
-    let root_ids: Vec<Id> = snap.roots.iter().map(|(_, r)| r.node).collect();
-    repo.before_commit(&root_ids)?;
+    repo.before_commit(&snap.roots)?;
     let id = snapshot::save(repo, &snap)?;
     Ok(BackupSummary {
         snapshot: id,
@@ -256,9 +255,10 @@ fn media_tree(
         // before this snapshot commits: read the file again instead.
         let (reused, meta) = match hit {
             Some(p)
-                if unchanged(s, &p)
-                    && !opts.force_read
-                    && p.chunks.iter().all(|c| repo.index().contains_live(c)) =>
+                if unchanged(s, &p) && !opts.force_read && {
+                    let idx = repo.index();
+                    p.chunks.iter().all(|c| idx.contains_live(c))
+                } =>
             {
                 summary.files_unchanged += (s.kind != EntryKind::Dir) as u64;
                 (Some(p.chunks), source.meta_from_read().then_some(p.meta))

@@ -197,11 +197,11 @@ impl Index {
         self.entries.binary_search_by(|e| e.id.cmp(&id.0)).ok()
     }
 
-    /// The number of the pack holding the blob at `position`, its stored
-    /// length, and whether that pack is condemned.
-    pub fn at(&self, position: usize) -> (u32, u32, bool) {
+    /// The number of the pack holding the blob at `position`, and its
+    /// stored length.
+    pub fn at(&self, position: usize) -> (u32, u32) {
         let e = &self.entries[position];
-        (e.pack, e.length, e.flags & CONDEMNED != 0)
+        (e.pack, e.length)
     }
 
     /// The blob at `position`: its id and location.

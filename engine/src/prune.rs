@@ -36,11 +36,11 @@ use crate::progress::Progress;
 use crate::repo::{index_name, pack_name, Repository};
 use crate::session;
 use crate::snapshot::{self, Snapshot, MEDIA_ROOT};
-use crate::tree::{self, Node};
+use crate::tree::{Node, Root};
 use bytes::Bytes;
 use serde::Serialize;
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -147,19 +147,12 @@ struct Side {
 impl Side {
     fn lookup(&mut self, repo: &Repository, idx: &Index, id: &Id) -> Result<Option<BlobLoc>> {
         if self.index.is_none() {
-            let known: HashSet<&String> = idx.files().iter().map(|(n, _)| n).collect();
+            let known: HashSet<&str> = idx.files().iter().map(|(n, _)| n.as_str()).collect();
             let mut side = Index::default();
-            for l in repo.backend().list("index")? {
-                if known.contains(&l.name) {
-                    continue;
-                }
-                let bytes = match repo.backend().get(&l.name) {
-                    Ok(b) => b,
-                    Err(Error::NotFound(_)) => continue,
-                    Err(e) => return Err(e),
-                };
-                side.add_file(&l.name, &IndexFile::decode(&bytes)?, &HashSet::new());
-            }
+            repo.for_each_index_file(
+                |name| known.contains(name),
+                |name, f| side.add_file(name, &f, &HashSet::new()),
+            )?;
             side.finish();
             self.index = Some(side);
         }
@@ -167,52 +160,29 @@ impl Side {
     }
 }
 
-/// Set the live bit of every blob the snapshot references that the frozen
-/// index holds. A blob only `side` holds is in a pack newer than every
-/// plan this run executes, so it needs no bit, but a tree node there is
-/// still read, because its children may be old.
-fn mark(
-    repo: &Repository,
-    idx: &Index,
-    side: &mut Side,
-    sid: &Id,
-    snap: &Snapshot,
-    live: &Bits,
+/// Walk the trees under `roots`. `node` returns a node's bytes when it is
+/// to be read (`None`: skip it and everything below it); `chunk` sees each
+/// data chunk a media entry names.
+fn walk_refs(
+    roots: &[(String, Root)],
+    mut node: impl FnMut(&Id) -> Result<Option<Vec<u8>>>,
+    mut chunk: impl FnMut(&Id) -> Result<()>,
 ) -> Result<()> {
-    for (name, root) in &snap.roots {
+    for (name, root) in roots {
         let media = name == MEDIA_ROOT;
         let mut todo = vec![root.node];
         while let Some(id) = todo.pop() {
-            let bytes = match idx.position(&id) {
-                Some(p) if !live.set(p) => continue,
-                Some(p) => repo.load_blob_at(&id, &idx.entry(p).1)?,
-                None => {
-                    if !side.seen.insert(id) {
-                        continue;
-                    }
-                    let loc = side
-                        .lookup(repo, idx, &id)?
-                        .ok_or_else(|| dangling(sid, &id))?;
-                    repo.load_blob_at(&id, &loc)?
-                }
+            let Some(bytes) = node(&id)? else {
+                continue;
             };
-            let node =
-                Node::decode(&bytes).map_err(|e| Error::corrupt(format!("tree node {id}"), e))?;
-            match node {
+            match Node::decode(&bytes).map_err(|e| Error::corrupt(format!("tree node {id}"), e))? {
                 Node::Internal { children, .. } => {
                     todo.extend(children.iter().rev().map(|c| c.node))
                 }
                 Node::Leaf(entries) if media => {
                     for e in entries {
                         for c in &MediaEntry::decode(&e.value)?.chunks {
-                            match idx.position(c) {
-                                Some(p) => {
-                                    live.set(p);
-                                }
-                                None => {
-                                    side.lookup(repo, idx, c)?.ok_or_else(|| dangling(sid, c))?;
-                                }
-                            }
+                            chunk(c)?;
                         }
                     }
                 }
@@ -223,51 +193,81 @@ fn mark(
     Ok(())
 }
 
+/// Set the live bit of every blob the snapshot references that the frozen
+/// index holds; the bit is also the visited mark. A blob only `side` holds
+/// is in a pack newer than every plan this run executes, so it needs no
+/// bit, but a tree node there is still read, because its children may be
+/// old.
+fn mark(
+    repo: &Repository,
+    idx: &Index,
+    side: &RefCell<Side>,
+    sid: &Id,
+    snap: &Snapshot,
+    live: &Bits,
+) -> Result<()> {
+    let elsewhere = |id: &Id| {
+        side.borrow_mut()
+            .lookup(repo, idx, id)?
+            .ok_or_else(|| dangling(sid, id))
+    };
+    walk_refs(
+        &snap.roots,
+        |id| match idx.position(id) {
+            Some(p) if !live.set(p) => Ok(None),
+            Some(p) => repo.load_blob_at(id, &idx.entry(p).1).map(Some),
+            None if !side.borrow_mut().seen.insert(*id) => Ok(None),
+            None => repo.load_blob_at(id, &elsewhere(id)?).map(Some),
+        },
+        |c| {
+            match idx.position(c) {
+                Some(p) => {
+                    live.set(p);
+                }
+                None => {
+                    elsewhere(c)?;
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
 /// How many blobs the trees under `roots` reference that are not in a
 /// pack in `packs` (names as listed). For a writer whose session may have
 /// looked abandoned (`Repository::before_commit`).
 pub(crate) fn missing_blobs(
     repo: &Repository,
-    roots: &[Id],
+    roots: &[(String, Root)],
     packs: &HashSet<String>,
 ) -> Result<u64> {
-    let mut seen = HashSet::new();
-    let mut missing = 0u64;
     let present = |id: &Id| {
         repo.index()
             .lookup(id)
             .is_some_and(|l| packs.contains(&pack_name(&l.pack)))
     };
-    for root in roots {
-        let mut chunks = Vec::new();
-        let mut absent_nodes = 0u64;
-        tree::walk(
-            repo,
-            root,
-            |id| {
-                let first = seen.insert(*id);
-                if first && !present(id) {
-                    absent_nodes += 1;
-                    return Ok(false);
-                }
-                Ok(first)
-            },
-            |node| {
-                if let Node::Leaf(entries) = node {
-                    for e in entries {
-                        // Row leaves do not decode as media entries.
-                        if let Ok(m) = MediaEntry::decode(&e.value) {
-                            chunks.extend(m.chunks);
-                        }
-                    }
-                }
-                Ok(())
-            },
-        )?;
-        missing += absent_nodes;
-        missing += chunks.iter().filter(|c| !present(c)).count() as u64;
-    }
-    Ok(missing)
+    let missing = Cell::new(0u64);
+    let mut seen = HashSet::new();
+    walk_refs(
+        roots,
+        |id| {
+            if !seen.insert(*id) {
+                return Ok(None);
+            }
+            if !present(id) {
+                missing.set(missing.get() + 1);
+                return Ok(None);
+            }
+            repo.load_blob(id).map(Some)
+        },
+        |c| {
+            if !present(c) {
+                missing.set(missing.get() + 1);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(missing.get())
 }
 
 /// Copy the live blobs at `positions` (grouped by pack number) into new
@@ -326,7 +326,7 @@ fn copy_out(
 fn group_by_pack(idx: &Index, want: impl Fn(usize, u32) -> bool) -> BTreeMap<u32, Vec<usize>> {
     let mut out: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for i in 0..idx.len() {
-        let (no, _, _) = idx.at(i);
+        let (no, _) = idx.at(i);
         if want(i, no) {
             out.entry(no).or_default().push(i);
         }
@@ -358,14 +358,7 @@ pub fn prune(
     let backend = repo.backend();
     let hostname = snapshot::hostname();
     let own = repo.session_name().unwrap_or_default();
-    let store_now = |sessions: &[session::Seen]| {
-        sessions
-            .iter()
-            .find(|s| s.name == own)
-            .map(|s| s.modified_ns)
-            .unwrap_or_else(crate::backup::now_ns)
-    };
-    let now0 = store_now(&session::list(backend)?);
+    let now0 = session::store_now(backend, &own)?;
     let idx = repo.index();
     let mut r = PruneReport {
         blobs: idx.len() as u64,
@@ -378,9 +371,9 @@ pub fn prune(
     r.snapshots = snaps.len() as u64;
     let live = Bits::new(idx.len());
     let copied = Bits::new(idx.len());
-    let mut side = Side::default();
+    let side = RefCell::new(Side::default());
     for (sid, s) in &snaps {
-        mark(repo, &idx, &mut side, sid, s, &live)?;
+        mark(repo, &idx, &side, sid, s, &live)?;
     }
     let marked: HashSet<Id> = snaps.iter().map(|(id, _)| *id).collect();
     drop(snaps);
@@ -389,7 +382,7 @@ pub fn prune(
     let mut live_bytes = vec![0u64; npacks];
     for i in 0..idx.len() {
         if live.get(i) {
-            let (no, len, _) = idx.at(i);
+            let (no, len) = idx.at(i);
             live_bytes[no as usize] += len as u64;
         }
     }
@@ -417,9 +410,8 @@ pub fn prune(
             partial.push((no as u32, used, unused));
         }
     }
-    let used_kept: u64 = r.used_bytes;
     let mut unused_kept: u64 = partial.iter().map(|p| p.2).sum();
-    let allowed = used_kept.saturating_mul(opts.max_unused_permille as u64) / 1000;
+    let allowed = r.used_bytes.saturating_mul(opts.max_unused_permille as u64) / 1000;
     // Most unused fraction first: the most space back per byte copied.
     partial.sort_by(|a, b| {
         (b.2 as u128 * (a.1 + a.2) as u128).cmp(&(a.2 as u128 * (b.1 + b.2) as u128))
@@ -502,14 +494,10 @@ pub fn prune(
     };
 
     // Execute: the plans this run loaded the index with, and its own.
-    let seen: HashSet<Id> = repo.plans_seen().into_iter().collect();
-    let mut plans: Vec<(Id, Plan)> = plan::load_all(backend)?
-        .into_iter()
-        .filter(|(id, _)| seen.contains(id))
-        .collect();
+    let mut plans = repo.plans();
     plans.extend(mine);
     let sessions = session::list(backend)?;
-    let now1 = store_now(&sessions);
+    let now1 = session::now_in(&sessions, &own);
     r.sessions_swept = session::sweep(backend, &sessions, now1, &hostname)?;
     let mut ripe = Vec::new();
     for (id, p) in plans {
@@ -529,11 +517,11 @@ pub fn prune(
     // Snapshots committed since the mark, by sessions that ended before
     // the listing above, may use blobs in the packs about to go.
     progress.phase("mark", 0);
-    let mut side = Side::default();
+    let side = RefCell::new(Side::default());
     for sid in snapshot::list_ids(repo)? {
         if !marked.contains(&sid) {
             match snapshot::load(repo, &sid) {
-                Ok(s) => mark(repo, &idx, &mut side, &sid, &s, &live)?,
+                Ok(s) => mark(repo, &idx, &side, &sid, &s, &live)?,
                 // Forgotten since the listing: nothing of it to keep.
                 Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),

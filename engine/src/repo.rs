@@ -21,6 +21,7 @@ use crate::failpoint;
 use crate::id::Id;
 use crate::index::{Index, IndexFile, IndexPack};
 use crate::pack::{self, BlobKind, EncodedBlob, PackWriter};
+use crate::plan::Plan;
 use crate::session::Session;
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -45,8 +46,8 @@ pub struct Repository {
     backend: Backend,
     config: Config,
     index: RwLock<Index>,
-    /// Packs condemned by the plans loaded with the index, and those plans.
-    condemned: RwLock<(HashSet<Id>, Vec<Id>)>,
+    /// The plans loaded with the index, and the packs they condemn.
+    plans: RwLock<Plans>,
     /// This process's session marker, if it opened one (format-spec §12).
     session: Mutex<Option<Session>>,
     packers: [Mutex<PackWriter>; 2],
@@ -60,6 +61,14 @@ pub struct Repository {
     /// Set by prune: the in-memory index stays as loaded, so positions in
     /// it (prune's mark bitmap) stay valid; see `freeze`.
     frozen: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct Plans {
+    loaded: Vec<(Id, Plan)>,
+    /// The packs `loaded` condemns, and any a prune is about to condemn
+    /// (`avoid_names`): new packs never take one of these names.
+    condemned: HashSet<Id>,
 }
 
 pub fn pack_name(id: &Id) -> String {
@@ -151,7 +160,8 @@ impl Repository {
             *repo.session.lock().map_err(|_| poisoned())? = Some(s);
             repo.reload_index()?;
             if writer {
-                repo.with_session(|s| s.set_seen(Some(repo.plans_seen())))?;
+                let seen = repo.plans().into_iter().map(|(id, _)| id).collect();
+                repo.with_session(|s| s.set_seen(Some(seen)))?;
             }
         } else {
             repo.reload_index()?;
@@ -167,18 +177,18 @@ impl Repository {
     }
 
     /// The plans loaded with the index.
-    pub fn plans_seen(&self) -> Vec<Id> {
-        self.condemned
+    pub fn plans(&self) -> Vec<(Id, Plan)> {
+        self.plans
             .read()
-            .map(|c| c.1.clone())
+            .map(|p| p.loaded.clone())
             .unwrap_or_default()
     }
 
     /// Whether a loaded plan condemns this pack.
     pub fn is_condemned(&self, pack: &Id) -> bool {
-        self.condemned
+        self.plans
             .read()
-            .map(|c| c.0.contains(pack))
+            .map(|p| p.condemned.contains(pack))
             .unwrap_or(true)
     }
 
@@ -202,15 +212,8 @@ impl Repository {
     /// the plan it is about to write): a copy must never get the name, so
     /// the bytes, of a pack about to be deleted.
     pub fn avoid_names(&self, packs: impl IntoIterator<Item = Id>) {
-        if let Ok(mut c) = self.condemned.write() {
-            c.0.extend(packs);
-        }
-    }
-
-    /// End this process's session: its marker is deleted.
-    pub fn end_session(&self) {
-        if let Ok(mut s) = self.session.lock() {
-            s.take();
+        if let Ok(mut p) = self.plans.write() {
+            p.condemned.extend(packs);
         }
     }
 
@@ -221,7 +224,7 @@ impl Repository {
     /// checked against a freshly loaded index and pack listing: a prune
     /// may have deleted something in the gap, and committing then would
     /// lose it.
-    pub fn before_commit(&self, roots: &[Id]) -> Result<()> {
+    pub fn before_commit(&self, roots: &[(String, crate::tree::Root)]) -> Result<()> {
         let mut at_risk = false;
         self.with_session(|s| {
             at_risk = s.at_risk();
@@ -255,7 +258,7 @@ impl Repository {
             backend,
             config,
             index: RwLock::new(index),
-            condemned: RwLock::default(),
+            plans: RwLock::default(),
             session: Mutex::default(),
             packers: [Mutex::default(), Mutex::default()],
             pending: Mutex::default(),
@@ -272,19 +275,18 @@ impl Repository {
     /// that marks it condemned. Index files are decoded independently, so a
     /// repository with thousands of them costs one LIST plus one GET each.
     pub fn reload_index(&self) -> Result<()> {
-        let plans = crate::plan::load_all(&self.backend)?;
-        let condemned: HashSet<Id> = plans
+        let loaded = crate::plan::load_all(&self.backend)?;
+        let condemned: HashSet<Id> = loaded
             .iter()
             .flat_map(|(_, p)| p.packs.iter().map(|c| c.pack))
             .collect();
         let mut index = Index::default();
         // One decoded file at a time: holding them all would double the
         // peak memory of every open (format-spec §5.1).
-        self.for_each_index_file(|name, f| index.add_file(name, &f, &condemned))?;
+        self.for_each_index_file(|_| false, |name, f| index.add_file(name, &f, &condemned))?;
         index.finish();
         *self.index.write().map_err(|_| poisoned())? = index;
-        *self.condemned.write().map_err(|_| poisoned())? =
-            (condemned, plans.into_iter().map(|(id, _)| id).collect());
+        *self.plans.write().map_err(|_| poisoned())? = Plans { loaded, condemned };
         Ok(())
     }
 
@@ -293,12 +295,20 @@ impl Repository {
     /// first, is in the same listing.
     pub fn read_index_files(&self) -> Result<Vec<(String, IndexFile)>> {
         let mut out = Vec::new();
-        self.for_each_index_file(|name, f| out.push((name.to_string(), f)))?;
+        self.for_each_index_file(|_| false, |name, f| out.push((name.to_string(), f)))?;
         Ok(out)
     }
 
-    fn for_each_index_file(&self, mut each: impl FnMut(&str, IndexFile)) -> Result<()> {
+    /// Decode the index files, one at a time, but those `skip` names.
+    pub(crate) fn for_each_index_file(
+        &self,
+        skip: impl Fn(&str) -> bool,
+        mut each: impl FnMut(&str, IndexFile),
+    ) -> Result<()> {
         for l in self.backend.list("index")? {
+            if skip(&l.name) {
+                continue;
+            }
             let bytes = match self.backend.get(&l.name) {
                 Ok(b) => b,
                 Err(Error::NotFound(_)) => continue,
@@ -351,31 +361,13 @@ impl Repository {
         self.saved
             .stored_bytes
             .fetch_add(enc.bytes.len() as u64, Ordering::Relaxed);
-        let full = {
-            let mut p = self.packers[kind_slot(kind)]
-                .lock()
-                .map_err(|_| poisoned())?;
-            p.add(kind, id, data.len() as u32, &enc);
-            if p.len() >= self.config.pack_size as usize {
-                let buf = self
-                    .spare
-                    .lock()
-                    .ok()
-                    .and_then(|mut s| s.pop())
-                    .unwrap_or_default();
-                Some(std::mem::replace(&mut *p, PackWriter::with_buffer(buf)))
-            } else {
-                None
-            }
-        };
-        if let Some(p) = full {
-            self.write_pack(p)?;
-        }
+        self.copy_blob(kind, id, data.len() as u32, &enc)?;
         Ok((id, true))
     }
 
-    /// Add a blob's stored bytes unchanged (prune's repack): no
-    /// recompression, and the index may already hold other copies.
+    /// Add encoded bytes to the kind's pack, writing the pack when full.
+    /// Prune's repack calls this directly: the stored bytes go over
+    /// unchanged, and the index may already hold other copies.
     pub fn copy_blob(
         &self,
         kind: BlobKind,
@@ -388,7 +380,17 @@ impl Repository {
                 .lock()
                 .map_err(|_| poisoned())?;
             p.add(kind, id, raw_length, enc);
-            (p.len() >= self.config.pack_size as usize).then(|| std::mem::take(&mut *p))
+            if p.len() >= self.config.pack_size as usize {
+                let buf = self
+                    .spare
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.pop())
+                    .unwrap_or_default();
+                Some(std::mem::replace(&mut *p, PackWriter::with_buffer(buf)))
+            } else {
+                None
+            }
         };
         if let Some(p) = full {
             self.write_pack(p)?;

@@ -198,6 +198,32 @@ pub fn list(backend: &Backend) -> Result<Vec<Seen>> {
     Ok(out)
 }
 
+/// The store's clock: the Last-Modified of marker `own` in `sessions`;
+/// the host clock when there is no such marker (a dry run has none), which
+/// only a dry run's report uses.
+pub fn now_in(sessions: &[Seen], own: &str) -> i64 {
+    time_of(
+        sessions.iter().map(|s| (s.name.as_str(), s.modified_ns)),
+        own,
+    )
+}
+
+/// `now_in` from one LIST, without reading any marker.
+pub fn store_now(backend: &Backend, own: &str) -> Result<i64> {
+    let listed = backend.list(PREFIX)?;
+    Ok(time_of(
+        listed.iter().map(|l| (l.name.as_str(), l.modified_ns)),
+        own,
+    ))
+}
+
+fn time_of<'a>(mut names: impl Iterator<Item = (&'a str, i64)>, own: &str) -> i64 {
+    names
+        .find(|(n, _)| *n == own)
+        .map(|(_, t)| t)
+        .unwrap_or_else(crate::backup::now_ns)
+}
+
 /// Whether the process that wrote a marker is gone: only provable for a
 /// process on this host (the pid no longer exists). A reused pid keeps a
 /// dead marker alive until it goes stale, which only delays a deletion.

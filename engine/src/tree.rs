@@ -360,23 +360,11 @@ pub fn walk_nodes(
     repo: &Repository,
     root: &Id,
     seen: &mut HashSet<Id>,
-    f: impl FnMut(&Node) -> Result<()>,
-) -> Result<()> {
-    walk(repo, root, |id| Ok(seen.insert(*id)), f)
-}
-
-/// Like `walk_nodes`, with the caller keeping track of what was seen:
-/// `first` answers whether a node is new (and records it), so a prune can
-/// keep one bit per blob instead of a set of ids.
-pub fn walk(
-    repo: &Repository,
-    root: &Id,
-    mut first: impl FnMut(&Id) -> Result<bool>,
     mut f: impl FnMut(&Node) -> Result<()>,
 ) -> Result<()> {
     let mut todo = vec![*root];
     while let Some(id) = todo.pop() {
-        if !first(&id)? {
+        if !seen.insert(id) {
             continue;
         }
         let n = load_node(repo, &id)?;
