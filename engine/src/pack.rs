@@ -135,6 +135,9 @@ pub struct FinishedPack {
     pub id: Id,
     pub bytes: Vec<u8>,
     pub blobs: Vec<PackBlob>,
+    /// Stored bytes of blobs repeated to make the name differ
+    /// (`finish_avoiding`): unused space from the start.
+    pub repeated: u64,
 }
 
 impl PackWriter {
@@ -171,6 +174,7 @@ impl PackWriter {
     /// Finish, but never as a pack `avoid` names: append the first blob
     /// again (a blob may repeat within a pack) until the bytes differ.
     pub fn finish_avoiding(mut self, avoid: impl Fn(&Id) -> bool) -> FinishedPack {
+        let mut repeated = 0;
         for _ in 0..8 {
             if self.blobs.is_empty() {
                 break;
@@ -179,9 +183,10 @@ impl PackWriter {
             let blobs = self.blobs.clone();
             let fin = self.finish();
             if !avoid(&fin.id) {
-                return fin;
+                return FinishedPack { repeated, ..fin };
             }
             let (mut buf, first) = (fin.bytes, blobs[0].clone());
+            repeated += first.length as u64;
             buf.truncate(data_len);
             buf.extend_from_within(first.offset as usize..(first.offset + first.length) as usize);
             let mut blobs = blobs;
@@ -191,7 +196,10 @@ impl PackWriter {
             });
             self = PackWriter { buf, blobs };
         }
-        self.finish()
+        FinishedPack {
+            repeated,
+            ..self.finish()
+        }
     }
 
     pub fn finish(self) -> FinishedPack {
@@ -205,6 +213,7 @@ impl PackWriter {
             id: Id::of_bytes(&buf),
             bytes: buf,
             blobs: header.blobs,
+            repeated: 0,
         }
     }
 }

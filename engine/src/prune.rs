@@ -42,6 +42,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -476,6 +477,10 @@ pub fn prune(
         progress.phase("repack", r.bytes_repacked);
         let by_pack = group_by_pack(&idx, |i, no| repack.contains(&no) && live.get(i));
         copy_out(repo, &idx, by_pack, &copied, progress)?;
+        // A copy that would have had a condemned pack's name (the copy a
+        // prune killed after repacking made) carries a repeated blob:
+        // unused space that stays until a later prune repacks that pack.
+        r.unused_bytes_after = unused_kept + repo.saved.repeated_bytes.load(Ordering::Relaxed);
         failpoint::hit("prune-after-repack");
     }
     let mine = if condemned.is_empty() {
@@ -545,6 +550,7 @@ pub fn prune(
     if !rescue.is_empty() {
         progress.phase("rescue", 0);
         r.blobs_rescued = copy_out(repo, &idx, rescue, &copied, progress)?;
+        r.unused_bytes_after = unused_kept + repo.saved.repeated_bytes.load(Ordering::Relaxed);
         failpoint::hit("prune-after-rescue");
     }
 

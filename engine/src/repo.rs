@@ -40,6 +40,9 @@ pub struct SaveCounters {
     pub raw_bytes: AtomicU64,
     pub stored_bytes: AtomicU64,
     pub packs: AtomicU64,
+    /// Stored bytes of blobs written twice into one pack so that its name
+    /// differs from a condemned pack's (format-spec §12.4).
+    pub repeated_bytes: AtomicU64,
 }
 
 pub struct Repository {
@@ -403,6 +406,9 @@ impl Repository {
         // be deleted with it; make it differ (format-spec §12.4).
         let fin = p.finish_avoiding(|id| self.is_condemned(id));
         let size = fin.bytes.len() as u64;
+        self.saved
+            .repeated_bytes
+            .fetch_add(fin.repeated, Ordering::Relaxed);
         self.backend
             .put(&pack_name(&fin.id), Bytes::from(fin.bytes))?;
         self.saved.packs.fetch_add(1, Ordering::Relaxed);
