@@ -191,6 +191,13 @@ impl RowSink for TableSink<'_, '_> {
         }
         self.watch.observe(&values, self.facts);
         let kv: Vec<&Value> = self.key_positions.iter().map(|&i| &values[i]).collect();
+        if matches!(self.table.key, RowKey::PrimaryKey(_)) && kv.contains(&&Value::Null) {
+            // NULL keys sort first, so this is seen on the first row.
+            return Err(Error::UnusableKey {
+                table: self.table.name.clone(),
+                key: row::display_key(&kv),
+            });
+        }
         let key = row::encode_key(&kv);
         let value = row::encode_row(&values);
         self.rows += 1;
@@ -211,14 +218,42 @@ fn duplicate_key(table: &SchemaObject, values_bytes: &[u8]) -> Error {
             row::display_key(&k)
         })
         .unwrap_or_default();
-    Error::Invalid(format!(
-        "table {} has more than one row with primary key {shown} (a NULL in a primary-key column?); fix the rows before backing up",
-        table.name
-    ))
+    Error::UnusableKey {
+        table: table.name.clone(),
+        key: shown,
+    }
 }
 
-/// One table's tree: `(root, rows, new nodes)`.
+/// One table's tree: `(root, rows, new nodes)`, and the table as keyed
+/// when its primary key holds NULLs or could not tell its rows apart (see
+/// [`DatabaseSource::duplicate_key_fallback`]).
 fn table_tree(
+    repo: &Repository,
+    db: &mut dyn DatabaseSource,
+    table: &SchemaObject,
+    facts: &mut Facts,
+    sorted: &mut Vec<String>,
+    store: bool,
+) -> Result<((Root, u64, u64), Option<SchemaObject>)> {
+    match keyed_tree(repo, db, table, facts, sorted, store) {
+        Err(Error::UnusableKey { table: t, key }) if matches!(table.key, RowKey::PrimaryKey(_)) => {
+            let Some(key_by) = db.duplicate_key_fallback() else {
+                return Err(Error::UnusableKey { table: t, key });
+            };
+            let rekeyed = SchemaObject {
+                key: key_by,
+                ..table.clone()
+            };
+            // Facts are first-seen and maximum values: seeing this table's
+            // rows again changes none of them.
+            let t = keyed_tree(repo, db, &rekeyed, facts, sorted, store)?;
+            Ok((t, Some(rekeyed)))
+        }
+        other => other.map(|t| (t, None)),
+    }
+}
+
+fn keyed_tree(
     repo: &Repository,
     db: &mut dyn DatabaseSource,
     table: &SchemaObject,
@@ -317,13 +352,17 @@ fn capture_objects(
     let mut sorted = Vec::new();
     let mut schema: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for obj in objects {
+        let mut rekeyed = None;
         if obj.has_rows() {
-            let (root, n, new) = table_tree(repo, db, obj, &mut facts, &mut sorted, store)?;
+            let ((root, n, new), other) =
+                table_tree(repo, db, obj, &mut facts, &mut sorted, store)?;
             roots.push((rows_root(&obj.name), root));
             rows += n;
             tables += 1;
             tree_nodes_new += new;
+            rekeyed = other;
         }
+        let obj = rekeyed.as_ref().unwrap_or(obj);
         schema.push((obj.name.as_bytes().to_vec(), obj.encode()));
     }
     schema.sort();

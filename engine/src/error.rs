@@ -71,6 +71,12 @@ pub enum Error {
     /// table and sorts it. Never reaches a user.
     #[error("rows of table {0} arrived out of key order")]
     RowOrder(String),
+    /// A row's primary key does not identify it: it holds a NULL (SQLite
+    /// allows any number of them in a rowid table's non-INTEGER key), or
+    /// another row has the same one. The backup keys the table another way
+    /// where its source can; otherwise the table is refused.
+    #[error("table {table} has a row whose primary key {key} does not identify it (a NULL, or a key another row has too), and its source offers no other key for its rows")]
+    UnusableKey { table: String, key: String },
 }
 
 impl Error {

@@ -34,6 +34,9 @@ pub enum Value {
     /// Any other Postgres type, as its text output; the column's declared
     /// type parses it back.
     Other(String),
+    /// SQLite TEXT whose bytes are not valid UTF-8 (SQLite stores any
+    /// bytes as text): kept byte for byte, and still text, not a blob.
+    RawText(Vec<u8>),
 }
 
 impl Value {
@@ -51,9 +54,19 @@ impl Value {
                 format!("{t:?}")
             }
             Value::Blob(b) => format!("blob of {} bytes", b.len()),
+            Value::RawText(b) => format!("{:?} (not UTF-8)", String::from_utf8_lossy(b)),
             Value::Bool(b) => b.to_string(),
             Value::Timestamp(us) | Value::LocalTimestamp(us) => format!("timestamp {us}µs"),
             Value::Date(d) => format!("date {d}"),
+        }
+    }
+
+    /// The bytes of a text value, UTF-8 or not.
+    pub fn text_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Text(s) | Value::Other(s) => Some(s.as_bytes()),
+            Value::RawText(b) => Some(b),
+            _ => None,
         }
     }
 
@@ -169,6 +182,12 @@ pub fn encode_key(values: &[&Value]) -> Vec<u8> {
             Value::Text(s) => {
                 out.push(TAG_TEXT);
                 push_escaped(&mut out, s.as_bytes());
+            }
+            // Text compares byte by byte in SQLite (BINARY): the same tag,
+            // so valid and invalid UTF-8 sort together as the database does.
+            Value::RawText(b) => {
+                out.push(TAG_TEXT);
+                push_escaped(&mut out, b);
             }
             Value::Other(s) => {
                 out.push(TAG_OTHER);

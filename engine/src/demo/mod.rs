@@ -869,15 +869,33 @@ pub fn generate(dialect: Dialect, posts: usize) -> Site {
         columns: MEDIA_COLUMNS.to_vec(),
         rows: media_rows,
     });
+    // drizzle's migration table as its migrator leaves it: the journal's
+    // `when` of each migration applied (jant-migrations.md), and in SQLite
+    // a NULL id in every row (`id SERIAL PRIMARY KEY` is no rowid alias).
+    let (table, whens): (&str, &[i64]) = match g.dialect {
+        Dialect::Sqlite => (
+            "__drizzle_migrations",
+            &[1_773_963_783_636, 1_773_963_784_193, 1_774_113_199_099],
+        ),
+        Dialect::Postgres => (
+            "drizzle.__drizzle_migrations",
+            &[1_774_127_153_796, 1_774_138_110_172, 1_774_449_718_468],
+        ),
+    };
     tables.push(TableData {
-        table: "__drizzle_migrations",
+        table,
         columns: vec!["id", "hash", "created_at"],
-        rows: (1..=3)
-            .map(|n| {
+        rows: whens
+            .iter()
+            .zip(1..)
+            .map(|(when, n)| {
                 vec![
-                    i(n),
-                    t(&hex::encode(bytes(n as u64, 8))),
-                    i(1_770_000_000_000 + n),
+                    match g.dialect {
+                        Dialect::Sqlite => Value::Null,
+                        Dialect::Postgres => i(n),
+                    },
+                    t(&hex::encode(bytes(n as u64, 32))),
+                    i(*when),
                 ]
             })
             .collect(),

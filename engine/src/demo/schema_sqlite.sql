@@ -30,7 +30,11 @@ CREATE TABLE `path_registry` (`id` text PRIMARY KEY NOT NULL, `site_id` text NOT
 CREATE UNIQUE INDEX `path_registry_site_path` ON `path_registry` (`site_id`,`path`);
 CREATE TABLE `media` (`id` text PRIMARY KEY NOT NULL, `site_id` text NOT NULL, `post_id` text, `filename` text NOT NULL, `original_name` text NOT NULL, `mime_type` text NOT NULL, `size` integer NOT NULL, `storage_key` text NOT NULL, `provider` text DEFAULT 'r2' NOT NULL, `width` integer, `height` integer, `alt` text, `position` text DEFAULT 'a0' NOT NULL, `blurhash` text, `waveform` text, `poster_key` text, `summary` text, `chars` integer, `media_kind` text DEFAULT 'document' NOT NULL, `created_at` integer NOT NULL, `updated_at` integer NOT NULL, `duration_seconds` integer, FOREIGN KEY (`post_id`) REFERENCES `post`(`id`) ON UPDATE no action ON DELETE set null);
 CREATE UNIQUE INDEX `media_provider_storage_key` ON `media` (`provider`,`storage_key`);
-CREATE TABLE `__drizzle_migrations` (id INTEGER PRIMARY KEY AUTOINCREMENT, hash text NOT NULL, created_at numeric);
+CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (
+			id SERIAL PRIMARY KEY,
+			hash text NOT NULL,
+			created_at numeric
+		);
 CREATE VIRTUAL TABLE `post_fts` USING fts5(title, body_text, content='post', content_rowid='rowid', tokenize='trigram');
 CREATE TRIGGER `post_ai` AFTER INSERT ON `post` BEGIN INSERT INTO post_fts(rowid, title, body_text) VALUES (new.rowid, new.title, new.body_text); END;
 CREATE TRIGGER `post_ad` AFTER DELETE ON `post` BEGIN INSERT INTO post_fts(post_fts, rowid, title, body_text) VALUES ('delete', old.rowid, old.title, old.body_text); END;

@@ -50,6 +50,15 @@ pub fn write_literal(out: &mut String, v: &Value, dialect: Dialect) {
         Value::Real(f) if f.is_finite() => out.push_str(&js_number(*f)),
         Value::Real(_) => out.push_str("NULL"),
         Value::Text(s) | Value::Other(s) => quote_into(out, s),
+        // Text that is not UTF-8 has no literal in a UTF-8 file; SQLite
+        // makes the same text value from its bytes. (Postgres text is
+        // always UTF-8, so a pg dump never holds one.)
+        Value::RawText(b) => match dialect {
+            Dialect::Sqlite => {
+                let _ = write!(out, "CAST(X'{}' AS TEXT)", hex::encode(b));
+            }
+            Dialect::Pg => quote_into(out, &String::from_utf8_lossy(b)),
+        },
         Value::Blob(b) => {
             let hex = hex::encode(b);
             match dialect {

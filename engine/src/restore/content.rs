@@ -117,7 +117,7 @@ fn sql_cmp(a: &Value, b: &Value) -> Ordering {
             Value::Bool(b) => (1, *b as u8 as f64),
             Value::Timestamp(t) | Value::LocalTimestamp(t) => (1, *t as f64),
             Value::Date(d) => (1, *d as f64),
-            Value::Text(_) | Value::Other(_) => (2, 0.0),
+            Value::Text(_) | Value::Other(_) | Value::RawText(_) => (2, 0.0),
             Value::Blob(_) => (3, 0.0),
         }
     }
@@ -125,9 +125,7 @@ fn sql_cmp(a: &Value, b: &Value) -> Ordering {
     let (cb, nb) = class(b);
     ca.cmp(&cb).then_with(|| match (a, b) {
         (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
-        (Value::Text(x) | Value::Other(x), Value::Text(y) | Value::Other(y)) => {
-            x.as_bytes().cmp(y.as_bytes())
-        }
+        (x, y) if ca == 2 => x.text_bytes().cmp(&y.text_bytes()),
         (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
         _ => na.partial_cmp(&nb).unwrap_or(Ordering::Equal),
     })

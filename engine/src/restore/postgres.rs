@@ -52,6 +52,9 @@ fn copy_line(out: &mut Vec<u8>, row: &[Value]) {
                 out.extend_from_slice(s.as_bytes());
             }
             Value::Text(s) | Value::Other(s) => push_escaped(out, s),
+            // Only SQLite yields it, and a SQLite snapshot is never
+            // restored into Postgres (`require_pg`).
+            Value::RawText(b) => push_escaped(out, &String::from_utf8_lossy(b)),
             Value::Blob(b) => {
                 out.extend_from_slice(b"\\\\x");
                 out.extend_from_slice(hex::encode(b).as_bytes());

@@ -13,7 +13,7 @@ use crate::repo::Repository;
 use crate::row::Value;
 use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
 use crate::snapshot::Snapshot;
-use crate::source::sqlite::db_err;
+use crate::source::sqlite::{db_err, EXTRA_PRAGMA_PREFIX, HEADER_PRAGMAS};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, ToSql};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,7 @@ impl ToSql for Bind<'_> {
             Value::Integer(i) => ValueRef::Integer(*i),
             Value::Real(f) => ValueRef::Real(*f),
             Value::Text(s) | Value::Other(s) => ValueRef::Text(s.as_bytes()),
+            Value::RawText(b) => ValueRef::Text(b),
             Value::Blob(b) => ValueRef::Blob(b),
             Value::Bool(b) => ValueRef::Integer(*b as i64),
             Value::Timestamp(t) | Value::LocalTimestamp(t) => ValueRef::Integer(*t),
@@ -175,6 +176,18 @@ fn load(
     }
     for phase in Phase::AFTER_ROWS {
         run_phase(schema, phase, &exec)?;
+    }
+    for pragma in HEADER_PRAGMAS {
+        let key = format!("{EXTRA_PRAGMA_PREFIX}{pragma}");
+        if let Some(v) = database::extra(snap, &key) {
+            let v: i64 = v.parse().map_err(|_| {
+                Error::corrupt(
+                    format!("snapshot extra {key}"),
+                    format!("{v:?} is not an integer"),
+                )
+            })?;
+            exec(&format!("PRAGMA {pragma} = {v}"))?;
+        }
     }
     exec("COMMIT")?;
     summary.foreign_key_violations = fk_violations(conn, path)?;

@@ -13,7 +13,7 @@ pub mod sqlite;
 use crate::error::Result;
 use crate::media::MediaEntry;
 use crate::row::Value;
-use crate::schema::SchemaObject;
+use crate::schema::{RowKey, SchemaObject};
 use crate::snapshot::SourceInfo;
 use std::io::Read;
 
@@ -84,5 +84,12 @@ pub trait DatabaseSource {
     /// precedence over what the capture reads off the rows.
     fn extra(&self) -> Vec<(String, String)> {
         Vec::new()
+    }
+    /// How to key a table whose primary key holds NULLs or the same value
+    /// twice (SQLite lets a non-INTEGER primary key of a rowid table hold
+    /// any number of NULLs, as drizzle's `__drizzle_migrations` does): the
+    /// table is read again keyed this way. `None`: such a table is refused.
+    fn duplicate_key_fallback(&self) -> Option<RowKey> {
+        None
     }
 }

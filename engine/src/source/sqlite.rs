@@ -22,7 +22,15 @@ use std::path::{Path, PathBuf};
 pub struct SqliteSource {
     path: PathBuf,
     conn: Connection,
+    /// `PRAGMA user_version` and `application_id`, read in `begin`.
+    header: Vec<(String, String)>,
 }
+
+/// The database-header values an application sets with a PRAGMA (a
+/// migration counter, a file-type tag), recorded as snapshot `extra` under
+/// `db.sqlite.<pragma>` when not 0 and set again by a full restore.
+pub const HEADER_PRAGMAS: [&str; 2] = ["user_version", "application_id"];
+pub const EXTRA_PRAGMA_PREFIX: &str = "db.sqlite.";
 
 const FTS5_SHADOWS: [&str; 5] = ["data", "idx", "content", "docsize", "config"];
 const FTS34_SHADOWS: [&str; 5] = ["content", "segments", "segdir", "docsize", "stat"];
@@ -43,6 +51,7 @@ impl SqliteSource {
         Ok(SqliteSource {
             path: path.to_path_buf(),
             conn,
+            header: Vec::new(),
         })
     }
 
@@ -94,6 +103,24 @@ fn fts_content_option(args: &str) -> Option<String> {
     None
 }
 
+/// Whether an FTS table keeps no text of its own (`content=''`): its
+/// shadow tables are all there is of it.
+fn fts_contentless(module: &str, args: &str) -> bool {
+    matches!(module, "fts3" | "fts4" | "fts5")
+        && fts_content_option(args).is_some_and(|c| c.is_empty())
+}
+
+/// Statements that enter a virtual table into the schema without running
+/// its module (whose shadow tables are restored as ordinary tables).
+fn register_virtual(name: &str, sql: &str) -> String {
+    let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    format!(
+        "PRAGMA writable_schema = ON; INSERT INTO sqlite_master (type, name, tbl_name, rootpage, sql) VALUES ('table', {n}, {n}, 0, {}); PRAGMA writable_schema = RESET",
+        lit(sql),
+        n = lit(name)
+    )
+}
+
 /// What a backup of the database file at `path` records as its source.
 pub fn info_of(path: &Path) -> SourceInfo {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -115,6 +142,17 @@ impl DatabaseSource for SqliteSource {
 
     fn begin(&mut self, warnings: &mut Vec<String>) -> Result<Vec<SchemaObject>> {
         self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
+        self.header.clear();
+        for pragma in HEADER_PRAGMAS {
+            let v: i64 = self
+                .conn
+                .query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            if v != 0 {
+                self.header
+                    .push((format!("{EXTRA_PRAGMA_PREFIX}{pragma}"), v.to_string()));
+            }
+        }
         let master: Vec<(String, String, String, Option<String>)> = {
             let mut st = self
                 .conn
@@ -127,15 +165,19 @@ impl DatabaseSource for SqliteSource {
                 .map_err(|e| self.err(e))?
         };
 
-        // Shadow tables of FTS indexes are derived data: neither captured
-        // nor recreated, since CREATE VIRTUAL TABLE makes them.
+        // Shadow tables of FTS indexes that CREATE VIRTUAL TABLE makes
+        // again (external-content indexes, rebuilt from their table, and
+        // full-text tables read through themselves) are neither captured
+        // nor recreated. Every other virtual table keeps its shadow tables
+        // as ordinary tables (see `table_object`).
         let mut shadows = HashSet::new();
         for (ty, name, _, sql) in &master {
             if ty != "table" {
                 continue;
             }
-            if let Some((module, _)) = sql.as_deref().and_then(virtual_module) {
+            if let Some((module, args)) = sql.as_deref().and_then(virtual_module) {
                 let list: &[&str] = match module.as_str() {
+                    _ if fts_contentless(&module, &args) => &[],
                     "fts5" => &FTS5_SHADOWS,
                     "fts3" | "fts4" => &FTS34_SHADOWS,
                     _ => &[],
@@ -158,7 +200,7 @@ impl DatabaseSource for SqliteSource {
             match ty.as_str() {
                 "table" if name.starts_with("sqlite_stat") => continue,
                 "table" => {
-                    let obj = self.table_object(name, &sql, order, warnings)?;
+                    let obj = self.table_object(name, &sql, order)?;
                     objects.insert(name.clone(), obj);
                 }
                 "view" => {
@@ -224,16 +266,7 @@ impl DatabaseSource for SqliteSource {
                     ValueRef::Real(x) => Value::Real(x),
                     ValueRef::Text(b) => match std::str::from_utf8(b) {
                         Ok(s) => Value::Text(s.to_string()),
-                        Err(_) => {
-                            return Err(Error::Database {
-                                source_name: format!("sqlite {}", self.path.display()),
-                                message: format!(
-                                    "table {}, column {}: a text value is not valid UTF-8; fix the row or cast the column to BLOB",
-                                    t.name,
-                                    t.value_columns()[i]
-                                ),
-                            })
-                        }
+                        Err(_) => Value::RawText(b.to_vec()),
                     },
                     ValueRef::Blob(b) => Value::Blob(b.to_vec()),
                 });
@@ -246,59 +279,57 @@ impl DatabaseSource for SqliteSource {
     fn finish(&mut self) -> Result<()> {
         self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))
     }
+
+    fn extra(&self) -> Vec<(String, String)> {
+        self.header.clone()
+    }
+
+    /// The rowid tells such rows apart and puts them back where they were.
+    fn duplicate_key_fallback(&self) -> Option<RowKey> {
+        Some(RowKey::RowId)
+    }
 }
 
 impl SqliteSource {
-    fn table_object(
-        &self,
-        name: &str,
-        sql: &str,
-        order: u32,
-        warnings: &mut Vec<String>,
-    ) -> Result<SchemaObject> {
+    fn table_object(&self, name: &str, sql: &str, order: u32) -> Result<SchemaObject> {
         let layer = tables::layer(name);
         if let Some((module, args)) = virtual_module(sql) {
             let fts = matches!(module.as_str(), "fts3" | "fts4" | "fts5");
-            match fts_content_option(&args) {
-                // An external-content index over another table: rebuilt from it.
-                Some(c) if fts && !c.is_empty() => {
-                    let q = quote_ident(name);
-                    let statements = vec![
-                        (Phase::Virtual, sql.into()),
-                        (Phase::Virtual, format!("INSERT INTO {q}({q}) VALUES('rebuild')")),
-                    ];
-                    return Ok(SchemaObject::without_rows(
-                        name,
-                        ObjectKind::Derived,
-                        layer,
-                        statements,
-                        order,
-                    ));
-                }
-                Some(_) if fts => {
-                    warnings.push(format!(
-                        "{name} is a contentless full-text index; it is recreated empty and must be repopulated by its application"
-                    ));
-                    return Ok(SchemaObject::without_rows(
-                        name,
-                        ObjectKind::Derived,
-                        layer,
-                        vec![(Phase::Virtual, sql.into())],
-                        order,
-                    ));
-                }
-                // A full-text table that holds its own text: its rows are
-                // data and are captured through the table itself.
-                None if fts => {}
-                _ => {
-                    return Err(Error::Database {
-                        source_name: format!("sqlite {}", self.path.display()),
-                        message: format!(
-                            "table {name} is a virtual table of module {module}, which jarc cannot capture"
-                        ),
-                    })
-                }
+            if fts_contentless(&module, &args) || !fts {
+                // Its data lives in its shadow tables, captured as ordinary
+                // tables; the virtual table itself is put back into the
+                // schema as written, as `sqlite3 .dump` does, so the
+                // restore needs neither the module nor a rebuild, and the
+                // index comes back exactly.
+                let statements = vec![(Phase::Virtual, register_virtual(name, sql))];
+                return Ok(SchemaObject::without_rows(
+                    name,
+                    ObjectKind::Derived,
+                    layer,
+                    statements,
+                    order,
+                ));
             }
+            if fts_content_option(&args).is_some() {
+                // An external-content index over another table: rebuilt from it.
+                let q = quote_ident(name);
+                let statements = vec![
+                    (Phase::Virtual, sql.into()),
+                    (
+                        Phase::Virtual,
+                        format!("INSERT INTO {q}({q}) VALUES('rebuild')"),
+                    ),
+                ];
+                return Ok(SchemaObject::without_rows(
+                    name,
+                    ObjectKind::Derived,
+                    layer,
+                    statements,
+                    order,
+                ));
+            }
+            // A full-text table that holds its own text: its rows are data
+            // and are captured through the table itself.
         }
         let mut st = self
             .conn
