@@ -63,16 +63,20 @@ fn fresh_db(tag: &str) -> String {
 fn dump(url: &str) -> Vec<String> {
     let pg = Pg::connect(url);
     let mut out = Vec::new();
+    // Every schema's tables: drizzle keeps its migrations in `drizzle`.
     for t in pg.strings(
-        "SELECT quote_ident(relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = 'public' AND relkind = 'r' ORDER BY relname",
+        "SELECT quote_ident(nspname) || '.' || quote_ident(relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' AND relkind = 'r' ORDER BY 1",
     ) {
         out.push(format!("table {t}"));
         out.extend(pg.strings(&format!(
             "SELECT x::text FROM {t} x ORDER BY x::text COLLATE \"C\""
         )));
     }
-    for s in pg.strings("SELECT format('%s %s %s', sequencename, last_value, increment_by) FROM pg_sequences ORDER BY 1") {
+    for e in pg.strings("SELECT extname::text FROM pg_extension ORDER BY 1") {
+        out.push(format!("extension {e}"));
+    }
+    for s in pg.strings("SELECT format('%s.%s %s %s', schemaname, sequencename, last_value, increment_by) FROM pg_sequences ORDER BY 1") {
         out.push(format!("sequence {s}"));
     }
     let o = std::process::Command::new("pg_dump")
@@ -140,7 +144,13 @@ fn postgres_round_trip_is_exact() {
         "{out}"
     );
 
+    // A brand-new database, without the extension the source had.
     let target = fresh_db("rt_dst");
+    assert_eq!(
+        Pg::connect(&target)
+            .strings("SELECT count(*)::text FROM pg_extension WHERE extname = 'pg_trgm'"),
+        ["0"]
+    );
     let tmedia = dir.path().join("restored-media");
     let r = json(
         &repo,
@@ -154,7 +164,25 @@ fn postgres_round_trip_is_exact() {
         ],
     );
     assert_eq!(r["summary"]["database"]["rows"], rows);
-    same(&dump(&url), &dump(&target));
+    let (want, got) = (dump(&url), dump(&target));
+    same(&want, &got);
+    // What Jant's migrator reads on its next start came back, and the
+    // trigram index it built on pg_trgm.
+    for line in [
+        "table drizzle.__drizzle_migrations",
+        "extension pg_trgm",
+        "CREATE SCHEMA drizzle;",
+    ] {
+        assert!(
+            got.iter().any(|l| l == line),
+            "{line} missing after restore"
+        );
+    }
+    assert!(got.iter().any(|l| l.contains("gin_trgm_ops")));
+    assert_eq!(
+        Pg::connect(&target).strings("SELECT count(*)::text FROM drizzle.__drizzle_migrations"),
+        ["3"]
+    );
     assert_eq!(
         verify::file_digests(&media).unwrap(),
         verify::file_digests(&tmedia).unwrap()
@@ -170,7 +198,7 @@ fn postgres_round_trip_is_exact() {
     );
     // The sequence continues where the source's was.
     assert_eq!(
-        pg.strings("SELECT nextval('__drizzle_migrations_id_seq')::text"),
+        pg.strings("SELECT nextval('drizzle.__drizzle_migrations_id_seq')::text"),
         ["4"]
     );
 

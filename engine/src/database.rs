@@ -31,7 +31,8 @@ pub struct DatabaseSummary {
 
 pub struct Capture {
     pub roots: Vec<(String, Root)>,
-    /// The name of every schema object read, in the source's order.
+    /// The qualified name (`SchemaObject::qualified`) of every schema
+    /// object read, in the source's order.
     pub objects: Vec<String>,
     pub extra: Vec<(String, String)>,
     pub tree_nodes_new: u64,
@@ -356,14 +357,14 @@ fn capture_objects(
         if obj.has_rows() {
             let ((root, n, new), other) =
                 table_tree(repo, db, obj, &mut facts, &mut sorted, store)?;
-            roots.push((rows_root(&obj.name), root));
+            roots.push((rows_root(&obj.qualified()), root));
             rows += n;
             tables += 1;
             tree_nodes_new += new;
             rekeyed = other;
         }
         let obj = rekeyed.as_ref().unwrap_or(obj);
-        schema.push((obj.name.as_bytes().to_vec(), obj.encode()));
+        schema.push((obj.qualified().into_bytes(), obj.encode()));
     }
     schema.sort();
     let mut b = if store {
@@ -386,7 +387,7 @@ fn capture_objects(
     }
     Ok(Capture {
         roots,
-        objects: objects.iter().map(|o| o.name.clone()).collect(),
+        objects: objects.iter().map(|o| o.qualified()).collect(),
         extra,
         tree_nodes_new,
         summary: DatabaseSummary {
@@ -430,7 +431,7 @@ pub fn rows<'r>(
     snap: &Snapshot,
     table: &SchemaObject,
 ) -> impl Iterator<Item = Result<Vec<Value>>> + 'r {
-    let root = snap.root(&rows_root(&table.name)).map(|r| r.node);
+    let root = snap.root(&rows_root(&table.qualified())).map(|r| r.node);
     let name = table.name.clone();
     let width = table.value_columns().len();
     root.into_iter()

@@ -123,6 +123,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
                     not_null: true,
                 }],
                 key: RowKey::PrimaryKey(vec![0]),
+                namespace: None,
                 statements: vec![(Phase::Create, "CREATE TABLE post (id text)".into())],
                 order: 3,
                 row_format: row::ROW_FORMAT,

@@ -67,7 +67,7 @@ fn schema_map(repo: &Repository, s: &Snapshot) -> Result<BTreeMap<String, Schema
     }
     Ok(database::schema(repo, s)?
         .into_iter()
-        .map(|o| (o.name.clone(), o))
+        .map(|o| (o.qualified(), o))
         .collect())
 }
 

@@ -694,8 +694,8 @@ fn verify_database(
             );
             let missing: Vec<String> = schema
                 .iter()
-                .filter(|o| !cap.objects.contains(&o.name))
-                .map(|o| o.name.clone())
+                .filter(|o| !cap.objects.contains(&o.qualified()))
+                .map(|o| o.label())
                 .collect();
             log.check(
                 "schema objects",

@@ -13,7 +13,8 @@ use crate::error::Result;
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"JRTS";
-pub const VERSION: u16 = 1;
+/// Version 2 added `namespace`; version 1 objects still decode (with none).
+pub const VERSION: u16 = 2;
 /// Snapshot root holding the schema tree (object name → [`SchemaObject`]).
 pub const SCHEMA_ROOT: &str = "db.schema";
 /// Prefix of the snapshot roots that hold each table's rows.
@@ -47,6 +48,9 @@ pub enum Phase {
     View,
     /// Sequence positions and anything that must see the finished database.
     Final,
+    /// Before everything else: schemas, then extensions (Postgres). Last
+    /// in the enum only so that older objects keep their encoding.
+    Setup,
 }
 
 impl Phase {
@@ -91,6 +95,10 @@ pub enum ObjectKind {
     Derived,
     View,
     Sequence,
+    /// A Postgres schema other than the default one (drizzle's `drizzle`).
+    Schema,
+    /// A Postgres extension (`pg_trgm`), created before anything uses it.
+    Extension,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +114,24 @@ pub struct SchemaObject {
     /// Position in the source's own creation order (restores keep it).
     pub order: u32,
     pub row_format: u16,
+    /// The Postgres schema holding the object when it is not the source's
+    /// default one (`current_schema()`, `public` for Jant); `None` there
+    /// and for SQLite. A restore puts `None` objects into the target's
+    /// default schema.
+    pub namespace: Option<String>,
+}
+
+/// Version 1 of [`SchemaObject`]: the same fields without `namespace`.
+#[derive(Deserialize)]
+struct SchemaObjectV1 {
+    name: String,
+    kind: ObjectKind,
+    layer: Layer,
+    columns: Vec<Column>,
+    key: RowKey,
+    statements: Vec<(Phase, String)>,
+    order: u32,
+    row_format: u16,
 }
 
 impl SchemaObject {
@@ -114,7 +140,53 @@ impl SchemaObject {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<SchemaObject> {
+        if bytes.len() >= 6 && bytes[..4] == *MAGIC && bytes[4..6] == 1u16.to_le_bytes() {
+            let v1: SchemaObjectV1 = codec::decode("schema object", MAGIC, 1, bytes)?;
+            return Ok(SchemaObject {
+                name: v1.name,
+                kind: v1.kind,
+                layer: v1.layer,
+                columns: v1.columns,
+                key: v1.key,
+                statements: v1.statements,
+                order: v1.order,
+                row_format: v1.row_format,
+                namespace: None,
+            });
+        }
         codec::decode("schema object", MAGIC, VERSION, bytes)
+    }
+
+    /// The name that identifies the object in the snapshot: its schema tree
+    /// key and, for a table, its rows root (`db.rows/<this>`). `schema.name`
+    /// outside the default schema; Postgres schemas and extensions, which
+    /// share no namespace with tables, start with a NUL (never part of a
+    /// Postgres identifier) so they cannot collide with one.
+    pub fn qualified(&self) -> String {
+        match (&self.kind, &self.namespace) {
+            (ObjectKind::Schema, _) => format!("\0schema:{}", self.name),
+            (ObjectKind::Extension, _) => format!("\0extension:{}", self.name),
+            (_, Some(ns)) => format!("{ns}.{}", self.name),
+            (_, None) => self.name.clone(),
+        }
+    }
+
+    /// The object's name for people: `schema.table`, `extension pg_trgm`.
+    pub fn label(&self) -> String {
+        match self.kind {
+            ObjectKind::Schema => format!("schema {}", self.name),
+            ObjectKind::Extension => format!("extension {}", self.name),
+            _ => self.qualified(),
+        }
+    }
+
+    /// The object's name as SQL: quoted, and qualified by its schema when
+    /// it has one.
+    pub fn sql_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}.{}", quote_ident(ns), quote_ident(&self.name)),
+            None => quote_ident(&self.name),
+        }
     }
 
     /// A view, sequence or derived index: statements only, no rows.
@@ -134,6 +206,7 @@ impl SchemaObject {
             statements,
             order,
             row_format: crate::row::ROW_FORMAT,
+            namespace: None,
         }
     }
 

@@ -1213,15 +1213,22 @@ pub fn create_postgres_site(url: &str, media_dir: &Path, posts: usize) -> Result
     let site = generate(Dialect::Postgres, posts);
     pg.batch("BEGIN")?;
     for tdata in &site.tables {
+        // `schema.table` names a table outside the default schema.
+        let table = tdata
+            .table
+            .split('.')
+            .map(crate::schema::quote_ident)
+            .collect::<Vec<_>>()
+            .join(".");
         crate::restore::postgres::copy_rows(
             &pg,
-            tdata.table,
+            &table,
             &tdata.columns,
             &mut tdata.rows.iter().cloned().map(Ok),
         )?;
     }
     // Move the serial sequence past the generated ids, as the migrator's
     // own inserts would have.
-    pg.batch("SELECT setval('__drizzle_migrations_id_seq', 3, true); COMMIT")?;
+    pg.batch("SELECT setval('drizzle.__drizzle_migrations_id_seq', 3, true); COMMIT")?;
     write_objects(media_dir, &site.objects)
 }

@@ -29,4 +29,11 @@ CREATE TABLE "collection_directory_item" ("id" text PRIMARY KEY NOT NULL, "site_
 CREATE UNIQUE INDEX "cdi_site_position" ON "collection_directory_item" ("site_id", "position");
 CREATE TABLE "path_registry" ("id" text PRIMARY KEY NOT NULL, "site_id" text NOT NULL, "path" text NOT NULL, "kind" text NOT NULL, "post_id" text REFERENCES "post"("id") ON DELETE cascade, "collection_id" text REFERENCES "collection"("id") ON DELETE cascade, "smart_collection_id" text, "redirect_to_path" text, "redirect_type" integer, "archive_query" text, "created_at" integer NOT NULL, "updated_at" integer NOT NULL, CONSTRAINT "path_registry_site_path" UNIQUE ("site_id", "path"));
 CREATE TABLE "media" ("id" text PRIMARY KEY NOT NULL, "site_id" text NOT NULL, "post_id" text REFERENCES "post"("id") ON DELETE set null, "filename" text NOT NULL, "original_name" text NOT NULL, "mime_type" text NOT NULL, "size" integer NOT NULL, "storage_key" text NOT NULL, "provider" text DEFAULT 'r2' NOT NULL, "width" integer, "height" integer, "alt" text, "position" text DEFAULT 'a0' NOT NULL, "blurhash" text, "waveform" text, "poster_key" text, "summary" text, "chars" integer, "media_kind" text DEFAULT 'document' NOT NULL, "created_at" integer NOT NULL, "updated_at" integer NOT NULL, "duration_seconds" integer, CONSTRAINT "media_provider_storage_key" UNIQUE ("provider", "storage_key"));
-CREATE TABLE "__drizzle_migrations" ("id" SERIAL PRIMARY KEY, "hash" text NOT NULL, "created_at" bigint);
+CREATE SCHEMA IF NOT EXISTS "drizzle";
+CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" (
+			id SERIAL PRIMARY KEY,
+			hash text NOT NULL,
+			created_at bigint
+		);
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX IF NOT EXISTS "idx_post_title_trgm" ON "post" USING gin ("title" gin_trgm_ops);

@@ -72,6 +72,7 @@ fn copy_line(out: &mut Vec<u8>, row: &[Value]) {
     out.push(b'\n');
 }
 
+/// COPY `rows` into `table`, an SQL name (quoted, qualified as needed).
 pub(crate) fn copy_rows(
     pg: &PgClient,
     table: &str,
@@ -79,11 +80,7 @@ pub(crate) fn copy_rows(
     rows: &mut dyn Iterator<Item = Result<Vec<Value>>>,
 ) -> Result<u64> {
     let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-    let sql = format!(
-        "COPY {} ({}) FROM STDIN",
-        quote_ident(table),
-        cols.join(", ")
-    );
+    let sql = format!("COPY {table} ({}) FROM STDIN", cols.join(", "));
     let wrap = |e: tokio_postgres::Error| Error::Database {
         source_name: pg.name.clone(),
         message: format!("loading table {table}: {}", pg_message(&e)),
@@ -135,11 +132,14 @@ fn require_pg(snap: &Snapshot) -> Result<()> {
     }
 }
 
-/// A full restore needs an empty database (nothing in its current schema).
+/// A full restore needs an empty database: no table, view or sequence in
+/// any schema but the system ones (an extension's own objects aside).
 fn ensure_blank(pg: &PgClient) -> Result<()> {
     let existing: i64 = pg.one(
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S')",
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+            AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+            AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid AND x.deptype = 'e')",
         &[],
         0,
     )?;
@@ -152,9 +152,41 @@ fn ensure_blank(pg: &PgClient) -> Result<()> {
     Ok(())
 }
 
+/// Every extension the snapshot's database had must be one the target
+/// server can create: checked before anything is written, naming each
+/// that is missing.
+fn ensure_extensions(pg: &PgClient, schema: &[SchemaObject]) -> Result<()> {
+    let mut missing = Vec::new();
+    for e in schema.iter().filter(|o| o.kind == ObjectKind::Extension) {
+        let available: bool = pg.one(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)",
+            &[&e.name],
+            false,
+        )?;
+        if !available {
+            missing.push(e.name.clone());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "{}: the server has no extension {}, which the snapshot's database uses; install it on the server (for the extensions PostgreSQL ships, its contrib package) and restore again",
+        pg.name,
+        missing.join(", ")
+    )))
+}
+
 /// Connect and check, before a restore writes anything anywhere.
 pub fn ensure_blank_url(url: &str) -> Result<()> {
     ensure_blank(&PgClient::connect(url)?)
+}
+
+/// The same, with the extensions the snapshot needs.
+pub fn ensure_ready_url(repo: &Repository, snap: &Snapshot, url: &str) -> Result<()> {
+    let pg = PgClient::connect(url)?;
+    ensure_blank(&pg)?;
+    ensure_extensions(&pg, &database::schema(repo, snap)?)
 }
 
 /// Create the snapshot's schema and rows in an empty database.
@@ -163,15 +195,17 @@ pub fn restore_full(repo: &Repository, snap: &Snapshot, url: &str) -> Result<DbR
     let schema = database::schema(repo, snap)?;
     let pg = PgClient::connect(url)?;
     ensure_blank(&pg)?;
+    ensure_extensions(&pg, &schema)?;
     pg.batch("BEGIN")?;
     // Any error below returns before COMMIT; dropping the connection
     // aborts the transaction and every statement in it.
+    run_phase(&pg, &schema, Phase::Setup)?;
     run_phase(&pg, &schema, Phase::Create)?;
     let mut summary = DbRestoreSummary::default();
     for t in schema.iter().filter(|t| t.kind == ObjectKind::Table) {
         summary.rows += copy_rows(
             &pg,
-            &t.name,
+            &t.sql_name(),
             &t.value_columns(),
             &mut database::rows(repo, snap, t),
         )?;
@@ -222,7 +256,7 @@ pub fn restore_content(
         }
         summary.rows += copy_rows(
             &pg,
-            &table.name,
+            &table.sql_name(),
             &table.value_columns(),
             &mut rows.iter().cloned().map(Ok),
         )?;

@@ -132,7 +132,7 @@ pub fn restore_site(
     if !opts.content_only {
         match db {
             DatabaseTarget::Sqlite(p) => super::sqlite::ensure_blank(p)?,
-            DatabaseTarget::Postgres(u) => super::postgres::ensure_blank_url(u)?,
+            DatabaseTarget::Postgres(u) => super::postgres::ensure_ready_url(repo, snap, u)?,
         }
     }
     let media_opts = RestoreOptions {

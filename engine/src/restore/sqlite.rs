@@ -153,6 +153,7 @@ fn load(
         })
     };
     exec("PRAGMA foreign_keys = OFF; BEGIN")?;
+    run_phase(schema, Phase::Setup, &exec)?;
     run_phase(schema, Phase::Create, &exec)?;
     let mut summary = DbRestoreSummary::default();
     // sqlite_sequence last, replacing what AUTOINCREMENT inserts just

@@ -61,6 +61,7 @@ fn object(t: &Table, order: u32) -> Result<SchemaObject> {
         statements: Vec::new(),
         order,
         row_format: row::ROW_FORMAT,
+        namespace: None,
     })
 }
 

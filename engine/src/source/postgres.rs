@@ -4,7 +4,10 @@
 //! from the catalogs (`format_type`, `pg_get_constraintdef`,
 //! `pg_get_indexdef`, `pg_get_expr`), so a restore recreates tables,
 //! defaults, generated columns, constraints, indexes, views and sequence
-//! positions. Only the current schema (`public` for Jant) is captured.
+//! positions. Every schema but the system ones is captured (drizzle keeps
+//! its migration table in `drizzle`), with the extensions the database
+//! has (Jant's `pg_trgm`); objects that belong to an extension are the
+//! extension's, made again by `CREATE EXTENSION`.
 
 use super::{DatabaseSource, RowSink};
 use crate::error::{Error, Result};
@@ -209,6 +212,19 @@ pub fn info_of(url: &str) -> SourceInfo {
     }
 }
 
+/// A catalog condition: namespace `n` is one a user's objects live in.
+const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+/// A catalog condition: relation `c` is not a member of an extension.
+const NOT_EXTENSION_MEMBER: &str =
+    "NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid AND x.deptype = 'e')";
+
+/// `None` for the default schema, whose objects a restore puts into the
+/// target's default schema.
+fn namespace_of(nspname: String, current: &str) -> Option<String> {
+    (nspname != current).then_some(nspname)
+}
+
 impl DatabaseSource for PostgresSource {
     fn info(&self) -> SourceInfo {
         info_of(&self.url)
@@ -227,18 +243,77 @@ impl DatabaseSource for PostgresSource {
              SET LOCAL extra_float_digits = 3; SET LOCAL TimeZone = 'UTC';",
         )?;
         let mut objects = Vec::new();
+        let current: String = pg.one("SELECT current_schema()::text", &[], String::new())?;
+
+        // Schemas, then extensions: the `Setup` phase, before anything
+        // that may live in them or use them.
+        let schemas = pg.query(
+            &format!(
+                "SELECT n.nspname::text FROM pg_namespace n
+                  WHERE {USER_SCHEMA} AND n.nspname <> current_schema()
+                    AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_namespace'::regclass AND x.objid = n.oid AND x.deptype = 'e')
+                  ORDER BY n.oid"
+            ),
+            &[],
+        )?;
+        for (i, r) in schemas.iter().enumerate() {
+            let name: String = r.col(0)?;
+            let mut o = SchemaObject::without_rows(
+                &name,
+                ObjectKind::Schema,
+                crate::schema::Layer::Other,
+                vec![(
+                    Phase::Setup,
+                    format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&name)),
+                )],
+                i as u32,
+            );
+            o.namespace = Some(name);
+            objects.push(o);
+        }
+        let extensions = pg.query(
+            "SELECT e.extname::text, n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY e.oid",
+            &[],
+        )?;
+        for (i, r) in extensions.iter().enumerate() {
+            let (name, ns): (String, String) = (r.col(0)?, r.col(1)?);
+            let namespace = namespace_of(ns, &current);
+            // In the default schema: wherever the target's default is.
+            let with = namespace
+                .as_ref()
+                .map(|n| format!(" WITH SCHEMA {}", quote_ident(n)))
+                .unwrap_or_default();
+            let mut o = SchemaObject::without_rows(
+                &name,
+                ObjectKind::Extension,
+                crate::schema::Layer::Other,
+                vec![(
+                    Phase::Setup,
+                    format!(
+                        "CREATE EXTENSION IF NOT EXISTS {}{with}",
+                        quote_ident(&name)
+                    ),
+                )],
+                (schemas.len() + i) as u32,
+            );
+            o.namespace = namespace;
+            objects.push(o);
+        }
+        let setup = objects.len();
 
         // Sequences that are not an identity column's own: created before
         // the tables whose defaults call them, positioned at the end.
         for r in pg.query(
-            "SELECT c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache, s.seqcycle,
-                    (SELECT format('%I.%I', t.relname, a.attname) FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+            &format!("SELECT c.relname::text, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache, s.seqcycle,
+                    (SELECT format('%s.%I', CASE WHEN tn.nspname = current_schema() THEN format('%I', t.relname) ELSE format('%I.%I', tn.nspname, t.relname) END, a.attname)
+                       FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
                        JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-                      WHERE d.objid = c.oid AND d.deptype = 'a' AND d.classid = 'pg_class'::regclass LIMIT 1)
+                      WHERE d.objid = c.oid AND d.deptype = 'a' AND d.classid = 'pg_class'::regclass LIMIT 1),
+                    n.nspname::text
                FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = current_schema()
+              WHERE {USER_SCHEMA} AND {NOT_EXTENSION_MEMBER}
                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')
-              ORDER BY c.oid",
+              ORDER BY c.oid"),
             &[],
         )?
         .iter()
@@ -249,7 +324,16 @@ impl DatabaseSource for PostgresSource {
             let (ty, inc, min, max, start, cache, cycle): (String, i64, i64, i64, i64, i64, bool) =
                 (r.col(1)?, r.col(2)?, r.col(3)?, r.col(4)?, r.col(5)?, r.col(6)?, r.col(7)?);
             let owned: Option<String> = r.col(8)?;
-            let q = quote_ident(&name);
+            let namespace = namespace_of(r.col(9)?, &current);
+            let mut seq = SchemaObject::without_rows(
+                &name,
+                ObjectKind::Sequence,
+                crate::schema::Layer::Other,
+                Vec::new(),
+                (setup + seq_no) as u32,
+            );
+            seq.namespace = namespace;
+            let q = seq.sql_name();
             let pos = pg.query(&format!("SELECT last_value, is_called FROM {q}"), &[])?;
             let (last, called): (i64, bool) = pos
                 .first()
@@ -268,21 +352,17 @@ impl DatabaseSource for PostgresSource {
                 statements.push((Phase::Final, format!("ALTER SEQUENCE {q} OWNED BY {o}")));
             }
             // Ordered before every table, whose defaults may call it.
-            objects.push(SchemaObject::without_rows(
-                &name,
-                ObjectKind::Sequence,
-                crate::schema::Layer::Other,
-                statements,
-                seq_no as u32,
-            ));
+            seq.statements = statements;
+            objects.push(seq);
         }
 
         for r in pg.query(
-            "SELECT c.oid::int8, c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY c.oid",
+            &format!("SELECT c.oid::int8, c.relname::text, c.relkind::text, n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE {USER_SCHEMA} AND {NOT_EXTENSION_MEMBER} AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY c.oid"),
             &[],
         )? {
             let (oid, name, kind): (i64, String, String) = (r.col(0)?, r.col(1)?, r.col(2)?);
+            let namespace = namespace_of(r.col(3)?, &current);
             if kind == "v" || kind == "m" {
                 let def: String = pg.one(
                     "SELECT pg_get_viewdef($1::int8::oid, true)",
@@ -290,26 +370,43 @@ impl DatabaseSource for PostgresSource {
                     String::new(),
                 )?;
                 let what = if kind == "m" { "MATERIALIZED VIEW" } else { "VIEW" };
-                let create = format!("CREATE {what} {} AS {def}", quote_ident(&name));
-                objects.push(SchemaObject::without_rows(
+                let mut view = SchemaObject::without_rows(
                     &name,
                     ObjectKind::View,
                     tables::layer(&name),
-                    vec![(Phase::View, create)],
+                    Vec::new(),
                     oid as u32,
-                ));
+                );
+                view.namespace = namespace;
+                view.statements = vec![(Phase::View, format!("CREATE {what} {} AS {def}", view.sql_name()))];
+                objects.push(view);
                 continue;
             }
-            let (obj, reads) = self.table(oid, &name)?;
-            self.reads.insert(name, reads);
+            let (obj, reads) = self.table(oid, &name, namespace)?;
+            self.reads.insert(obj.qualified(), reads);
             objects.push(obj);
         }
         let triggers: i64 = pg.one(
-            "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = current_schema() AND NOT t.tgisinternal",
+            &format!("SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE {USER_SCHEMA} AND NOT t.tgisinternal"),
             &[],
             0,
         )?;
+        // Two objects may not share a snapshot name (a table named
+        // "drizzle.x" in the default schema beside table x of schema
+        // drizzle): refuse, naming both, rather than lose one.
+        let mut seen = std::collections::HashSet::new();
+        for o in &objects {
+            if !seen.insert(o.qualified()) {
+                return Err(Error::Database {
+                    source_name: pg.name.clone(),
+                    message: format!(
+                        "two objects are both named {:?} once qualified by their schema; rename one",
+                        o.qualified()
+                    ),
+                });
+            }
+        }
         if triggers > 0 {
             warnings.push(format!(
                 "{triggers} trigger(s) and their functions are not captured; recreate them after a restore"
@@ -320,7 +417,7 @@ impl DatabaseSource for PostgresSource {
     }
 
     fn rows(&mut self, t: &SchemaObject, sink: &mut dyn RowSink) -> Result<()> {
-        let reads = self.reads.get(&t.name).cloned().ok_or_else(|| {
+        let reads = self.reads.get(&t.qualified()).cloned().ok_or_else(|| {
             Error::Invalid(format!("table {} was not part of this capture", t.name))
         })?;
         let cols: Vec<String> = t
@@ -349,11 +446,7 @@ impl DatabaseSource for PostgresSource {
             // A table without a key is sorted by the backup itself.
             _ => String::new(),
         };
-        let sql = format!(
-            "SELECT {} FROM {}{order}",
-            cols.join(", "),
-            quote_ident(&t.name)
-        );
+        let sql = format!("SELECT {} FROM {}{order}", cols.join(", "), t.sql_name());
         let pg = &self.pg;
         pg.rt.block_on(async {
             let stream = pg
@@ -420,9 +513,17 @@ fn read_value(
 }
 
 impl PostgresSource {
-    fn table(&self, oid: i64, name: &str) -> Result<(SchemaObject, Vec<Read>)> {
+    fn table(
+        &self,
+        oid: i64,
+        name: &str,
+        namespace: Option<String>,
+    ) -> Result<(SchemaObject, Vec<Read>)> {
         let pg = &self.pg;
-        let q = quote_ident(name);
+        let q = match &namespace {
+            Some(ns) => format!("{}.{}", quote_ident(ns), quote_ident(name)),
+            None => quote_ident(name),
+        };
         let mut defs = Vec::new();
         let mut columns = Vec::new();
         let mut reads = Vec::new();
@@ -430,8 +531,8 @@ impl PostgresSource {
         for c in pg.query(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid),
                     a.attgenerated::text, a.attidentity::text, t.typname::text, t.typtype::text,
-                    pg_get_serial_sequence(format('%I', c.relname), a.attname)
-               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                    pg_get_serial_sequence(format('%I.%I', cn.nspname, c.relname), a.attname)
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
                JOIN pg_type t ON t.oid = a.atttypid
                LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
               WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -550,6 +651,7 @@ impl PostgresSource {
             statements,
             order: oid as u32,
             row_format: ROW_FORMAT,
+            namespace,
         };
         Ok((obj, reads))
     }

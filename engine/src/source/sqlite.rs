@@ -381,6 +381,7 @@ impl SqliteSource {
             statements,
             order,
             row_format: ROW_FORMAT,
+            namespace: None,
         })
     }
 }
