@@ -120,6 +120,33 @@ fn ordered_f64(f: f64) -> [u8; 8] {
 /// Seconds from 1970-01-01 to Postgres' epoch, 2000-01-01.
 const PG_EPOCH_SECS: i64 = 946_684_800;
 
+/// Proleptic Gregorian (year, month, day) of a day count since
+/// 1970-01-01, for any i64 count (no calendar library: Postgres dates reach
+/// 4713 BC and 5874897 AD, beyond what date crates take).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    (y, m, d)
+}
+
+/// `YYYY-MM-DD` as Postgres writes it, and whether the year is BC (year 0
+/// is 1 BC: Postgres has no year 0).
+fn pg_ymd(days_since_1970: i64) -> (String, bool) {
+    let (y, m, d) = civil_from_days(days_since_1970);
+    let (year, bc) = if y <= 0 { (1 - y, true) } else { (y, false) };
+    (format!("{year:04}-{m:02}-{d:02}"), bc)
+}
+
+/// Days from 1970-01-01 to Postgres' epoch, 2000-01-01.
+const PG_EPOCH_DAYS: i64 = PG_EPOCH_SECS / 86_400;
+
 /// Postgres's text form of a `timestamp[tz]` in microseconds since 2000-01-01
 /// (`infinity` for its sentinels): what COPY and db.sql literals carry.
 pub fn pg_timestamp_text(us: i64, zone: bool) -> String {
@@ -130,11 +157,16 @@ pub fn pg_timestamp_text(us: i64, zone: bool) -> String {
     }
     let secs = us.div_euclid(1_000_000) + PG_EPOCH_SECS;
     let micros = us.rem_euclid(1_000_000);
-    let t =
-        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    let base = t.format(&f).unwrap_or_default();
-    format!("{base}.{micros:06}{}", if zone { "+00" } else { "" })
+    let (date, bc) = pg_ymd(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{date} {:02}:{:02}:{:02}.{micros:06}{}{}",
+        t / 3600,
+        t / 60 % 60,
+        t % 60,
+        if zone { "+00" } else { "" },
+        if bc { " BC" } else { "" }
+    )
 }
 
 /// Postgres's text form of a `date` in days since 2000-01-01.
@@ -144,10 +176,12 @@ pub fn pg_date_text(days: i32) -> String {
         i32::MIN => return "-infinity".into(),
         _ => {}
     }
-    let t = time::OffsetDateTime::from_unix_timestamp(days as i64 * 86_400 + PG_EPOCH_SECS)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!("[year]-[month]-[day]");
-    t.format(&f).unwrap_or_default()
+    let (date, bc) = pg_ymd(days as i64 + PG_EPOCH_DAYS);
+    if bc {
+        format!("{date} BC")
+    } else {
+        date
+    }
 }
 
 /// Encode primary-key values so that byte order follows value order within
@@ -264,6 +298,26 @@ mod tests {
         let k = |a: &str, b: i64| encode_key(&[&Value::Text(a.into()), &Value::Integer(b)]);
         assert!(k("a", 9) < k("ab", 0));
         assert!(k("a", 1) < k("a", 2));
+    }
+
+    #[test]
+    fn postgres_dates_and_times_in_every_era() {
+        // Postgres' own output for the same values.
+        assert_eq!(pg_date_text(0), "2000-01-01");
+        assert_eq!(pg_date_text(-730_119), "0001-01-01");
+        assert_eq!(pg_date_text(-730_120), "0001-12-31 BC");
+        assert_eq!(pg_date_text(-2_451_507), "4713-01-01 BC");
+        assert_eq!(pg_date_text(2_921_940), "10000-01-01");
+        assert_eq!(pg_date_text(2_145_031_948), "5874897-12-31");
+        assert_eq!(pg_timestamp_text(-1, true), "1999-12-31 23:59:59.999999+00");
+        assert_eq!(
+            pg_timestamp_text(-730_120 * 86_400_000_000, false),
+            "0001-12-31 00:00:00.000000 BC"
+        );
+        assert_eq!(
+            pg_timestamp_text(9_223_371_331_199_999_999, true),
+            "294276-12-31 23:59:59.999999+00"
+        );
     }
 
     #[test]

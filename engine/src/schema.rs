@@ -99,6 +99,10 @@ pub enum ObjectKind {
     Schema,
     /// A Postgres extension (`pg_trgm`), created before anything uses it.
     Extension,
+    /// A Postgres user-defined type: enum, domain, composite or range.
+    Type,
+    /// A Postgres function or procedure (`pg_get_functiondef`).
+    Function,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +170,8 @@ impl SchemaObject {
         match (&self.kind, &self.namespace) {
             (ObjectKind::Schema, _) => format!("\0schema:{}", self.name),
             (ObjectKind::Extension, _) => format!("\0extension:{}", self.name),
+            (ObjectKind::Type, ns) => format!("\0type:{}", qualify(ns, &self.name)),
+            (ObjectKind::Function, ns) => format!("\0function:{}", qualify(ns, &self.name)),
             (_, Some(ns)) => format!("{ns}.{}", self.name),
             (_, None) => self.name.clone(),
         }
@@ -176,6 +182,8 @@ impl SchemaObject {
         match self.kind {
             ObjectKind::Schema => format!("schema {}", self.name),
             ObjectKind::Extension => format!("extension {}", self.name),
+            ObjectKind::Type => format!("type {}", qualify(&self.namespace, &self.name)),
+            ObjectKind::Function => format!("function {}", qualify(&self.namespace, &self.name)),
             _ => self.qualified(),
         }
     }
@@ -240,6 +248,13 @@ impl SchemaObject {
             .iter()
             .position(|c| c.name == name)
             .map(|i| i + off)
+    }
+}
+
+fn qualify(ns: &Option<String>, name: &str) -> String {
+    match ns {
+        Some(ns) => format!("{ns}.{name}"),
+        None => name.to_string(),
     }
 }
 

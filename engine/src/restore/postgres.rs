@@ -196,7 +196,8 @@ pub fn restore_full(repo: &Repository, snap: &Snapshot, url: &str) -> Result<DbR
     let pg = PgClient::connect(url)?;
     ensure_blank(&pg)?;
     ensure_extensions(&pg, &schema)?;
-    pg.batch("BEGIN")?;
+    // A function may name a table made after it (pg_dump does the same).
+    pg.batch("BEGIN; SET LOCAL check_function_bodies = false")?;
     // Any error below returns before COMMIT; dropping the connection
     // aborts the transaction and every statement in it.
     run_phase(&pg, &schema, Phase::Setup)?;

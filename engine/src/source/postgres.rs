@@ -299,6 +299,7 @@ impl DatabaseSource for PostgresSource {
             o.namespace = namespace;
             objects.push(o);
         }
+        self.types_and_functions(&current, &mut objects)?;
         let setup = objects.len();
 
         // Sequences that are not an identity column's own: created before
@@ -407,11 +408,7 @@ impl DatabaseSource for PostgresSource {
                 });
             }
         }
-        if triggers > 0 {
-            warnings.push(format!(
-                "{triggers} trigger(s) and their functions are not captured; recreate them after a restore"
-            ));
-        }
+        let _ = (triggers, warnings);
         objects.sort_by_key(|o| o.order);
         Ok(objects)
     }
@@ -446,7 +443,12 @@ impl DatabaseSource for PostgresSource {
             // A table without a key is sorted by the backup itself.
             _ => String::new(),
         };
-        let sql = format!("SELECT {} FROM {}{order}", cols.join(", "), t.sql_name());
+        // ONLY: a partitioned table's rows are its partitions', read there.
+        let sql = format!(
+            "SELECT {} FROM ONLY {}{order}",
+            cols.join(", "),
+            t.sql_name()
+        );
         let pg = &self.pg;
         pg.rt.block_on(async {
             let stream = pg
@@ -513,6 +515,95 @@ fn read_value(
 }
 
 impl PostgresSource {
+    /// User-defined types (enum, domain, composite, range) and functions,
+    /// in creation (oid) order, as `Setup` statements after the schemas and
+    /// extensions: a column, default, check or trigger may use them. A
+    /// restore turns `check_function_bodies` off, as pg_dump's output does,
+    /// so a function may name a table created after it.
+    fn types_and_functions(&self, current: &str, objects: &mut Vec<SchemaObject>) -> Result<()> {
+        let pg = &self.pg;
+        let mut found: Vec<(i64, ObjectKind, String, Option<String>, String)> = Vec::new();
+        for r in pg.query(
+            &format!(
+                "SELECT t.oid::int8, t.typname::text, n.nspname::text, t.typtype::text,
+                        CASE t.typtype
+                          WHEN 'e' THEN (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
+                          WHEN 'd' THEN format_type(t.typbasetype, t.typtypmod)
+                              || CASE WHEN t.typcollation <> 0 AND t.typcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype)
+                                      THEN ' COLLATE ' || (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) ELSE '' END
+                              || coalesce(' DEFAULT ' || t.typdefault, '')
+                              || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
+                              || coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid), '' ORDER BY c.oid) FROM pg_constraint c WHERE c.contypid = t.oid), '')
+                          WHEN 'c' THEN (SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+                                           FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)
+                          WHEN 'r' THEN (SELECT 'SUBTYPE = ' || format_type(r.rngsubtype, NULL)
+                                              || CASE WHEN r.rngsubdiff <> 0 THEN ', SUBTYPE_DIFF = ' || r.rngsubdiff::regproc::text ELSE '' END
+                                              || CASE WHEN r.rngcanonical <> 0 THEN ', CANONICAL = ' || r.rngcanonical::regproc::text ELSE '' END
+                                              || ', MULTIRANGE_TYPE_NAME = ' || format('%I.%I', mn.nspname, m.typname)
+                                           FROM pg_range r JOIN pg_type m ON m.oid = r.rngmultitypid JOIN pg_namespace mn ON mn.oid = m.typnamespace WHERE r.rngtypid = t.oid)
+                        END
+                   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                  WHERE {USER_SCHEMA}
+                    AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))
+                    AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_type'::regclass AND x.objid = t.oid AND x.deptype = 'e')
+                  ORDER BY t.oid"
+            ),
+            &[],
+        )? {
+            let (oid, name, ns, typtype): (i64, String, String, String) =
+                (r.col(0)?, r.col(1)?, r.col(2)?, r.col(3)?);
+            let body: Option<String> = r.col(4)?;
+            let body = body.unwrap_or_default();
+            let namespace = namespace_of(ns, current);
+            let q = match &namespace {
+                Some(ns) => format!("{}.{}", quote_ident(ns), quote_ident(&name)),
+                None => quote_ident(&name),
+            };
+            let sql = match typtype.as_str() {
+                "e" => format!("CREATE TYPE {q} AS ENUM ({body})"),
+                "d" => format!("CREATE DOMAIN {q} AS {body}"),
+                "c" => format!("CREATE TYPE {q} AS ({body})"),
+                _ => format!("CREATE TYPE {q} AS RANGE ({body})"),
+            };
+            found.push((oid, ObjectKind::Type, name, namespace, sql));
+        }
+        for r in pg.query(
+            &format!(
+                "SELECT p.oid::int8, p.oid::regprocedure::text, n.nspname::text, pg_get_functiondef(p.oid)
+                   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                  WHERE {USER_SCHEMA} AND p.prokind IN ('f', 'p')
+                    AND NOT EXISTS (SELECT 1 FROM pg_depend x WHERE x.classid = 'pg_proc'::regclass AND x.objid = p.oid AND x.deptype IN ('e', 'i'))
+                  ORDER BY p.oid"
+            ),
+            &[],
+        )? {
+            let (oid, signature, ns, def): (i64, String, String, String) =
+                (r.col(0)?, r.col(1)?, r.col(2)?, r.col(3)?);
+            // regprocedure text is qualified outside the search path.
+            let bare = signature
+                .strip_prefix(&format!("{}.", quote_ident(&ns)))
+                .unwrap_or(&signature)
+                .to_string();
+            found.push((oid, ObjectKind::Function, bare, namespace_of(ns, current), def));
+        }
+        // Creation order across both kinds: a domain's check may call a
+        // function, a function may take a type.
+        found.sort_by_key(|f| f.0);
+        let base = objects.len();
+        for (i, (_, kind, name, namespace, sql)) in found.into_iter().enumerate() {
+            let mut o = SchemaObject::without_rows(
+                &name,
+                kind,
+                crate::schema::Layer::Other,
+                vec![(Phase::Setup, sql)],
+                (base + i) as u32,
+            );
+            o.namespace = namespace;
+            objects.push(o);
+        }
+        Ok(())
+    }
+
     fn table(
         &self,
         oid: i64,
@@ -543,14 +634,10 @@ impl PostgresSource {
             let (generated, identity, typname, typtype): (String, String, String, String) =
                 (c.col(4)?, c.col(5)?, c.col(6)?, c.col(7)?);
             let serial_seq: Option<String> = c.col(8)?;
-            if typtype != "b" && typtype != "p" {
-                return Err(Error::Database {
-                    source_name: pg.name.clone(),
-                    message: format!(
-                        "column {name}.{cname} has type {ty}, a user-defined type (enum, domain or composite) that jarc cannot recreate"
-                    ),
-                });
-            }
+            // Any type, user-defined ones included (their DDL is captured
+            // as `Type` objects): values not read natively go through the
+            // type's own text form, as COPY does.
+            let _ = typtype;
             let mut def = format!("{} {ty}", quote_ident(&cname));
             if generated == "s" {
                 def.push_str(&format!(" GENERATED ALWAYS AS ({}) STORED", default.unwrap_or_default()));
@@ -591,26 +678,87 @@ impl PostgresSource {
                 not_null,
             });
         }
-        let mut statements = vec![(
-            Phase::Create,
-            format!("CREATE TABLE {q} ({})", defs.join(", ")),
-        )];
+        // A partitioned table keeps its partition key; a partition is made
+        // as one (its columns, defaults and inherited constraints come from
+        // its parent); its rows are its own (`rows` reads `FROM ONLY`).
+        // Classic inheritance is refused, naming the table.
+        let (partkey, bound, parent, inherits): (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            bool,
+        ) = {
+            let r = pg.query(
+                "SELECT CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+                        CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
+                        (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid LIMIT 1),
+                        c.relispartition
+                   FROM pg_class c WHERE c.oid = $1::int8::oid",
+                &[&oid],
+            )?;
+            let r = r.first().ok_or_else(|| Error::Database {
+                source_name: pg.name.clone(),
+                message: format!("table {name} vanished while it was read"),
+            })?;
+            let (pk, b, p, is_part): (Option<String>, Option<String>, Option<String>, bool) =
+                (r.col(0)?, r.col(1)?, r.col(2)?, r.col(3)?);
+            (pk, b, p.clone(), p.is_some() && !is_part)
+        };
+        if inherits {
+            return Err(Error::Database {
+                source_name: pg.name.clone(),
+                message: format!(
+                    "table {name} inherits from {} (table inheritance, not partitioning), which jarc cannot recreate; back up with pg_dump instead",
+                    parent.unwrap_or_default()
+                ),
+            });
+        }
+        let create = match (&bound, &parent) {
+            (Some(b), Some(p)) => format!("CREATE TABLE {q} PARTITION OF {p} {b}"),
+            _ => format!(
+                "CREATE TABLE {q} ({}){}",
+                defs.join(", "),
+                partkey
+                    .map(|k| format!(" PARTITION BY {k}"))
+                    .unwrap_or_default()
+            ),
+        };
+        let mut statements = vec![(Phase::Create, create)];
+        // Constraints a partition inherits are its parent's to make.
         for c in pg.query(
             "SELECT conname, contype::text, pg_get_constraintdef(oid) FROM pg_constraint
-              WHERE conrelid = $1::int8::oid AND contype IN ('p', 'u', 'c', 'x', 'f') ORDER BY contype = 'f', oid",
+              WHERE conrelid = $1::int8::oid AND contype IN ('p', 'u', 'c', 'x', 'f') AND conislocal AND conparentid = 0
+              ORDER BY contype = 'f', oid",
             &[&oid],
         )? {
             let (cname, ty, def): (String, String, String) = (c.col(0)?, c.col(1)?, c.col(2)?);
             let phase = if ty == "f" { Phase::ForeignKey } else { Phase::Constraint };
             statements.push((phase, format!("ALTER TABLE {q} ADD CONSTRAINT {} {def}", quote_ident(&cname))));
         }
+        // An index of a partitioned table is made `ON ONLY` it; each
+        // partition's index is made on the partition and attached once all
+        // exist, as pg_dump does, so every name comes back as it was.
         for i in pg.query(
-            "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = $1::int8::oid
+            "SELECT pg_get_indexdef(i.indexrelid),
+                    (SELECT format('ALTER INDEX %s ATTACH PARTITION %s', h.inhparent::regclass, i.indexrelid::regclass)
+                       FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+               FROM pg_index i WHERE i.indrelid = $1::int8::oid
                 AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
               ORDER BY i.indexrelid",
             &[&oid],
         )? {
             statements.push((Phase::Index, i.col(0)?));
+            if let Some(attach) = i.col::<Option<String>>(1)? {
+                statements.push((Phase::Final, attach));
+            }
+        }
+        // Triggers (their functions are `Function` objects); a partition's
+        // clones of its parent's triggers are the parent's.
+        for t in pg.query(
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = $1::int8::oid AND NOT tgisinternal AND tgparentid = 0 ORDER BY oid",
+            &[&oid],
+        )? {
+            statements.push((Phase::Trigger, t.col(0)?));
         }
         statements.extend(identity_setvals.into_iter().map(|s| (Phase::Final, s)));
         let pk: Vec<String> = pg
