@@ -222,8 +222,10 @@ fn snapshot_exports_replay_with_jants_replace_sequence_and_import_back() {
         sql.matches("INSERT INTO \"site_setting\"").count(),
         jarc::jant::tables::SNAPSHOT_SETTING_KEYS.len()
     );
+    // The schema tag is the journal tag of the newest migration drizzle
+    // recorded (the demo's third, 0002); no Jant version is guessed.
     let meta = String::from_utf8(entries["meta.json"].clone()).unwrap();
-    assert_eq!(meta, "{\n  \"format\": \"jant-site-snapshot\",\n  \"version\": 2,\n  \"dialect\": \"sqlite\",\n  \"site\": {\n    \"id\": \"sit_01jdemo0000000000000000000\",\n    \"key\": \"default\"\n  }\n}\n");
+    assert_eq!(meta, "{\n  \"format\": \"jant-site-snapshot\",\n  \"version\": 2,\n  \"dialect\": \"sqlite\",\n  \"schema\": \"0002_site_aware_core\",\n  \"site\": {\n    \"id\": \"sit_01jdemo0000000000000000000\",\n    \"key\": \"default\"\n  }\n}\n");
     // Every object the media rows name is there, byte for byte.
     for k in jz::object_keys(&db, SITE) {
         assert_eq!(
@@ -757,4 +759,207 @@ fn jants_zip_reader_reads_exported_archives() {
             .any(|x| name.ends_with(x));
         assert_eq!(e["method"], if stored { 0 } else { 8 }, "{name}");
     }
+}
+
+/// Every file under a repository with its size: a refused import must
+/// leave this byte-identical.
+fn listing(repo: &Path) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut todo = vec![repo.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                todo.push(e.path());
+            } else {
+                let rel = e.path().strip_prefix(repo).unwrap().display().to_string();
+                out.push((rel, m.len()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+const SITE_ID: &str = demo::SITE_ID;
+
+const HEADER: &str =
+    "-- Jant database export\n-- Exported: 2026-01-01T00:00:00.000Z\n-- Source: node\n\n";
+
+fn meta_of(dialect: &str, schema: &str) -> String {
+    format!("{{\n  \"format\": \"jant-site-snapshot\",\n  \"version\": 2,\n  \"dialect\": \"{dialect}\",\n  \"schema\": \"{schema}\",\n  \"site\": {{\n    \"id\": \"{SITE_ID}\",\n    \"key\": \"default\"\n  }}\n}}\n")
+}
+
+/// A small v2 archive: a collection, a post with a reply, a media row of
+/// the post with its object, and `extra` statements; `objects` beyond it.
+fn rule_archive(meta: &str, extra: &str, objects: &[&str]) -> Vec<u8> {
+    let sql = format!(
+        "{HEADER}-- site_setting\nINSERT INTO \"site_setting\" (\"site_id\", \"key\", \"value\", \"updated_at\") VALUES('{SITE_ID}', 'SITE_NAME', 'N', 1);\n\n\
+-- collection\nINSERT INTO \"collection\" (\"id\", \"site_id\", \"title\", \"created_at\", \"updated_at\") VALUES('col_1', '{SITE_ID}', 'C', 1, 1);\n\n\
+-- post\nINSERT INTO \"post\" (\"id\", \"site_id\", \"format\", \"thread_id\", \"reply_to_id\", \"quiet_reply\", \"created_at\", \"updated_at\") VALUES('pst_1', '{SITE_ID}', 'note', 'pst_1', NULL, false, 1, 1);\n\
+INSERT INTO \"post\" (\"id\", \"site_id\", \"format\", \"thread_id\", \"reply_to_id\", \"quiet_reply\", \"created_at\", \"updated_at\") VALUES('pst_2', '{SITE_ID}', 'note', 'pst_1', 'pst_1', true, 2, 2);\n\n\
+-- media\nINSERT INTO \"media\" (\"id\", \"site_id\", \"post_id\", \"storage_key\", \"mime_type\") VALUES('med_1', '{SITE_ID}', 'pst_1', 'media/a.png', 'image/png');\n\
+{extra}"
+    );
+    let mut v = vec![
+        RawEntry::new("db.sql", sql.as_bytes()),
+        RawEntry::new("meta.json", meta.as_bytes()),
+        RawEntry::new("objects/media/a.png", &noise(3, 1000)),
+    ];
+    for o in objects {
+        v.push(RawEntry::new(&format!("objects/{o}"), b"{}"));
+    }
+    jz::raw_zip(&v)
+}
+
+#[test]
+fn import_refuses_exactly_what_jants_importer_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let sqlite = meta_of("sqlite", "0034_cheerful_rumiko_fujikawa");
+    let pg = meta_of("pg", "0032_furry_multiple_man");
+    let other = "sit_01jother000000000000000000";
+    // (name, archive Jant accepts, archive Jant refuses, the refusal)
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>, String)> = vec![
+        (
+            "schema-tag",
+            rule_archive(&meta_of("sqlite", "0001_fts_setup"), "", &[]),
+            // A pg tag in a SQLite archive, and a tag no Jant ships.
+            rule_archive(&meta_of("sqlite", "0032_furry_multiple_man"), "", &[]),
+            "rule schema-tag: meta.json names schema \"0032_furry_multiple_man\", which is not a migration Jant ships for the sqlite dialect (its newest is 0034_cheerful_rumiko_fujikawa)".into(),
+        ),
+        (
+            "no-sidecars",
+            rule_archive(&sqlite, "", &["media/b.json"]),
+            rule_archive(&sqlite, "", &["media/a.png.meta.json"]),
+            "rule no-sidecars: objects/media/a.png.meta.json is a .meta.json sidecar".into(),
+        ),
+        (
+            "excluded-setting",
+            rule_archive(&sqlite, &format!("INSERT INTO \"site_setting\" (\"site_id\", \"key\", \"value\", \"updated_at\") VALUES('{SITE_ID}', 'THEME', 'x', 1);\n"), &[]),
+            rule_archive(&sqlite, &format!("INSERT INTO \"site_setting\" (\"site_id\", \"key\", \"value\", \"updated_at\") VALUES('{SITE_ID}', 'TELEGRAM_BOT_TOKEN', 'secret', 1);\n"), &[]),
+            "rule excluded-setting: db.sql line 17: table site_setting, row \"TELEGRAM_BOT_TOKEN\": setting \"TELEGRAM_BOT_TOKEN\" is one Jant's snapshots exclude".into(),
+        ),
+        (
+            "site-id",
+            rule_archive(&sqlite, &format!("INSERT INTO \"nav_item\" (\"id\", \"site_id\", \"label\", \"url\") VALUES('nav_1', '{SITE_ID}', 'L', '/');\n"), &[]),
+            rule_archive(&sqlite, &format!("INSERT INTO \"nav_item\" (\"id\", \"site_id\", \"label\", \"url\") VALUES('nav_1', '{other}', 'L', '/');\n"), &[]),
+            format!("rule site-id: db.sql line 17: table nav_item, row \"nav_1\": site_id is \"{other}\", not the archive's site \"{SITE_ID}\""),
+        ),
+        (
+            "foreign-key",
+            rule_archive(&sqlite, &format!("INSERT INTO \"media\" (\"id\", \"site_id\", \"post_id\", \"storage_key\", \"mime_type\") VALUES('med_2', '{SITE_ID}', 'pst_2', 'media/a.png', 'image/png');\n"), &[]),
+            rule_archive(&sqlite, &format!("INSERT INTO \"media\" (\"id\", \"site_id\", \"post_id\", \"storage_key\", \"mime_type\") VALUES('med_2', '{SITE_ID}', 'pst_gone', 'media/a.png', 'image/png');\n"), &[]),
+            "rule foreign-key: db.sql line 17: table media, row \"med_2\": post_id names post \"pst_gone\", which the archive does not hold".into(),
+        ),
+        (
+            "pg-boolean",
+            rule_archive(&pg, "", &[]),
+            rule_archive(&pg, &format!("INSERT INTO \"post\" (\"id\", \"site_id\", \"format\", \"thread_id\", \"reply_to_id\", \"quiet_reply\", \"created_at\", \"updated_at\") VALUES('pst_3', '{SITE_ID}', 'note', 'pst_1', 'pst_1', 0, 3, 3);\n"), &[]),
+            "rule pg-boolean: db.sql line 17: table post, row \"pst_3\": quiet_reply is written as the number 0, which Postgres refuses for a boolean column".into(),
+        ),
+    ];
+    for (rule, good, bad, want) in cases {
+        let before = listing(&repo);
+        let p = hostile(dir.path(), &format!("{rule}-bad.zip"), &bad);
+        let o = run(&repo, &["import", p.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{rule}: {err}");
+        assert!(err.contains(&want), "{rule}: expected {want:?} in:\n{err}");
+        assert!(err.contains("nothing was imported"), "{rule}: {err}");
+        assert_eq!(
+            listing(&repo),
+            before,
+            "{rule}: a refused import changed the repository"
+        );
+        let p = hostile(dir.path(), &format!("{rule}-good.zip"), &good);
+        let v = json(&repo, &["import", p.to_str().unwrap()]);
+        // Every archive jarc accepts exports again as one Jant accepts:
+        // re-imported here, it passes every rule.
+        let id = v["snapshot"].as_str().unwrap().to_string();
+        let z = dir.path().join(format!("{rule}-again.zip"));
+        ok(&repo, &["export", &id, "--output", z.to_str().unwrap()]);
+        ok(&repo, &["import", z.to_str().unwrap()]);
+    }
+}
+
+#[test]
+fn export_never_writes_an_archive_that_would_empty_a_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    init(&repo);
+    // Settings only: a valid archive, but no content rows.
+    let sql = format!("{HEADER}-- site_setting\nINSERT INTO \"site_setting\" (\"site_id\", \"key\", \"value\", \"updated_at\") VALUES('{SITE_ID}', 'SITE_NAME', 'N', 1);\n");
+    let z = hostile(
+        dir.path(),
+        "settings-only.zip",
+        &jz::raw_zip(&[
+            RawEntry::new("db.sql", sql.as_bytes()),
+            RawEntry::new(
+                "meta.json",
+                meta_of("sqlite", "0034_cheerful_rumiko_fujikawa").as_bytes(),
+            ),
+        ]),
+    );
+    let id = json(&repo, &["import", z.to_str().unwrap()])["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = dir.path().join("empty.zip");
+    let o = run(&repo, &["export", &id, "--output", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("the snapshot holds no content rows (posts, collections, media, …) for site {SITE_ID} (key default); Jant's --replace import of such an archive deletes the site's content, so none was written")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists() && !dir.path().join("empty.zip.partial").exists());
+    ok(
+        &repo,
+        &[
+            "export",
+            &id,
+            "--output",
+            out.to_str().unwrap(),
+            "--allow-empty",
+        ],
+    );
+    assert!(jz::unzip(&out)["db.sql"].starts_with(HEADER.as_bytes()));
+}
+
+#[test]
+fn sql_dumps_need_a_site_and_export_with_their_dialect() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let no_site = hostile(
+        dir.path(),
+        "no-site.sql",
+        format!("{HEADER}-- post\nINSERT INTO \"post\" (\"id\", \"site_id\", \"format\", \"thread_id\") VALUES('pst_1', '{SITE_ID}', 'note', 'pst_1');\n").as_bytes(),
+    );
+    let before = listing(&repo);
+    let o = run(&repo, &["import", "--sql", no_site.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the dump holds no row of table \"site\" (with its id and key), so it names no Jant site"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(listing(&repo), before);
+    // A Postgres dump (booleans say so) exports as a pg archive.
+    let pg = hostile(
+        dir.path(),
+        "pg.sql",
+        format!("{HEADER}-- site\nINSERT INTO \"site\" (\"id\", \"key\", \"status\") VALUES('{SITE_ID}', 'default', 'active');\n\n-- post\nINSERT INTO \"post\" (\"id\", \"site_id\", \"format\", \"thread_id\", \"reply_to_id\", \"quiet_reply\") VALUES('pst_1', '{SITE_ID}', 'note', 'pst_1', NULL, false);\n").as_bytes(),
+    );
+    let id = json(&repo, &["import", "--sql", pg.to_str().unwrap()])["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = dir.path().join("pg.zip");
+    ok(&repo, &["export", &id, "--output", out.to_str().unwrap()]);
+    let meta = String::from_utf8(jz::unzip(&out)["meta.json"].clone()).unwrap();
+    assert!(meta.contains("\"dialect\": \"pg\""), "{meta}");
 }

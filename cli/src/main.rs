@@ -143,6 +143,10 @@ enum Cmd {
         /// Export even when objects the media rows name are not in the snapshot.
         #[arg(long)]
         allow_missing_objects: bool,
+        /// Write the archive even when it holds no content rows for its site
+        /// (Jant's --replace import of it empties the site).
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Store a Jant site snapshot archive (FILE.zip or a directory, v1 or
     /// v2) as a snapshot, or with --sql a `jant db export` dump and its media.
@@ -659,6 +663,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             skip_objects,
             site,
             allow_missing_objects,
+            allow_empty,
         } => {
             let repo = open_session(&cli, "export", false)?;
             let (id, snap) = snapshot::resolve(&repo, spec)?;
@@ -676,6 +681,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 skip_objects: *skip_objects,
                 site: site.clone(),
                 allow_missing_objects: *allow_missing_objects,
+                allow_empty: *allow_empty,
             };
             let r = jarc::export::export_archive(&repo, &snap, out, &opts, &bars);
             bars.done();

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::jant::meta::{self, Site};
 use crate::jant::sql::{self, Dialect};
 use crate::jant::tables;
+use crate::jant::{migrations, rules};
 use crate::media::{self, EntryKind, MediaEntry};
 use crate::progress::Progress;
 use crate::repo::Repository;
@@ -59,6 +60,9 @@ pub struct ExportOptions {
     pub site: Option<String>,
     /// Export even when objects the media rows name are not in the snapshot.
     pub allow_missing_objects: bool,
+    /// Write the archive even when it holds no content rows for its site
+    /// (Jant's `--replace` import of it empties the site).
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -75,6 +79,63 @@ pub struct ExportSummary {
     pub missing_objects: Vec<String>,
     pub bytes_written: u64,
     pub duration_ms: u64,
+}
+
+/// An archive that Jant's `--replace` import would refuse, or that would
+/// empty the site, is never written: the user would hold a backup that
+/// cannot be restored, or one that deletes their posts.
+fn refuse_unimportable(
+    rows: &[content::TableRows],
+    site: &Site,
+    dialect: Dialect,
+    allow_empty: bool,
+) -> Result<()> {
+    let content_rows: usize = rows
+        .iter()
+        .filter(|t| t.table.name != tables::SETTINGS_TABLE)
+        .map(|t| t.rows.len())
+        .sum();
+    if content_rows == 0 && !allow_empty {
+        return Err(Error::Invalid(format!(
+            "the snapshot holds no content rows (posts, collections, media, …) for site {} (key {}); Jant's --replace import of such an archive deletes the site's content, so none was written (to write it all the same, allow an empty archive explicitly)",
+            site.id, site.key
+        )));
+    }
+    let columns: Vec<Vec<&str>> = rows.iter().map(|t| t.table.value_columns()).collect();
+    let views: Vec<rules::RuleTable> = rows
+        .iter()
+        .zip(&columns)
+        .map(|(t, c)| rules::RuleTable {
+            name: &t.table.name,
+            columns: c.clone(),
+            rows: &t.rows,
+            lines: None,
+        })
+        .collect();
+    rules::check_rows(Some(&site.id), dialect, &views).map_err(|e| {
+        Error::Invalid(format!(
+            "Jant would refuse this archive ({e}); none was written"
+        ))
+    })
+}
+
+/// The `schema` a meta.json names: the imported archive's own, else the
+/// tag of the newest migration the database's migration table records
+/// (drizzle's newest `created_at` is a journal `when`; D1 names the file),
+/// and only a tag Jant ships for the dialect: never a guessed one.
+fn schema_tag(snap: &Snapshot, dialect: Dialect) -> Option<&str> {
+    if let Some(s) = database::extra(snap, EXTRA_SCHEMA) {
+        return Some(s);
+    }
+    let m = database::extra(snap, database::EXTRA_MIGRATION)?;
+    let tag = match m.strip_prefix("drizzle:") {
+        Some(rest) => {
+            let when = rest.split(':').next()?.parse().ok()?;
+            migrations::tag_of_when(dialect, when)?
+        }
+        None => m,
+    };
+    migrations::ships(dialect, tag).then_some(tag)
 }
 
 fn dialect_of(snap: &Snapshot) -> Result<Dialect> {
@@ -407,6 +468,7 @@ pub fn export_archive(
     for t in &mut rows {
         keep_imported_order(repo, snap, t)?;
     }
+    refuse_unimportable(&rows, &site, dialect, opts.allow_empty)?;
 
     // db.sql, in memory: Jant's importer holds it whole too, and the rows
     // are already here.
@@ -428,21 +490,20 @@ pub fn export_archive(
         }
     }
 
-    let imported = database::extra(snap, EXTRA_ORIGIN).is_some();
-    let meta_bytes = if imported {
-        meta::render(
-            database::extra(snap, EXTRA_DIALECT).and_then(Dialect::parse),
-            database::extra(snap, EXTRA_VERSION),
-            database::extra(snap, EXTRA_SCHEMA),
-            &site,
-        )
+    // Every meta names its dialect, except one re-exported from an archive
+    // whose own meta had none (an early v2 archive): kept byte for byte.
+    let from_archive = database::extra(snap, EXTRA_ORIGIN) == Some("archive");
+    let meta_dialect = if from_archive {
+        database::extra(snap, EXTRA_DIALECT).and_then(Dialect::parse)
     } else {
-        // A schema tag only when the migration table names one; drizzle
-        // records hashes, which map to tags only through Jant's journal.
-        let schema =
-            database::extra(snap, database::EXTRA_MIGRATION).filter(|m| !m.starts_with("drizzle:"));
-        meta::render(Some(dialect), None, schema, &site)
+        Some(dialect)
     };
+    let meta_bytes = meta::render(
+        meta_dialect,
+        database::extra(snap, EXTRA_VERSION),
+        schema_tag(snap, dialect),
+        &site,
+    );
 
     // Objects: every key the rows name that the snapshot holds.
     let listing = if opts.skip_objects {

@@ -20,6 +20,7 @@ use crate::export::{
 };
 use crate::jant::dump::{self, Dump, Rules};
 use crate::jant::meta::{self, Site};
+use crate::jant::rules as jant_rules;
 use crate::jant::sql::Dialect;
 use crate::jant::tables;
 use crate::progress::Progress;
@@ -132,6 +133,25 @@ fn missing_error(path: &Path, missing: &[String]) -> Error {
     ))
 }
 
+/// Every rule Jant's importer (and its replay) applies beyond the parser:
+/// the schema tag, no sidecars among the objects, and the rows (`rules`).
+fn check_jant_rules(meta: &meta::Meta, site: &Site, archive: &Archive, dump: &Dump) -> Result<()> {
+    let dialect = meta.dialect.unwrap_or(Dialect::Sqlite);
+    jant_rules::check_schema_tag(meta.schema.as_deref(), dialect)?;
+    jant_rules::check_object_keys(archive.objects().map(|(k, _)| k))?;
+    let views: Vec<jant_rules::RuleTable> = dump
+        .tables
+        .iter()
+        .map(|t| jant_rules::RuleTable {
+            name: &t.name,
+            columns: t.columns.iter().map(String::as_str).collect(),
+            rows: &t.rows,
+            lines: Some(&t.lines),
+        })
+        .collect();
+    jant_rules::check_rows(Some(&site.id), dialect, &views)
+}
+
 /// Import a Jant site snapshot archive.
 pub fn import_archive(
     repo: &Repository,
@@ -175,6 +195,7 @@ pub fn import_archive(
     })?;
     progress.phase("db.sql", 0);
     let dump = dump::read(archive.open_entry(sql_entry)?, &rules).map_err(|e| refuse(path, e))?;
+    check_jant_rules(&meta, &site, &archive, &dump).map_err(|e| refuse(path, e))?;
 
     let (keys, content_types) = media_keys(&dump, meta.site.as_ref().map(|s| s.id.as_str()));
     let present: HashSet<&str> = archive.objects().map(|(k, _)| k).collect();
@@ -298,12 +319,19 @@ pub fn import_sql(
     } else {
         Dialect::Sqlite
     });
-    // The site table names the site; a dump of one site chains by it.
+    // The site table names the site; a dump of one site chains by it, and
+    // without it no archive can be exported from the snapshot.
     let site = dump.table("site").and_then(|t| {
         let (i, k) = (t.column("id")?, t.column("key")?);
         let r = t.rows.first()?;
         Some((r[i].as_text()?.to_string(), r[k].as_text()?.to_string()))
     });
+    if site.is_none() {
+        return Err(Error::Invalid(format!(
+            "{}: the dump holds no row of table \"site\" (with its id and key), so it names no Jant site; a `jant db export` of a Jant database always has one; nothing was imported",
+            sql_path.display()
+        )));
+    }
     let media = match media_dir {
         Some(d) => Some(DirSource::new(d)?),
         None => None,

@@ -34,6 +34,9 @@ pub struct Table {
     pub columns: Vec<String>,
     /// In file order.
     pub rows: Vec<Vec<Value>>,
+    /// The db.sql line of each row's statement (0: a row the v1 upgrade
+    /// derived).
+    pub lines: Vec<u64>,
 }
 
 impl Table {
@@ -100,6 +103,7 @@ pub fn read(mut input: impl Read, rules: &Rules) -> Result<Dump> {
                     name: ins.table.clone(),
                     columns: ins.columns.clone(),
                     rows: Vec::new(),
+                    lines: Vec::new(),
                 });
                 index.insert(ins.table.clone(), dump.tables.len() - 1);
                 dump.tables.len() - 1
@@ -112,6 +116,7 @@ pub fn read(mut input: impl Read, rules: &Rules) -> Result<Dump> {
             reorder(t, ins).map_err(|m| at(st.line, m))?
         };
         t.rows.push(values);
+        t.lines.push(st.line);
         Ok(())
     };
     let mut buf = vec![0u8; 1 << 20];
@@ -310,7 +315,7 @@ fn upgrade_v1(dump: &mut Dump) -> Result<()> {
     if order.is_empty() {
         return Ok(());
     }
-    let rows = order
+    let rows: Vec<Vec<Value>> = order
         .into_iter()
         .filter_map(|k| {
             let (c, p, pin) = members.remove(&k)?;
@@ -338,6 +343,7 @@ fn upgrade_v1(dump: &mut Dump) -> Result<()> {
                 .iter()
                 .map(|c| c.to_string())
                 .collect(),
+            lines: vec![0; rows.len()],
             rows,
         },
     );

@@ -5,6 +5,8 @@
 pub mod dump;
 pub mod env;
 pub mod meta;
+pub mod migrations;
+pub mod rules;
 pub mod sql;
 pub mod tables;
 

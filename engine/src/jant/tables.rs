@@ -104,6 +104,36 @@ pub const SNAPSHOT_SETTING_KEYS: [&str; 21] = [
     "NOINDEX",
 ];
 
+/// `SNAPSHOT_EXCLUDED_SETTING_KEYS`: settings a snapshot never carries
+/// (tokens, secrets, per-install state); with every `GITHUB_SYNC_` key.
+pub const SNAPSHOT_EXCLUDED_SETTING_KEYS: [&str; 21] = [
+    "DASHBOARD_LANGUAGE",
+    "ARCHIVE_DEFAULT_LAYOUT",
+    "PAGE_SIZE",
+    "SEARCH_PAGE_SIZE",
+    "ARCHIVE_PAGE_SIZE",
+    "SUMMARY_MAX_PARAGRAPHS",
+    "SUMMARY_MAX_CHARS",
+    "RSS_FEED_LIMIT",
+    "RSS_PUBLISH_DELAY_SECONDS",
+    "CUSTOM_HEAD_HTML",
+    "CUSTOM_BODY_END_HTML",
+    "DISCOVER",
+    "DISCOVER_ANNOUNCE_STATE",
+    "DISCOVERY_COMPOSE_OPEN_SHORTCUT_AT",
+    "DISCOVERY_SLASH_COMMAND_AT",
+    "ONBOARDING_STATUS",
+    "PASSWORD_RESET_TOKEN",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_BOT_ID",
+    "TELEGRAM_BOT_USERNAME",
+    "TELEGRAM_WEBHOOK_SECRET",
+];
+
+pub fn is_excluded_setting(key: &str) -> bool {
+    SNAPSHOT_EXCLUDED_SETTING_KEYS.contains(&key) || key.starts_with("GITHUB_SYNC_")
+}
+
 /// Tables a content-only restore must never touch, whatever else happens.
 pub const PROTECTED_TABLES: [&str; 8] = [
     "user",
