@@ -963,3 +963,64 @@ fn sql_dumps_need_a_site_and_export_with_their_dialect() {
     let meta = String::from_utf8(jz::unzip(&out)["meta.json"].clone()).unwrap();
     assert!(meta.contains("\"dialect\": \"pg\""), "{meta}");
 }
+
+/// Objects of an imported archive restored into a site's local storage get
+/// the sidecar Jant's import would have written: the content type guessed
+/// from the extension (whatever `media.mime_type` says), none when the
+/// extension says nothing.
+#[test]
+fn imported_objects_restore_with_jants_sidecars() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 5);
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let id = snap_id(&json(
+        &repo,
+        &["backup", "--data-dir", data.to_str().unwrap()],
+    ));
+    let z = dir.path().join("site.zip");
+    ok(&repo, &["export", &id, "--output", z.to_str().unwrap()]);
+    // Two more objects: one whose extension names a type (in capitals),
+    // one whose extension says nothing.
+    let mut entries: Vec<(String, Vec<u8>)> = jz::unzip(&z).into_iter().collect();
+    entries.push(("objects/media/doc.PDF".into(), noise(7, 300)));
+    entries.push(("objects/media/notes.bin".into(), noise(8, 300)));
+    let z2 = dir.path().join("site2.zip");
+    jz::write_zip(&z2, &entries);
+    let imported = snap_id(&json(&repo, &["import", z2.to_str().unwrap()]));
+    // Into a live site whose storage is empty.
+    std::fs::remove_dir_all(data.join("media")).unwrap();
+    ok(
+        &repo,
+        &[
+            "restore",
+            &imported,
+            "--content",
+            "--replace",
+            "--target-data-dir",
+            data.to_str().unwrap(),
+        ],
+    );
+    let media = data.join("media");
+    let mut checked = 0;
+    for (name, _) in entries.iter().filter(|(n, _)| n.starts_with("objects/")) {
+        let key = &name["objects/".len()..];
+        assert!(media.join(key).is_file(), "{key}");
+        let want = match jarc::source::archive::guess_content_type(key) {
+            Some(t) => format!("{{\"contentType\":\"{t}\"}}"),
+            None => "{}".to_string(),
+        };
+        let got = std::fs::read_to_string(media.join(format!("{key}.meta.json"))).unwrap();
+        assert_eq!(got, want, "{key}");
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked}");
+    assert_eq!(
+        std::fs::read_to_string(media.join("media/doc.PDF.meta.json")).unwrap(),
+        "{\"contentType\":\"application/pdf\"}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(media.join("media/notes.bin.meta.json")).unwrap(),
+        "{}"
+    );
+}

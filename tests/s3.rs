@@ -513,3 +513,75 @@ fn a_server_outage_mid_backup_is_retried_or_fails_cleanly() {
     assert_eq!(capture(&src), capture(&out));
     ctl("stop");
 }
+
+/// A site whose media live in a bucket, restored into a data directory:
+/// every object gets the sidecar Jant's local storage keeps, from the
+/// headers the bucket returned.
+#[test]
+fn a_bucket_site_restores_into_a_data_dir_with_jants_sidecars() {
+    let src = bucket("sidecars");
+    let ep = var("JARC_TEST_S3_ENDPOINT");
+    let site = Backend::s3(&config(&src, &ep)).unwrap();
+    let with = [
+        ("contentType".to_string(), "image/webp".to_string()),
+        (
+            "cacheControl".to_string(),
+            "public, max-age=31536000, immutable".to_string(),
+        ),
+        (
+            "contentDisposition".to_string(),
+            "inline; filename=\"a.webp\"".to_string(),
+        ),
+    ];
+    site.put_with_meta("media/a.webp", noise(1, 5000).into(), &with)
+        .unwrap();
+    let plain = [("contentType".to_string(), "text/plain".to_string())];
+    site.put_with_meta("media/b.txt", b"hello".to_vec().into(), &plain)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    jarc::demo::create_sqlite_site(&data, 3).unwrap();
+    std::fs::remove_dir_all(data.join("media")).unwrap();
+    let repo = dir.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    jarc_ok(repo, &ep, &["init"]);
+    let o = repo_cmd(
+        &ep,
+        &var("JARC_TEST_S3_REGION"),
+        &var("JARC_TEST_S3_SECRET"),
+    )
+    .env("DATA_DIR", &data)
+    .env("STORAGE_DRIVER", "s3")
+    .env("S3_BUCKET", &src)
+    .env("S3_ENDPOINT", &ep)
+    .env("S3_REGION", var("JARC_TEST_S3_REGION"))
+    .env("S3_ACCESS_KEY_ID", var("JARC_TEST_S3_KEY"))
+    .env("S3_SECRET_ACCESS_KEY", var("JARC_TEST_S3_SECRET"))
+    .current_dir(dir.path())
+    .args(["--repo", repo, "backup"])
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("restored");
+    jarc_ok(
+        repo,
+        &ep,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            out.to_str().unwrap(),
+            "--allow-missing-objects",
+        ],
+    );
+    let media = out.join("media");
+    assert_eq!(
+        std::fs::read_to_string(media.join("media/a.webp.meta.json")).unwrap(),
+        "{\"contentType\":\"image/webp\",\"contentDisposition\":\"inline; filename=\\\"a.webp\\\"\",\"cacheControl\":\"public, max-age=31536000, immutable\"}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(media.join("media/b.txt.meta.json")).unwrap(),
+        "{\"contentType\":\"text/plain\"}"
+    );
+    assert_eq!(std::fs::read(media.join("media/b.txt")).unwrap(), b"hello");
+}

@@ -579,7 +579,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let opts = RestoreOptions {
                     overwrite: *overwrite,
                     only,
-                    keep_existing: false,
+                    ..Default::default()
                 };
                 let r = jarc::restore::bucket::restore_to_bucket(&repo, &snap, b, &opts, &bars);
                 bars.done();

@@ -394,7 +394,11 @@ fn run(
             repo,
             snap,
             &scratch.media_dir(),
-            &RestoreOptions::default(),
+            // As a site restore writes them: Jant's sidecars included.
+            &RestoreOptions {
+                jant_sidecars: true,
+                ..RestoreOptions::default()
+            },
             progress,
         ),
         Err(e) => Err(Error::Invalid(format!(

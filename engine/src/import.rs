@@ -32,7 +32,7 @@ use crate::source::dir::DirSource;
 use crate::source::dump::DumpSource;
 use crate::source::MediaSource;
 use crate::tree::{Root, TreeBuilder};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 /// A Jant `meta.json` is a few hundred bytes.
@@ -83,20 +83,14 @@ fn exported_ns(s: &str) -> Option<i64> {
 }
 
 /// Storage keys the site's media rows name (Jant's preflight: non-blank
-/// `storage_key` and `poster_key`, of the meta's site when it names one),
-/// and the content type each storage key's row records.
-fn media_keys(dump: &Dump, site: Option<&str>) -> (Vec<String>, HashMap<String, String>) {
+/// `storage_key` and `poster_key`, of the meta's site when it names one).
+fn media_keys(dump: &Dump, site: Option<&str>) -> Vec<String> {
     let mut keys = Vec::new();
-    let mut types = HashMap::new();
     let Some(t) = dump.table("media") else {
-        return (keys, types);
+        return keys;
     };
     let cols = tables::KeyColumns::of(&t.name, |c| t.column(c));
-    let (site_col, storage, mime) = (
-        t.column("site_id"),
-        t.column("storage_key"),
-        t.column("mime_type"),
-    );
+    let site_col = t.column("site_id");
     for r in &t.rows {
         if let (Some(want), Some(c)) = (site, site_col) {
             if r[c].as_text() != Some(want) {
@@ -104,17 +98,10 @@ fn media_keys(dump: &Dump, site: Option<&str>) -> (Vec<String>, HashMap<String, 
             }
         }
         cols.each(r, |k, _| keys.push(k.to_string()));
-        let key = storage.and_then(|i| r[i].as_text());
-        let m = mime.and_then(|i| r[i].as_text()).map(str::trim);
-        if let (Some(k), Some(m)) = (key, m.filter(|m| !m.is_empty())) {
-            if !k.trim().is_empty() {
-                types.insert(k.to_string(), m.to_string());
-            }
-        }
     }
     keys.sort();
     keys.dedup();
-    (keys, types)
+    keys
 }
 
 fn table_counts(dump: &Dump) -> Vec<(String, u64)> {
@@ -197,7 +184,7 @@ pub fn import_archive(
     let dump = dump::read(archive.open_entry(sql_entry)?, &rules).map_err(|e| refuse(path, e))?;
     check_jant_rules(&meta, &site, &archive, &dump).map_err(|e| refuse(path, e))?;
 
-    let (keys, content_types) = media_keys(&dump, meta.site.as_ref().map(|s| s.id.as_str()));
+    let keys = media_keys(&dump, meta.site.as_ref().map(|s| s.id.as_str()));
     let present: HashSet<&str> = archive.objects().map(|(k, _)| k).collect();
     let missing: Vec<String> = keys
         .iter()
@@ -242,7 +229,6 @@ pub fn import_archive(
     )?;
     let objects = ArchiveObjects {
         archive: &archive,
-        content_types,
         description: format!("{} objects/", path.display()),
         id,
     };
@@ -338,7 +324,7 @@ pub fn import_sql(
     };
     if let (Some(m), false) = (&media, opts.allow_missing_objects) {
         // Look up the named keys rather than scan: the backup scans once.
-        let (keys, _) = media_keys(&dump, None);
+        let keys = media_keys(&dump, None);
         let missing: Vec<String> = keys.into_iter().filter(|k| !m.has_entry(k)).collect();
         if !missing.is_empty() {
             return Err(missing_error(sql_path, &missing));

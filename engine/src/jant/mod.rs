@@ -73,6 +73,18 @@ pub fn render_sidecar(meta: &[(String, String)]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// The sidecar Jant's local driver writes for an object stored with this
+/// metadata (a bucket object's headers, an archive object's guessed
+/// type): its own fields only, empty ones left out.
+pub fn sidecar_of(meta: &[(String, String)]) -> Vec<u8> {
+    let fields: Vec<(String, String)> = meta
+        .iter()
+        .filter(|(k, v)| FIELDS.contains(&k.as_str()) && !v.is_empty())
+        .cloned()
+        .collect();
+    render_sidecar(&fields)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

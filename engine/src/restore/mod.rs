@@ -34,6 +34,11 @@ pub struct RestoreOptions {
     /// Leave files that already exist in the target alone (a live site's
     /// media directory: Jant never rewrites an object under the same key).
     pub keep_existing: bool,
+    /// The target is a Jant site's local storage: every object gets the
+    /// `.meta.json` sidecar Jant's local driver keeps beside it, made from
+    /// the object's recorded metadata when no sidecar was recorded (a
+    /// bucket's or an imported archive's object).
+    pub jant_sidecars: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -130,7 +135,7 @@ pub fn restore_media(
         .collect();
     let with_sidecar: std::collections::HashSet<&str> = entries
         .iter()
-        .filter(|(_, e)| e.sidecar.is_some())
+        .filter(|(_, e)| e.sidecar.is_some() || (opts.jant_sidecars && e.kind == EntryKind::File))
         .map(|(k, _)| k.as_str())
         .collect();
     let total: u64 = entries.iter().map(|(_, e)| e.size).sum();
@@ -138,7 +143,10 @@ pub fn restore_media(
     let results: Vec<(String, Result<u64>)> = entries
         .par_iter()
         .filter(|(_, e)| e.kind != EntryKind::Dir)
-        .map(|(k, e)| (k.clone(), restore_one(repo, &target.join(k), e, progress)))
+        .map(|(k, e)| {
+            let r = restore_one(repo, &target.join(k), e, opts.jant_sidecars, progress);
+            (k.clone(), r)
+        })
         .collect();
     for (k, r) in results {
         match r {
@@ -179,6 +187,7 @@ fn restore_one(
     repo: &Repository,
     path: &Path,
     e: &MediaEntry,
+    jant_sidecar: bool,
     progress: &dyn Progress,
 ) -> Result<u64> {
     if let Some(parent) = path.parent() {
@@ -236,16 +245,18 @@ fn restore_one(
     f.set_times(FileTimes::new().set_modified(system_time(e.mtime_ns)))
         .map_err(|err| Error::io(path, err))?;
     drop(f);
+    let mut sp = path.as_os_str().to_owned();
+    sp.push(jant::SIDECAR_SUFFIX);
+    let sp = PathBuf::from(sp);
     if let Some(sc) = &e.sidecar {
         let bytes = sc
             .raw
             .clone()
             .unwrap_or_else(|| jant::render_sidecar(&e.meta));
-        let mut sp = path.as_os_str().to_owned();
-        sp.push(jant::SIDECAR_SUFFIX);
-        let sp = PathBuf::from(sp);
         fs::write(&sp, bytes).map_err(|err| Error::io(&sp, err))?;
         set_mtime(&sp, sc.mtime_ns).map_err(|err| Error::io(&sp, err))?;
+    } else if jant_sidecar {
+        fs::write(&sp, jant::sidecar_of(&e.meta)).map_err(|err| Error::io(&sp, err))?;
     }
     Ok(e.size)
 }

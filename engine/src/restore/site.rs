@@ -141,6 +141,7 @@ pub fn restore_site(
             .only_referenced
             .then(|| referenced.iter().cloned().collect()),
         keep_existing: opts.content_only,
+        jant_sidecars: true,
     };
     let (media, undo_media): (RestoreSummary, Undo) = match media_target {
         MediaTarget::Dir(media_dir) => {

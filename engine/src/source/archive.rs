@@ -465,12 +465,12 @@ pub fn guess_content_type(key: &str) -> Option<&'static str> {
     })
 }
 
-/// The archive's `objects/` as a media source. `content_types` gives the
-/// type recorded for a key (Jant takes `media.mime_type` for storage keys);
-/// other objects get the type guessed from their extension.
+/// The archive's `objects/` as a media source. Each object gets the
+/// `Content-Type` Jant's importer uploads it with: the one guessed from its
+/// extension (jant-format.md §4.6 step 8, §5.6), whatever `media.mime_type`
+/// says, so that a restore writes the sidecar Jant's import would have.
 pub struct ArchiveObjects<'a> {
     pub archive: &'a Archive,
-    pub content_types: std::collections::HashMap<String, String>,
     pub description: String,
     pub id: String,
 }
@@ -487,11 +487,7 @@ impl MediaSource for ArchiveObjects<'_> {
     fn scan(&self) -> Result<(Vec<ScanEntry>, Vec<String>)> {
         let mut out = Vec::new();
         for (key, e) in self.archive.objects() {
-            let ct = self
-                .content_types
-                .get(key)
-                .map(String::as_str)
-                .or_else(|| guess_content_type(key));
+            let ct = guess_content_type(key);
             out.push(ScanEntry {
                 key: key.to_string(),
                 entry: MediaEntry {
