@@ -605,3 +605,141 @@ fn row_diff_names_rows_and_columns_and_follows_the_changes() {
     assert!(skipped > 3000, "{skipped} entries skipped");
     assert!(nodes < 200, "{nodes} nodes loaded");
 }
+
+/// A content restore into a site whose id differs from the snapshot's is
+/// remapped the way Jant's single-site import does: every occurrence of the
+/// snapshot's site id in the rows and in the object keys becomes the
+/// target's. A target with several other sites is refused, naming them.
+#[test]
+fn content_restore_into_another_site_remaps_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = site(dir.path(), 40);
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let id = json(&repo, &["backup", "--data-dir", src.to_str().unwrap()])["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let old = demo::SITE_ID;
+    let new = "sit_01jelsewhere0000000000000";
+    // Another installation: the same schema, an empty site of another id.
+    let dst = dir.path().join("other");
+    demo::create_sqlite_site(&dst, 1).unwrap();
+    let db = dst.join("jant.sqlite");
+    let c = Connection::open(&db).unwrap();
+    let mut wipe = String::from("PRAGMA foreign_keys = OFF;");
+    for t in jarc::jant::tables::CONTENT_CLEAR_ORDER {
+        wipe.push_str(&format!("DELETE FROM \"{t}\";"));
+    }
+    for t in [
+        "site",
+        "site_setting",
+        "site_member",
+        "site_domain",
+        "api_token",
+    ] {
+        let col = if t == "site" { "id" } else { "site_id" };
+        wipe.push_str(&format!("UPDATE \"{t}\" SET \"{col}\" = '{new}';"));
+    }
+    c.execute_batch(&wipe).unwrap();
+    drop(c);
+    std::fs::remove_dir_all(dst.join("media")).unwrap();
+    let before_auth = count(&db, "SELECT count(*) FROM user");
+
+    ok(
+        &repo,
+        &[
+            "restore",
+            &id,
+            "--content",
+            "--replace",
+            "--target-data-dir",
+            dst.to_str().unwrap(),
+        ],
+    );
+    let posts = count(&src.join("jant.sqlite"), "SELECT count(*) FROM post");
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT count(*) FROM post WHERE site_id = '{new}'")
+        ),
+        posts
+    );
+    for t in jarc::jant::tables::CONTENT_CLEAR_ORDER {
+        assert_eq!(
+            count(
+                &db,
+                &format!("SELECT count(*) FROM \"{t}\" WHERE site_id = '{old}'")
+            ),
+            0,
+            "{t} kept the snapshot's site id"
+        );
+    }
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM site_setting WHERE site_id = '{new}' AND key = 'SITE_NAME'"
+            )
+        ),
+        1
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM user"), before_auth);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
+    // Every object the remapped rows name is in storage under that key.
+    let c = Connection::open(&db).unwrap();
+    let keys: Vec<String> = c
+        .prepare("SELECT storage_key FROM media UNION SELECT poster_key FROM media WHERE poster_key IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|k| k.unwrap())
+        .collect();
+    assert!(
+        keys.iter().any(|k| k.contains(new)),
+        "no remapped key: {keys:?}"
+    );
+    for k in &keys {
+        assert!(!k.contains(old), "{k}");
+        let original = src.join("media").join(k.replace(new, old));
+        assert_eq!(
+            std::fs::read(dst.join("media").join(k)).unwrap(),
+            std::fs::read(&original).unwrap(),
+            "{k}"
+        );
+    }
+    drop(c);
+
+    // Two sites, neither the snapshot's: which one is meant is not clear.
+    let c = Connection::open(&db).unwrap();
+    c.execute_batch("INSERT INTO site (id, key, status, created_at, updated_at) SELECT 'sit_third', 'third', status, created_at, updated_at FROM site")
+        .unwrap();
+    drop(c);
+    let before = content_dump(&db, &jarc::jant::tables::CONTENT_INSERT_ORDER);
+    let o = run(
+        &repo,
+        &[
+            "restore",
+            &id,
+            "--content",
+            "--replace",
+            "--target-data-dir",
+            dst.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!(
+            "has no site {old}, the snapshot's, and 2 others ({new}, sit_third)"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        content_dump(&db, &jarc::jant::tables::CONTENT_INSERT_ORDER),
+        before
+    );
+}

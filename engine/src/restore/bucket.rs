@@ -28,6 +28,9 @@ pub fn restore_to_bucket(
     entries.retain(|(k, e)| {
         e.kind == EntryKind::File && opts.only.as_ref().is_none_or(|o| o.contains(k))
     });
+    for (k, _) in &mut entries {
+        *k = opts.target_key(k);
+    }
     let existing: HashSet<String> = if opts.overwrite {
         HashSet::new()
     } else {

@@ -50,6 +50,48 @@ pub fn clear_statements(
     Ok(out)
 }
 
+/// Move selected rows to another site the way Jant's single-site import
+/// does (jant-format.md §4.6 step 5): every occurrence of the snapshot's
+/// site id in any text value (bodies included, as its textual `replaceAll`
+/// over db.sql reaches them) becomes the target's.
+pub fn remap_site(selected: &mut [TableRows], from: &str, to: &str) {
+    if from == to {
+        return;
+    }
+    for t in selected {
+        for r in &mut t.rows {
+            for v in r.iter_mut() {
+                if let Value::Text(s) | Value::Other(s) = v {
+                    if s.contains(from) {
+                        *s = s.replace(from, to);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The site a content restore writes into: the snapshot's own when the
+/// target has it, else the target's only site (Jant's single-site import
+/// remaps to it); a target with several other sites is refused, naming
+/// them. `sites` lists the target's site ids.
+pub fn target_site(snapshot_site: &str, sites: Vec<String>, target: &str) -> Result<String> {
+    if sites.iter().any(|s| s == snapshot_site) {
+        return Ok(snapshot_site.to_string());
+    }
+    match sites.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(Error::Invalid(format!(
+            "{target} has no site; set up Jant there first (a content restore writes into an existing site)"
+        ))),
+        many => Err(Error::Invalid(format!(
+            "{target} has no site {snapshot_site}, the snapshot's, and {} others ({}), so which one receives the content is not clear; restore into a database that has only one site, or the snapshot's",
+            many.len(),
+            many.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
 /// The snapshot's site id, which every content row carries.
 pub fn site_id(snap: &Snapshot) -> Result<String> {
     database::extra(snap, database::EXTRA_SITE_ID)
@@ -66,9 +108,11 @@ pub fn site_id(snap: &Snapshot) -> Result<String> {
 /// also satisfies foreign keys that cannot be deferred).
 pub fn select(repo: &Repository, snap: &Snapshot, site: &str) -> Result<Vec<TableRows>> {
     let schema = database::schema(repo, snap)?;
+    // Jant's tables live in the default schema; a table of the same name
+    // in another Postgres schema is not one of them.
     let by_name: HashMap<&str, &SchemaObject> = schema
         .iter()
-        .filter(|o| o.kind == ObjectKind::Table)
+        .filter(|o| o.kind == ObjectKind::Table && o.namespace.is_none())
         .map(|o| (o.name.as_str(), o))
         .collect();
     let mut out = Vec::new();

@@ -39,6 +39,20 @@ pub struct RestoreOptions {
     /// the object's recorded metadata when no sidecar was recorded (a
     /// bucket's or an imported archive's object).
     pub jant_sidecars: bool,
+    /// Write each object under its key with every `from` replaced by `to`
+    /// (Jant's single-site import remaps a snapshot's site id this way).
+    /// `only` names keys as the snapshot has them.
+    pub rename: Option<(String, String)>,
+}
+
+impl RestoreOptions {
+    /// The key an object is written under.
+    pub(crate) fn target_key(&self, key: &str) -> String {
+        match &self.rename {
+            Some((from, to)) => key.replace(from.as_str(), to),
+            None => key.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -102,6 +116,11 @@ pub fn restore_media(
     let mut entries = media::entries(repo, snap)?;
     if let Some(only) = &opts.only {
         entries.retain(|(k, e)| only.contains(k) && e.kind != EntryKind::Dir);
+    }
+    if opts.rename.is_some() {
+        for (k, _) in &mut entries {
+            *k = opts.target_key(k);
+        }
     }
     if opts.keep_existing {
         entries.retain(|(k, e)| {

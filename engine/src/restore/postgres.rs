@@ -15,7 +15,7 @@ use crate::repo::Repository;
 use crate::row::Value;
 use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
 use crate::snapshot::Snapshot;
-use crate::source::postgres::{pg_message, PgClient};
+use crate::source::postgres::{pg_message, Col, PgClient};
 use futures::SinkExt;
 
 fn push_escaped(out: &mut Vec<u8>, s: &str) {
@@ -220,6 +220,18 @@ pub fn restore_full(repo: &Repository, snap: &Snapshot, url: &str) -> Result<DbR
     Ok(summary)
 }
 
+fn site_ids_of(pg: &PgClient) -> Result<Vec<String>> {
+    pg.query("SELECT id::text FROM \"site\" ORDER BY id", &[])?
+        .iter()
+        .map(|r| r.col(0))
+        .collect()
+}
+
+/// The ids of the sites a live Jant database holds.
+pub fn site_ids(url: &str) -> Result<Vec<String>> {
+    site_ids_of(&PgClient::connect(url)?)
+}
+
 /// Rewrite one site's content tables and allow-listed settings in a live
 /// database, in one transaction. Auth tables are never named.
 pub fn restore_content(
@@ -229,16 +241,11 @@ pub fn restore_content(
     provider: &str,
 ) -> Result<DbRestoreSummary> {
     require_pg(snap)?;
-    let site = content::site_id(snap)?;
-    let selected = content::select(repo, snap, &site)?;
+    let from = content::site_id(snap)?;
     let pg = PgClient::connect(url)?;
-    let found: i64 = pg.one("SELECT count(*) FROM \"site\" WHERE id = $1", &[&site], 0)?;
-    if found == 0 {
-        return Err(Error::Invalid(format!(
-            "{} has no site {site}, the site the snapshot's content belongs to; restoring content across sites is not supported",
-            pg.name
-        )));
-    }
+    let site = content::target_site(&from, site_ids_of(&pg)?, &pg.name)?;
+    let mut selected = content::select(repo, snap, &from)?;
+    content::remap_site(&mut selected, &from, &site);
     pg.batch("BEGIN")?;
     let exists = |t: &str| -> Result<bool> {
         pg.one(

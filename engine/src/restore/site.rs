@@ -135,6 +135,21 @@ pub fn restore_site(
             DatabaseTarget::Postgres(u) => super::postgres::ensure_ready_url(repo, snap, u)?,
         }
     }
+    // A content restore into a site with another id is remapped to it, as
+    // Jant's single-site import does: rows here, object keys below.
+    let rename = if opts.content_only {
+        let from = super::content::site_id(snap)?;
+        let (ids, name) = match db {
+            DatabaseTarget::Sqlite(p) => (super::sqlite::site_ids(p)?, p.display().to_string()),
+            DatabaseTarget::Postgres(u) => {
+                (super::postgres::site_ids(u)?, crate::jant::env::mask_url(u))
+            }
+        };
+        let to = super::content::target_site(&from, ids, &name)?;
+        (to != from).then_some((from, to))
+    } else {
+        None
+    };
     let media_opts = RestoreOptions {
         overwrite: false,
         only: opts
@@ -142,6 +157,7 @@ pub fn restore_site(
             .then(|| referenced.iter().cloned().collect()),
         keep_existing: opts.content_only,
         jant_sidecars: true,
+        rename,
     };
     let (media, undo_media): (RestoreSummary, Undo) = match media_target {
         MediaTarget::Dir(media_dir) => {

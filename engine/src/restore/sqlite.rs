@@ -230,18 +230,13 @@ pub fn restore_content(
     target: &Path,
     provider: &str,
 ) -> Result<DbRestoreSummary> {
-    if !target.is_file() {
-        return Err(Error::Invalid(format!(
-            "{} does not exist; a content-only restore writes into an existing Jant database",
-            target.display()
-        )));
-    }
-    let site = content::site_id(snap)?;
-    let selected = content::select(repo, snap, &site)?;
+    let from = content::site_id(snap)?;
+    let site = content::target_site(&from, site_ids(target)?, &target.display().to_string())?;
+    let mut selected = content::select(repo, snap, &from)?;
+    content::remap_site(&mut selected, &from, &site);
     let mut conn = Connection::open(target).map_err(|e| db_err(target, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(|e| db_err(target, e))?;
-    check_site(&conn, target, &site)?;
     // As Jant opens it: cascades fire, and deferred checks run at commit.
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(|e| db_err(target, e))?;
@@ -303,23 +298,29 @@ fn table_exists(conn: &Connection, path: &Path, t: &str) -> Result<bool> {
     .map_err(|e| db_err(path, e))
 }
 
-fn check_site(conn: &Connection, path: &Path, site: &str) -> Result<()> {
-    if !table_exists(conn, path, "site")? {
+/// The ids of the sites a live Jant database holds.
+pub fn site_ids(path: &Path) -> Result<Vec<String>> {
+    if !path.is_file() {
+        return Err(Error::Invalid(format!(
+            "{} does not exist; a content-only restore writes into an existing Jant database",
+            path.display()
+        )));
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| db_err(path, e))?;
+    if !table_exists(&conn, path, "site")? {
         return Err(Error::Invalid(format!(
             "{} has no site table; is it a Jant database?",
             path.display()
         )));
     }
-    let found: i64 = conn
-        .query_row("SELECT count(*) FROM site WHERE id = ?1", [site], |r| {
-            r.get(0)
-        })
+    let mut st = conn
+        .prepare("SELECT id FROM site ORDER BY id")
         .map_err(|e| db_err(path, e))?;
-    if found == 0 {
-        return Err(Error::Invalid(format!(
-            "{} has no site {site}, the site the snapshot's content belongs to; restoring content across sites is not supported",
-            path.display()
-        )));
-    }
-    Ok(())
+    let ids = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| db_err(path, e))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| db_err(path, e))?;
+    Ok(ids)
 }
