@@ -860,6 +860,12 @@ fn import_refuses_exactly_what_jants_importer_refuses() {
             rule_archive(&pg, &format!("INSERT INTO \"post\" (\"id\", \"site_id\", \"format\", \"thread_id\", \"reply_to_id\", \"quiet_reply\", \"created_at\", \"updated_at\") VALUES('pst_3', '{SITE_ID}', 'note', 'pst_1', 'pst_1', 0, 3, 3);\n"), &[]),
             "rule pg-boolean: db.sql line 17: table post, row \"pst_3\": quiet_reply is written as the number 0, which Postgres refuses for a boolean column".into(),
         ),
+        (
+            "pg-integer",
+            rule_archive(&pg, &format!("INSERT INTO \"thread_collection\" (\"site_id\", \"thread_id\", \"collection_id\", \"created_at\", \"position\") VALUES('{SITE_ID}', 'pst_1', 'col_1', 1, '7');\n"), &[]),
+            rule_archive(&pg, &format!("INSERT INTO \"thread_collection\" (\"site_id\", \"thread_id\", \"collection_id\", \"created_at\", \"position\") VALUES('{SITE_ID}', 'pst_1', 'col_1', 1, 'first');\n"), &[]),
+            "rule pg-integer: db.sql line 17: table thread_collection, row \"pst_1\": position is \"first\", which Postgres refuses for an integer column".into(),
+        ),
     ];
     for (rule, good, bad, want) in cases {
         let before = listing(&repo);

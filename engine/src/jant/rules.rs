@@ -101,10 +101,66 @@ const PG_BOOLEANS: [(&str, &str); 3] = [
     ("smart_collection", "has_replies"),
 ];
 
+/// Columns that are `integer` (int4) in Jant's Postgres schema, per
+/// snapshot table (jant-format.md §7.5: every time column is unix seconds).
+const PG_INTEGERS: [(&str, &[&str]); 9] = [
+    ("site_setting", &["updated_at"]),
+    ("collection", &["created_at", "updated_at"]),
+    ("smart_collection", &["year", "created_at", "updated_at"]),
+    (
+        "post",
+        &[
+            "pinned_at",
+            "featured_at",
+            "rating",
+            "published_at",
+            "last_activity_at",
+            "created_at",
+            "updated_at",
+            "body_html_version",
+            "thread_updated_at",
+        ],
+    ),
+    (
+        "thread_collection",
+        &["created_at", "position", "pinned_at"],
+    ),
+    ("nav_item", &["created_at", "updated_at"]),
+    ("collection_directory_item", &["created_at", "updated_at"]),
+    (
+        "path_registry",
+        &["redirect_type", "created_at", "updated_at"],
+    ),
+    (
+        "media",
+        &[
+            "size",
+            "width",
+            "height",
+            "chars",
+            "created_at",
+            "updated_at",
+            "duration_seconds",
+        ],
+    ),
+];
+
+/// Whether Postgres takes this literal for an int4 column: an integer in
+/// range, text that parses as one, a number it rounds; not a boolean, a
+/// blob or other text.
+fn pg_int4_accepts(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Real(_) => true,
+        Value::Integer(i) => i32::try_from(*i).is_ok(),
+        Value::Text(s) | Value::Other(s) => s.trim().parse::<i32>().is_ok(),
+        _ => false,
+    }
+}
+
 /// The row rules: every row belongs to `site` (when the archive names
 /// one), no excluded setting, every reference resolves within the archive
 /// (the replace deletes the site's other content first), and a Postgres
-/// archive writes booleans as booleans.
+/// archive writes booleans as booleans and integers as integers.
 pub fn check_rows(site: Option<&str>, dialect: Dialect, tables: &[RuleTable]) -> Result<()> {
     let by_name: HashMap<&str, &RuleTable> = tables.iter().map(|t| (t.name, t)).collect();
     // Ids compared as their key encoding: the same value, the same bytes.
@@ -190,6 +246,23 @@ pub fn check_rows(site: Option<&str>, dialect: Dialect, tables: &[RuleTable]) ->
                             ),
                         ));
                     }
+                }
+            }
+            let ints = PG_INTEGERS
+                .iter()
+                .find(|(table, _)| *table == t.name)
+                .map_or(&[][..], |(_, cols)| *cols);
+            for column in ints {
+                let Some(c) = t.col(column) else { continue };
+                if let Some(i) = t.rows.iter().position(|r| !pg_int4_accepts(&r[c])) {
+                    return Err(broken(
+                        "pg-integer",
+                        format!(
+                            "{}: {column} is {}, which Postgres refuses for an integer column",
+                            t.at(i),
+                            t.rows[i][c].display()
+                        ),
+                    ));
                 }
             }
         }
