@@ -624,7 +624,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             "--target-database needs --target-media DIR or --target-bucket: where the media go",
                         )?,
                     };
-                    (DatabaseTarget::Postgres(u.clone()), m, env::mask_url(u))
+                    (DatabaseTarget::Postgres(u.clone()), m, jarc::util::mask_url(u))
                 }
                 _ => anyhow::bail!(
                     "say where to restore: --target-data-dir DIR, --target-database URL --target-media DIR, or --target DIR for media only"

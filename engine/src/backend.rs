@@ -619,7 +619,7 @@ impl Backend {
     /// twice with `If-None-Match: *` and see whether the second is refused.
     /// Some S3 servers (Garage 2.5) silently accept and overwrite.
     pub fn probe_create_if_absent(&self, probe: &str) -> Result<bool> {
-        let nonce = Bytes::from(format!("{}", crate::backup::now_ns()));
+        let nonce = Bytes::from(format!("{}", crate::util::now_ns()));
         let _ = self.delete(probe);
         let first = self.put_if_absent(probe, nonce.clone())?;
         let second = self.put_if_absent(probe, nonce)?;

@@ -13,6 +13,7 @@ use crate::snapshot::SourceInfo;
 use crate::snapshot::{self, Snapshot, Summary, MEDIA_ROOT};
 use crate::source::{Content, DatabaseSource, MediaSource, ScanEntry};
 use crate::tree::{self, Root, TreeBuilder};
+use crate::util::now_ns;
 use rayon::prelude::*;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -42,7 +43,7 @@ pub struct BackupSummary {
     #[serde(flatten)]
     pub summary: Summary,
     /// Present when a database was captured.
-    pub database: Option<crate::database::DatabaseSummary>,
+    pub database: Option<crate::capture::DatabaseSummary>,
     pub tree_nodes_new: u64,
     pub packs_written: u64,
     pub warnings: Vec<String>,
@@ -118,7 +119,7 @@ pub fn backup_site(
         db.as_ref().map(|d| d.info()).as_ref(),
         media.map(|m| m.info()).as_ref(),
     )?;
-    let hostname = opts.hostname.clone().unwrap_or_else(snapshot::hostname);
+    let hostname = opts.hostname.clone().unwrap_or_else(crate::util::hostname);
     let parent = snapshot::latest_of_source(repo, &info, &hostname)?;
     // The repository's counters run for its lifetime; this backup reports
     // only what it added.
@@ -138,7 +139,7 @@ pub fn backup_site(
 
     if let Some(db) = db {
         progress.phase("database", 0);
-        let cap = crate::database::capture(repo, db, &mut warnings)?;
+        let cap = crate::capture::capture(repo, db, &mut warnings)?;
         tree_nodes_new += cap.tree_nodes_new;
         roots.extend(cap.roots);
         extra.extend(cap.extra);
@@ -176,7 +177,7 @@ pub fn backup_site(
         summary: summary.clone(),
         extra,
     };
-    repo.before_commit(&snap.roots)?;
+    repo.before_commit(|r, packs| crate::refs::missing_blobs(r, &snap.roots, packs))?;
     let id = snapshot::save(repo, &snap)?;
     Ok(BackupSummary {
         snapshot: id,
@@ -379,11 +380,4 @@ fn read_file(
         }
     };
     Ok(Read { chunks, meta, size })
-}
-
-pub(crate) fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }

@@ -151,7 +151,7 @@ fn with_database(url: &str, name: &str) -> Result<String> {
     let bad = || {
         // Only a URL can be shown masked; a key=value string is not echoed.
         let shown = if url.contains("://") {
-            format!("{}: ", crate::jant::env::mask_url(url))
+            format!("{}: ", crate::util::mask_url(url))
         } else {
             String::new()
         };
@@ -192,7 +192,7 @@ impl Scratch {
             .clone()
             .unwrap_or_else(std::env::temp_dir);
         std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-        let tag = hex::encode(&Id::of_bytes(&crate::backup::now_ns().to_le_bytes()).0[..4]);
+        let tag = hex::encode(&Id::of_bytes(&crate::util::now_ns().to_le_bytes()).0[..4]);
         let dir = parent.join(format!("jarc-drill-{tag}-{}", std::process::id()));
         std::fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut s = Scratch {
@@ -366,7 +366,7 @@ fn run(
     opts: &DrillOptions,
     progress: &dyn Progress,
 ) -> Result<DrillReport> {
-    let started_ns = crate::backup::now_ns();
+    let started_ns = crate::util::now_ns();
     let requests_before = repo.backend().requests.snapshot();
     let has_db = database::has_database(snap);
     let dialect = database::extra(snap, database::EXTRA_DIALECT).unwrap_or("sqlite");
@@ -517,7 +517,7 @@ fn run(
     let record = DrillRecord {
         time_ns: started_ns,
         snapshot: *id,
-        hostname: opts.hostname.clone().unwrap_or_else(snapshot::hostname),
+        hostname: opts.hostname.clone().unwrap_or_else(crate::util::hostname),
         passed,
         rto_ms,
         snapshot_age_s: rpo.snapshot_age_s,
@@ -536,7 +536,7 @@ fn run(
     let scratch_database = scratch
         .pg
         .as_ref()
-        .map(|(_, _, u)| crate::jant::env::mask_url(u));
+        .map(|(_, _, u)| crate::util::mask_url(u));
     let kept = scratch.keep;
     drop(scratch);
     Ok(DrillReport {
@@ -658,9 +658,9 @@ fn verify_database(
     let mut warnings = Vec::new();
     let digest = match (db, &scratch.pg) {
         (ScratchDb::Pg(_), Some((_, _, url))) => PostgresSource::connect(url)
-            .and_then(|mut s| database::digest(repo, &mut s, &mut warnings)),
+            .and_then(|mut s| crate::capture::digest(repo, &mut s, &mut warnings)),
         _ => SqliteSource::open(&scratch.sqlite_path())
-            .and_then(|mut s| database::digest(repo, &mut s, &mut warnings)),
+            .and_then(|mut s| crate::capture::digest(repo, &mut s, &mut warnings)),
     };
     match digest {
         Ok(cap) => {

@@ -1,16 +1,21 @@
 //! jarc: a content-addressed, deduplicating archive engine for Jant sites.
 //!
-//! Layers, bottom to top (each uses only the ones below it):
+//! Layers, bottom to top, each using only its own and the ones below it
+//! (kept by the test in [`layers`]; `engine/DESIGN.md` explains them):
+//! 0. [`error`], [`id`], [`util`], `failpoint`, [`progress`], `codec`.
 //! 1. [`backend`]: named byte objects over `object_store`.
-//! 2. [`pack`], [`index`], [`config`], [`repo`]: the content-addressed blob store.
-//! 3. [`chunker`], [`tree`], [`snapshot`], [`media`]: structure over blobs.
-//! 4. [`source`], [`jant`]: the outside world and what Jant means by it.
-//! 5. [`backup`], [`restore`], [`diff`], [`check`], [`stats`], [`drill`]: the commands.
+//! 2. [`config`], [`pack`], [`index`], [`plan`], [`session`], [`repo`]: the blob store.
+//! 3. [`chunker`], [`tree`], [`refs`], [`snapshot`], [`media`], [`row`], [`schema`].
+//! 4. [`jant`], [`database`]: what Jant means; a stored database read back.
+//! 5. [`source`], [`restore`], [`export`], [`capture`]: the outside world.
+//! 6. [`backup`], [`check`], [`diff`], [`drill`], [`forget`], [`prune`],
+//!    [`import`], [`stats`], [`demo`]: the commands.
 //!
 //! The on-disk bytes are specified in `format-spec/` at the repository root.
 
 pub mod backend;
 pub mod backup;
+pub mod capture;
 pub mod check;
 pub mod chunker;
 mod codec;
@@ -29,11 +34,13 @@ pub mod id;
 pub mod import;
 pub mod index;
 pub mod jant;
+pub mod layers;
 pub mod media;
 pub mod pack;
 pub mod plan;
 pub mod progress;
 pub mod prune;
+pub mod refs;
 pub mod repo;
 pub mod restore;
 pub mod row;
@@ -43,6 +50,7 @@ pub mod snapshot;
 pub mod source;
 pub mod stats;
 pub mod tree;
+pub mod util;
 
 pub use error::{Error, Result};
 pub use id::Id;

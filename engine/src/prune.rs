@@ -29,14 +29,13 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::id::Id;
 use crate::index::{BlobLoc, Index, IndexFile, IndexPack};
-use crate::media::MediaEntry;
 use crate::pack::{self, EncodedBlob};
 use crate::plan::{self, Condemned, Plan};
 use crate::progress::Progress;
+use crate::refs;
 use crate::repo::{index_name, pack_name, Repository};
 use crate::session;
-use crate::snapshot::{self, Snapshot, MEDIA_ROOT};
-use crate::tree::{Node, Root};
+use crate::snapshot::{self, Snapshot};
 use bytes::Bytes;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -161,39 +160,6 @@ impl Side {
     }
 }
 
-/// Walk the trees under `roots`. `node` returns a node's bytes when it is
-/// to be read (`None`: skip it and everything below it); `chunk` sees each
-/// data chunk a media entry names.
-fn walk_refs(
-    roots: &[(String, Root)],
-    mut node: impl FnMut(&Id) -> Result<Option<Vec<u8>>>,
-    mut chunk: impl FnMut(&Id) -> Result<()>,
-) -> Result<()> {
-    for (name, root) in roots {
-        let media = name == MEDIA_ROOT;
-        let mut todo = vec![root.node];
-        while let Some(id) = todo.pop() {
-            let Some(bytes) = node(&id)? else {
-                continue;
-            };
-            match Node::decode(&bytes).map_err(|e| Error::corrupt(format!("tree node {id}"), e))? {
-                Node::Internal { children, .. } => {
-                    todo.extend(children.iter().rev().map(|c| c.node))
-                }
-                Node::Leaf(entries) if media => {
-                    for e in entries {
-                        for c in &MediaEntry::decode(&e.value)?.chunks {
-                            chunk(c)?;
-                        }
-                    }
-                }
-                Node::Leaf(_) => {}
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Set the live bit of every blob the snapshot references that the frozen
 /// index holds; the bit is also the visited mark. A blob only `side` holds
 /// is in a pack newer than every plan this run executes, so it needs no
@@ -212,7 +178,7 @@ fn mark(
             .lookup(repo, idx, id)?
             .ok_or_else(|| dangling(sid, id))
     };
-    walk_refs(
+    refs::walk_refs(
         &snap.roots,
         |id| match idx.position(id) {
             Some(p) if !live.set(p) => Ok(None),
@@ -232,43 +198,6 @@ fn mark(
             Ok(())
         },
     )
-}
-
-/// How many blobs the trees under `roots` reference that are not in a
-/// pack in `packs` (names as listed). For a writer whose session may have
-/// looked abandoned (`Repository::before_commit`).
-pub(crate) fn missing_blobs(
-    repo: &Repository,
-    roots: &[(String, Root)],
-    packs: &HashSet<String>,
-) -> Result<u64> {
-    let present = |id: &Id| {
-        repo.index()
-            .lookup(id)
-            .is_some_and(|l| packs.contains(&pack_name(&l.pack)))
-    };
-    let missing = Cell::new(0u64);
-    let mut seen = HashSet::new();
-    walk_refs(
-        roots,
-        |id| {
-            if !seen.insert(*id) {
-                return Ok(None);
-            }
-            if !present(id) {
-                missing.set(missing.get() + 1);
-                return Ok(None);
-            }
-            repo.load_blob(id).map(Some)
-        },
-        |c| {
-            if !present(c) {
-                missing.set(missing.get() + 1);
-            }
-            Ok(())
-        },
-    )?;
-    Ok(missing.get())
 }
 
 /// Copy the live blobs at `positions` (grouped by pack number) into new
@@ -357,7 +286,7 @@ pub fn prune(
     repo.freeze();
     let before = repo.backend().requests.snapshot();
     let backend = repo.backend();
-    let hostname = snapshot::hostname();
+    let hostname = crate::util::hostname();
     let own = repo.session_name().unwrap_or_default();
     let now0 = session::store_now(backend, &own)?;
     let idx = repo.index();
@@ -487,7 +416,7 @@ pub fn prune(
         None
     } else {
         let p = Plan {
-            created_ns: crate::backup::now_ns(),
+            created_ns: crate::util::now_ns(),
             hostname: hostname.clone(),
             nonce: rand::random(),
             packs: condemned,

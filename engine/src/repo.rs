@@ -220,14 +220,17 @@ impl Repository {
         }
     }
 
-    /// Called by a writer just before it commits a snapshot with `roots`.
-    /// If its session may have looked abandoned to a prune (it could not
-    /// refresh its marker for half the stale time), the marker is set to
-    /// hold back every plan and every blob the snapshot references is
-    /// checked against a freshly loaded index and pack listing: a prune
-    /// may have deleted something in the gap, and committing then would
-    /// lose it.
-    pub fn before_commit(&self, roots: &[(String, crate::tree::Root)]) -> Result<()> {
+    /// Called by a writer just before it commits a snapshot. If its
+    /// session may have looked abandoned to a prune (it could not refresh
+    /// its marker for half the stale time), the marker is set to hold back
+    /// every plan, the index is reloaded and the packs listed, and
+    /// `missing` counts the blobs the snapshot references that are in none
+    /// of those packs (`refs::missing_blobs`): a prune may have deleted
+    /// something in the gap, and committing then would lose it.
+    pub fn before_commit(
+        &self,
+        missing: impl FnOnce(&Repository, &HashSet<String>) -> Result<u64>,
+    ) -> Result<()> {
         let mut at_risk = false;
         self.with_session(|s| {
             at_risk = s.at_risk();
@@ -246,7 +249,7 @@ impl Repository {
             .into_iter()
             .map(|l| l.name)
             .collect();
-        let missing = crate::prune::missing_blobs(self, roots, &packs)?;
+        let missing = missing(self, &packs)?;
         if missing > 0 {
             return Err(Error::Invalid(format!(
                 "this run was suspended for longer than half the session stale time ({} s) and a prune deleted {missing} blob(s) it relies on meanwhile; nothing was committed, run it again",

@@ -114,10 +114,10 @@ impl Session {
         let name = format!("{PREFIX}/{}", hex::encode(nonce));
         let shared = Arc::new(Mutex::new(Shared {
             marker: Marker {
-                hostname: crate::snapshot::hostname(),
+                hostname: crate::util::hostname(),
                 pid: std::process::id(),
                 command: command.to_string(),
-                started_ns: crate::backup::now_ns(),
+                started_ns: crate::util::now_ns(),
                 seen: None,
             },
             refreshed: Stamp::now(),
@@ -221,7 +221,7 @@ fn time_of<'a>(mut names: impl Iterator<Item = (&'a str, i64)>, own: &str) -> i6
     names
         .find(|(n, _)| *n == own)
         .map(|(_, t)| t)
-        .unwrap_or_else(crate::backup::now_ns)
+        .unwrap_or_else(crate::util::now_ns)
 }
 
 /// Whether the process that wrote a marker is gone: only provable for a

@@ -23,6 +23,29 @@ pub struct SourceInfo {
     pub description: String,
 }
 
+impl SourceInfo {
+    /// What a backup of the SQLite database file at `path` records.
+    pub fn sqlite(path: &std::path::Path) -> SourceInfo {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        SourceInfo {
+            kind: "sqlite".into(),
+            id: abs.display().to_string(),
+            description: format!("sqlite {}", abs.display()),
+        }
+    }
+
+    /// What a backup of the Postgres database at `url` records: the URL
+    /// with its password masked, never the password.
+    pub fn postgres(url: &str) -> SourceInfo {
+        let masked = crate::util::mask_url(url);
+        SourceInfo {
+            kind: "pg".into(),
+            id: masked.clone(),
+            description: format!("postgres {masked}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub files: u64,
@@ -183,15 +206,4 @@ pub fn latest_per_source(list: Vec<(Id, Snapshot)>) -> Vec<(Id, Snapshot)> {
     let mut out: Vec<(Id, Snapshot)> = latest.into_values().collect();
     out.sort_by_key(|(_, s)| s.time_ns);
     out
-}
-
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }

@@ -4,6 +4,7 @@
 //! directory. The shell wins over `.env.node`, which wins over `.env`.
 
 use crate::error::{Error, Result};
+use crate::util::mask_url;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -31,8 +32,8 @@ impl Database {
     /// What a backup of this database records as its source.
     pub fn source_info(&self) -> crate::snapshot::SourceInfo {
         match self {
-            Database::Sqlite(p) => crate::source::sqlite::info_of(p),
-            Database::Postgres(u) => crate::source::postgres::info_of(u),
+            Database::Sqlite(p) => crate::snapshot::SourceInfo::sqlite(p),
+            Database::Postgres(u) => crate::snapshot::SourceInfo::postgres(u),
         }
     }
 }
@@ -297,67 +298,9 @@ pub fn s3_config(env: &Env, bucket: Option<&str>) -> Result<crate::backend::S3Co
     })
 }
 
-/// A URL (or a libpq `key=value` string) with its password replaced by `***`.
-pub fn mask_url(url: &str) -> String {
-    mask_password_params(&mask_userinfo(url))
-}
-
-fn mask_userinfo(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let after = &url[scheme_end + 3..];
-    let auth_end = after.find(['/', '?']).unwrap_or(after.len());
-    let Some(at) = after[..auth_end].rfind('@') else {
-        return url.to_string();
-    };
-    let userinfo = &after[..at];
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &after[at..]),
-        None => url.to_string(),
-    }
-}
-
-/// `password=…` as a query parameter or a libpq keyword.
-fn mask_password_params(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("password=") {
-        let boundary = i == 0 || matches!(rest.as_bytes()[i - 1], b' ' | b'?' | b'&');
-        let start = i + "password=".len();
-        out.push_str(&rest[..start]);
-        rest = &rest[start..];
-        if boundary {
-            let end = rest.find([' ', '&']).unwrap_or(rest.len());
-            out.push_str("***");
-            rest = &rest[end..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_masked_in_urls_and_keyword_strings() {
-        assert_eq!(
-            mask_url("postgres://u:s3cret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(
-            mask_url("postgres://u@h/db?sslmode=disable&password=s3cret"),
-            "postgres://u@h/db?sslmode=disable&password=***"
-        );
-        assert_eq!(
-            mask_url("host=h user=u password=s3cret dbname=d"),
-            "host=h user=u password=*** dbname=d"
-        );
-        assert_eq!(mask_url("host=h old_password=x"), "host=h old_password=x");
-        assert_eq!(mask_url("postgres://h/db"), "postgres://h/db");
-    }
 
     fn site(pairs: &[(&str, &str)]) -> Result<Site> {
         discover(

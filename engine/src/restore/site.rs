@@ -142,7 +142,7 @@ pub fn restore_site(
         let (ids, name) = match db {
             DatabaseTarget::Sqlite(p) => (super::sqlite::site_ids(p)?, p.display().to_string()),
             DatabaseTarget::Postgres(u) => {
-                (super::postgres::site_ids(u)?, crate::jant::env::mask_url(u))
+                (super::postgres::site_ids(u)?, crate::util::mask_url(u))
             }
         };
         let to = super::content::target_site(&from, ids, &name)?;

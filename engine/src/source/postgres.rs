@@ -11,11 +11,11 @@
 
 use super::{DatabaseSource, RowSink};
 use crate::error::{Error, Result};
-use crate::jant::env::mask_url;
 use crate::jant::tables;
 use crate::row::{Value, ROW_FORMAT};
 use crate::schema::{quote_ident, Column, ObjectKind, Phase, RowKey, SchemaObject};
 use crate::snapshot::SourceInfo;
+use crate::util::mask_url;
 use futures::StreamExt;
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, NoTls};
@@ -202,16 +202,6 @@ fn read_kind(typname: &str) -> Read {
     }
 }
 
-/// What a backup of the database at `url` records as its source.
-pub fn info_of(url: &str) -> SourceInfo {
-    let masked = mask_url(url);
-    SourceInfo {
-        kind: "pg".into(),
-        id: masked.clone(),
-        description: format!("postgres {masked}"),
-    }
-}
-
 /// A catalog condition: namespace `n` is one a user's objects live in.
 const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 
@@ -227,7 +217,7 @@ fn namespace_of(nspname: String, current: &str) -> Option<String> {
 
 impl DatabaseSource for PostgresSource {
     fn info(&self) -> SourceInfo {
-        info_of(&self.url)
+        SourceInfo::postgres(&self.url)
     }
 
     fn dialect(&self) -> &'static str {

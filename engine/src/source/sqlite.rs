@@ -121,19 +121,9 @@ fn register_virtual(name: &str, sql: &str) -> String {
     )
 }
 
-/// What a backup of the database file at `path` records as its source.
-pub fn info_of(path: &Path) -> SourceInfo {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    SourceInfo {
-        kind: "sqlite".into(),
-        id: abs.display().to_string(),
-        description: format!("sqlite {}", abs.display()),
-    }
-}
-
 impl DatabaseSource for SqliteSource {
     fn info(&self) -> SourceInfo {
-        info_of(&self.path)
+        SourceInfo::sqlite(&self.path)
     }
 
     fn dialect(&self) -> &'static str {
