@@ -728,3 +728,78 @@ fn a_missing_extension_stops_restore_and_drill_before_anything_is_written() {
     assert!(all.contains(&format!("no extension {name}")), "{all}");
     assert!(drill_databases(&Pg::connect(&admin)).is_empty() || !all.is_empty());
 }
+
+/// A password holding `/`, `?`, `@` and spaces, given as a percent-encoded
+/// URL or a libpq keyword string: the backup works, and the password
+/// appears nowhere: not in what jarc prints, not in `snapshots --json`,
+/// not in any repository file. A connection that fails names the server
+/// with the password masked.
+#[test]
+fn passwords_never_leave_the_connection_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_db("secret_src");
+    let admin = Pg::connect(&admin_url());
+    let role = format!("jarc_secret_{}", std::process::id());
+    let secret = "se/cr?et@x y:z";
+    admin.exec(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{secret}'"
+    ));
+    let (base, db) = url.rsplit_once('/').unwrap();
+    let hostport = base.rsplit_once('@').unwrap().1;
+    let (host, port) = hostport.split_once(':').unwrap();
+    Pg::connect(&url)
+        .exec("CREATE TABLE t (id integer PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'x')");
+    let encoded = format!("postgres://{role}:se%2Fcr%3Fet%40x%20y%3Az@{hostport}/{db}");
+    let keywords = format!("host={host} port={port} user={role} password='{secret}' dbname={db}");
+    let repo = dir.path().join("repo");
+    ok(&repo, &["init"]);
+    let forms = [
+        secret.to_string(),
+        "se%2Fcr".to_string(),
+        "cr?et".to_string(),
+        "x y:z".to_string(),
+        "y:z".to_string(),
+    ];
+    let mut seen = String::new();
+    for conn in [&encoded, &keywords] {
+        let o = run(&repo, &["backup", "--database", conn, "--no-media"]);
+        seen.push_str(&String::from_utf8_lossy(&o.stdout));
+        seen.push_str(&stderr(&o));
+        assert!(o.status.success(), "{}", stderr(&o));
+        // The same server unreachable: the error names it, masked.
+        let bad = conn.replace(port, "1");
+        let o = run(&repo, &["backup", "--database", &bad, "--no-media"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("***"), "{}", stderr(&o));
+        seen.push_str(&stderr(&o));
+    }
+    seen.push_str(&ok(&repo, &["--json", "snapshots"]));
+    seen.push_str(&ok(&repo, &["snapshots"]));
+    for f in walk(&repo) {
+        seen.push_str(&String::from_utf8_lossy(&std::fs::read(&f).unwrap()));
+    }
+    for form in &forms {
+        assert!(
+            !seen.contains(form.as_str()),
+            "the password ({form}) leaked"
+        );
+    }
+    admin.exec(&format!("DROP DATABASE IF EXISTS {db}"));
+    admin.exec(&format!("DROP ROLE IF EXISTS {role}"));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

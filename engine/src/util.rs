@@ -19,44 +19,170 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// A URL (or a libpq `key=value` string) with its password replaced by `***`.
-pub fn mask_url(url: &str) -> String {
-    mask_password_params(&mask_userinfo(url))
-}
-
-fn mask_userinfo(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let after = &url[scheme_end + 3..];
-    let auth_end = after.find(['/', '?']).unwrap_or(after.len());
-    let Some(at) = after[..auth_end].rfind('@') else {
-        return url.to_string();
-    };
-    let userinfo = &after[..at];
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &after[at..]),
-        None => url.to_string(),
+/// A connection string with every password in it replaced by `***`: a URL
+/// (`scheme://user:password@host/…?password=…`, the password possibly
+/// holding `/`, `?`, `@` or `:` unencoded) or a libpq keyword string
+/// (`host=h password='a b\'c'`). When in doubt more is masked, never less:
+/// the user part of a URL keeps its name, everything after it up to the
+/// last `@` goes.
+pub fn mask_url(s: &str) -> String {
+    if let Some(scheme_end) = s.find("://") {
+        return mask_uri(s, scheme_end + 3);
     }
+    if let Some(pairs) = libpq_keywords(s) {
+        let mut out = String::with_capacity(s.len());
+        let mut at = 0;
+        for p in pairs.iter().filter(|p| p.key == "password") {
+            out.push_str(&s[at..p.value.start]);
+            out.push_str("***");
+            at = p.value.end;
+        }
+        out.push_str(&s[at..]);
+        return out;
+    }
+    s.to_string()
 }
 
-/// `password=…` as a query parameter or a libpq keyword.
-fn mask_password_params(s: &str) -> String {
+fn mask_uri(s: &str, authority: usize) -> String {
+    let after = &s[authority..];
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
+    out.push_str(&s[..authority]);
+    let rest = match after.rfind('@') {
+        Some(at) => {
+            let userinfo = &after[..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => {
+                    out.push_str(user);
+                    out.push_str(":***");
+                }
+                None => out.push_str(userinfo),
+            }
+            &after[at..]
+        }
+        None => after,
+    };
+    // `password=` as a query parameter, up to the next parameter.
+    let mut rest = rest;
     while let Some(i) = rest.find("password=") {
-        let boundary = i == 0 || matches!(rest.as_bytes()[i - 1], b' ' | b'?' | b'&');
+        let boundary = i > 0 && matches!(rest.as_bytes()[i - 1], b'?' | b'&');
         let start = i + "password=".len();
         out.push_str(&rest[..start]);
         rest = &rest[start..];
         if boundary {
-            let end = rest.find([' ', '&']).unwrap_or(rest.len());
             out.push_str("***");
-            rest = &rest[end..];
+            rest = &rest[rest.find(['&', '#']).unwrap_or(rest.len())..];
         }
     }
     out.push_str(rest);
     out
+}
+
+/// One `key=value` of a libpq keyword string; `value` is the byte range of
+/// the value as written (quotes included).
+pub struct Keyword {
+    pub key: String,
+    pub value: std::ops::Range<usize>,
+}
+
+/// The keywords libpq accepts in a connection string (PostgreSQL 17).
+const LIBPQ_KEYWORDS: [&str; 40] = [
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "require_auth",
+    "channel_binding",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "replication",
+    "gssencmode",
+    "sslmode",
+    "requiressl",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslcertmode",
+    "sslrootcert",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "service",
+    "target_session_attrs",
+];
+
+/// Parse a libpq keyword/value connection string (`key = value`, values
+/// bare or single-quoted with backslash escapes). `None` unless it is one:
+/// at least one pair, every key one libpq knows.
+pub fn libpq_keywords(s: &str) -> Option<Vec<Keyword>> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    let skip_ws = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    loop {
+        skip_ws(&mut i);
+        if i == b.len() {
+            break;
+        }
+        let k0 = i;
+        while i < b.len() && b[i] != b'=' && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = &s[k0..i];
+        skip_ws(&mut i);
+        if i == b.len() || b[i] != b'=' || !LIBPQ_KEYWORDS.contains(&key) {
+            return None;
+        }
+        i += 1;
+        skip_ws(&mut i);
+        let v0 = i;
+        if i < b.len() && b[i] == b'\'' {
+            i += 1;
+            loop {
+                match b.get(i) {
+                    None => return None,
+                    Some(b'\\') => i += 2,
+                    Some(b'\'') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+        } else {
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+        }
+        let end = i.min(b.len());
+        out.push(Keyword {
+            key: key.to_string(),
+            value: v0..end,
+        });
+        i = end;
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]
@@ -64,20 +190,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_masked_in_urls_and_keyword_strings() {
-        assert_eq!(
-            mask_url("postgres://u:s3cret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(
-            mask_url("postgres://u@h/db?sslmode=disable&password=s3cret"),
-            "postgres://u@h/db?sslmode=disable&password=***"
-        );
-        assert_eq!(
-            mask_url("host=h user=u password=s3cret dbname=d"),
-            "host=h user=u password=*** dbname=d"
-        );
-        assert_eq!(mask_url("host=h old_password=x"), "host=h old_password=x");
-        assert_eq!(mask_url("postgres://h/db"), "postgres://h/db");
+    fn passwords_are_masked_in_every_form() {
+        for (given, shown) in [
+            (
+                "postgres://u:s3cret@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
+            ("postgres://u:se/cret@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:se?cret@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:se@cr:et@h/db", "postgres://u:***@h/db"),
+            (
+                "postgresql://u:p%40ss@h/db?sslmode=require",
+                "postgresql://u:***@h/db?sslmode=require",
+            ),
+            (
+                "postgres://u@h/db?sslmode=disable&password=s3cret",
+                "postgres://u@h/db?sslmode=disable&password=***",
+            ),
+            (
+                "postgres://u@h/db?password=s3cret&sslmode=disable",
+                "postgres://u@h/db?password=***&sslmode=disable",
+            ),
+            ("mysql://root:s3cret@h/db", "mysql://root:***@h/db"),
+            (
+                "host=h user=u password=s3cret dbname=d",
+                "host=h user=u password=*** dbname=d",
+            ),
+            (
+                "host=h password='se cr\\'et' dbname=d",
+                "host=h password=*** dbname=d",
+            ),
+            ("host = h password = s3cret", "host = h password = ***"),
+            ("password=s3cret", "password=***"),
+            ("host=h old_password=x", "host=h old_password=x"),
+            ("postgres://h/db", "postgres://h/db"),
+            ("postgres://a@c/d", "postgres://a@c/d"),
+            ("/srv/jant/data/jant.sqlite", "/srv/jant/data/jant.sqlite"),
+        ] {
+            let got = mask_url(given);
+            assert_eq!(got, shown, "{given}");
+            for secret in ["s3cret", "cret", "cr\\'et", "p%40ss"] {
+                assert!(!got.contains(secret), "{given} leaks {secret}: {got}");
+            }
+        }
+        assert!(libpq_keywords("host=h dbname=d").is_some());
+        assert!(libpq_keywords("data/jant.sqlite").is_none());
+        assert!(libpq_keywords("my=file.sqlite").is_none());
+        assert!(libpq_keywords("host='unterminated").is_none());
     }
 }

@@ -215,8 +215,13 @@ fn discover_raw(env: &Env, cwd: &Path) -> Result<Site> {
     })
 }
 
+/// A Postgres connection string: a `postgres://` / `postgresql://` URL, or
+/// a libpq keyword string (`host=… dbname=…`), both of which the client
+/// takes.
 pub fn is_postgres_url(u: &str) -> bool {
-    u.starts_with("postgres://") || u.starts_with("postgresql://")
+    u.starts_with("postgres://")
+        || u.starts_with("postgresql://")
+        || crate::util::libpq_keywords(u).is_some()
 }
 
 /// The SQLite file a `DATABASE_URL` names: `file:./rel`, `file:/abs`,
