@@ -313,3 +313,54 @@ fn not_a_repository_foreign_format_and_unknown_version() {
         "jarc: error: no repository given and ./backups/jarc does not exist: pass --repo PATH, set JARC_REPOSITORY, or run `jarc backup` to create the default one\n"
     );
 }
+
+/// A media file that another process truncates and rewrites while
+/// backups read it never kills jarc (a mapped file would, with SIGBUS):
+/// each backup ends with an exit code, and once the file holds still the
+/// next backup restores byte-identical.
+#[test]
+fn a_file_truncated_while_it_is_read_never_kills_the_backup() {
+    let d = tempfile::tempdir().unwrap();
+    let (src, repo) = (d.path().join("src"), d.path().join("repo"));
+    fs::create_dir_all(&src).unwrap();
+    let body = noise(5, 16 << 20);
+    fs::write(src.join("video.mp4"), &body).unwrap();
+    fs::write(src.join("still.png"), noise(6, 100_000)).unwrap();
+    ok(&repo, &["init"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (stop, path, body) = (stop.clone(), src.join("video.mp4"), body.clone());
+        std::thread::spawn(move || {
+            let mut rounds = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && rounds < 100_000 {
+                let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
+                f.set_len(0).unwrap();
+                f.set_len(1 << 20).unwrap();
+                drop(f);
+                fs::write(&path, &body).unwrap();
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    for i in 0..10 {
+        let o = run(&repo, &["backup", "--media", src.to_str().unwrap()]);
+        assert!(
+            o.status.code().is_some(),
+            "backup {i} was killed by a signal: {:?}\n{}",
+            o.status,
+            stderr(&o)
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(churn.join().unwrap() > 0, "the file never changed");
+    fs::write(src.join("video.mp4"), &body).unwrap();
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    let out = d.path().join("out");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(capture(&out), capture(&src));
+    assert_check_clean(&repo);
+}

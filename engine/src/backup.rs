@@ -358,7 +358,6 @@ fn read_file(
     };
     let (content, meta) = source.open_with_meta(entry)?;
     let (chunks, size) = match content {
-        Content::Mapped(m) => (slice_chunks(&m)?, m.len() as u64),
         Content::Bytes(b) => (slice_chunks(&b)?, b.len() as u64),
         Content::Stream(r) => {
             let mut ids = Vec::new();

@@ -13,13 +13,48 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// Files at least this large are mapped; smaller ones are read whole, which
-/// is cheaper than setting up a mapping.
-const MAP_THRESHOLD: u64 = 1 << 20;
-/// Files larger than this are streamed through the chunker's fixed buffer
-/// instead: a mapping of a multi-gigabyte file would hold that much page
-/// cache in the process's resident set while it is chunked.
-const MAP_LIMIT: u64 = 256 << 20;
+/// Files up to this size are read whole; larger ones stream through the
+/// chunker's fixed buffer, so memory stays bounded. Files are never mapped:
+/// a mapped file that another process truncates while it is chunked kills
+/// the reader with SIGBUS, and the media directory belongs to a live site.
+const READ_WHOLE_LIMIT: u64 = 32 << 20;
+
+/// Open a file the scan listed, refusing what it no longer is: the last
+/// component is not followed if it became a symlink (`O_NOFOLLOW`), a FIFO
+/// put in its place does not block the open (`O_NONBLOCK`), and the opened
+/// file must be a regular file with the inode the scan saw, so a parent
+/// directory swapped for a symlink cannot redirect the read either. Anyone
+/// who can write to the media directory could otherwise have a backup run
+/// as root read files they cannot.
+fn open_listed(path: &Path, inode: u64) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let replaced = |what: &str| Error::Unreadable {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(format!("{what} since it was listed; not read")),
+    };
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => replaced("became a symbolic link"),
+            _ => Error::Unreadable {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        })?;
+    let md = f.metadata().map_err(|e| Error::Unreadable {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    if !md.file_type().is_file() {
+        return Err(replaced("stopped being a regular file"));
+    }
+    if inode != 0 && md.ino() != inode {
+        return Err(replaced("was replaced by another file"));
+    }
+    Ok(f)
+}
 
 pub struct DirSource {
     root: PathBuf,
@@ -181,10 +216,7 @@ impl MediaSource for DirSource {
                     }
                     // Opening now means an unreadable file stops the backup
                     // before a single byte is written.
-                    File::open(&path).map_err(|e| Error::Unreadable {
-                        path: path.clone(),
-                        source: e,
-                    })?;
+                    open_listed(&path, md.ino())?;
                     out.push(entry_from(key, EntryKind::File, &md));
                 } else {
                     warnings.push(format!(
@@ -194,10 +226,15 @@ impl MediaSource for DirSource {
                 }
             }
             for (obj_key, path) in sidecars {
-                let bytes = fs::read(&path).map_err(|e| Error::Unreadable {
-                    path: path.clone(),
-                    source: e,
-                })?;
+                // The same care as for objects: a sidecar swapped for a
+                // symlink must not pull another file into the metadata.
+                let mut bytes = Vec::new();
+                open_listed(&path, 0)?
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Error::Unreadable {
+                        path: path.clone(),
+                        source: e,
+                    })?;
                 let md = fs::metadata(&path).map_err(|e| Error::Unreadable {
                     path: path.clone(),
                     source: e,
@@ -226,24 +263,12 @@ impl MediaSource for DirSource {
 
     fn open(&self, entry: &ScanEntry) -> Result<Content> {
         let path = self.path_of(&entry.key);
-        let mut f = File::open(&path).map_err(|e| Error::Unreadable {
-            path: path.clone(),
-            source: e,
-        })?;
-        if entry.entry.size > MAP_LIMIT {
+        let mut f = open_listed(&path, entry.entry.inode)?;
+        if entry.entry.size > READ_WHOLE_LIMIT {
             return Ok(Content::Stream(Box::new(f)));
         }
-        if entry.entry.size >= MAP_THRESHOLD {
-            // SAFETY: the map is read-only. If another process truncates the
-            // file while it is mapped, reads past the new end fault (SIGBUS);
-            // Jant writes each media object once under a fresh key and never
-            // rewrites it, which is what makes mapping safe here.
-            if let Ok(m) = unsafe { memmap2::Mmap::map(&f) } {
-                let _ = m.advise(memmap2::Advice::Sequential);
-                return Ok(Content::Mapped(m));
-            }
-            return Ok(Content::Stream(Box::new(f)));
-        }
+        // A file that shrank or grew since the scan is read as it is now;
+        // the backup then notices the change (`changed_since_scan`).
         let mut buf = Vec::with_capacity(entry.entry.size as usize);
         f.read_to_end(&mut buf)
             .map_err(|e| Error::Unreadable { path, source: e })?;
@@ -264,6 +289,80 @@ impl MediaSource for DirSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the scan listed is read only while it is still that file:
+    /// swapped for a symlink (to a file only root may read), for another
+    /// file, for a FIFO, or reached through a parent swapped for a symlink,
+    /// it is refused by name; a file truncated after the scan is read as
+    /// it is and reported changed, never a crash.
+    #[test]
+    fn a_file_replaced_after_the_scan_is_never_read_through() {
+        let d = tempfile::tempdir().unwrap();
+        let (r, secret) = (d.path().join("media"), d.path().join("secret"));
+        fs::write(&secret, b"root only").unwrap();
+        for k in [
+            "link.png",
+            "other.png",
+            "fifo.png",
+            "sub/deep.png",
+            "big.bin",
+        ] {
+            fs::create_dir_all(r.join(k).parent().unwrap()).unwrap();
+            fs::write(r.join(k), vec![7u8; 3 << 20]).unwrap();
+        }
+        let src = DirSource::new(&r).unwrap();
+        let (entries, _) = src.scan().unwrap();
+        let entry = |k: &str| entries.iter().find(|e| e.key == k).unwrap();
+
+        fs::remove_file(r.join("link.png")).unwrap();
+        std::os::unix::fs::symlink(&secret, r.join("link.png")).unwrap();
+        fs::write(d.path().join("x"), b"another").unwrap();
+        fs::rename(d.path().join("x"), r.join("other.png")).unwrap();
+        fs::remove_file(r.join("fifo.png")).unwrap();
+        let fifo = std::ffi::CString::new(r.join("fifo.png").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        fs::rename(r.join("sub"), d.path().join("sub-moved")).unwrap();
+        fs::create_dir(d.path().join("decoy")).unwrap();
+        fs::write(d.path().join("decoy/deep.png"), b"decoy").unwrap();
+        std::os::unix::fs::symlink(d.path().join("decoy"), r.join("sub")).unwrap();
+
+        for (k, why) in [
+            (
+                "link.png",
+                "became a symbolic link since it was listed; not read",
+            ),
+            (
+                "other.png",
+                "was replaced by another file since it was listed; not read",
+            ),
+            (
+                "fifo.png",
+                "stopped being a regular file since it was listed; not read",
+            ),
+            (
+                "sub/deep.png",
+                "was replaced by another file since it was listed; not read",
+            ),
+        ] {
+            let e = match src.open(entry(k)) {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("{k} was read"),
+            };
+            assert!(e.contains(why) && e.contains(k), "{k}: {e}");
+        }
+
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(r.join("big.bin"))
+            .unwrap();
+        f.set_len(1000).unwrap();
+        match src.open(entry("big.bin")).unwrap() {
+            Content::Bytes(b) => assert_eq!(b.len(), 1000),
+            _ => panic!("a 3 MiB file is read whole"),
+        }
+        assert!(src.changed_since_scan(entry("big.bin")));
+    }
 
     #[test]
     fn has_entry_agrees_with_scan() {

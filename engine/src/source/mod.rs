@@ -30,8 +30,6 @@ pub type Meta = Vec<(String, String)>;
 
 /// An object's bytes, in the cheapest form the source can give.
 pub enum Content {
-    /// Mapped file: chunked in place, never copied.
-    Mapped(memmap2::Mmap),
     Bytes(Vec<u8>),
     Stream(Box<dyn Read + Send>),
 }
