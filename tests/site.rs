@@ -743,3 +743,76 @@ fn content_restore_into_another_site_remaps_its_id() {
         before
     );
 }
+
+/// A database file that lost every table since the last backup of its
+/// source (here emptied to 0 bytes, which SQLite opens as an empty
+/// database) is not recorded unless the operator allows it: retention
+/// counts snapshots, and empty ones would push the good ones out.
+#[test]
+fn a_database_that_lost_all_its_tables_is_not_recorded_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 10);
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let db = data.join("jant.sqlite");
+    let first = json(
+        &repo,
+        &["backup", "--database", db.to_str().unwrap(), "--no-media"],
+    );
+    std::fs::write(&db, b"").unwrap();
+    for f in ["jant.sqlite-wal", "jant.sqlite-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    let before = listing_of(&repo);
+    let o = run(
+        &repo,
+        &["backup", "--database", db.to_str().unwrap(), "--no-media"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let short = &first["snapshot"].as_str().unwrap()[..8];
+    assert!(
+        stderr(&o).contains(&format!("holds no tables, but the previous snapshot of this source ({short}) held 18; nothing was recorded")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(json(&repo, &["snapshots"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        listing_of(&repo)
+            .iter()
+            .filter(|f| f.starts_with("snapshots/"))
+            .count(),
+        before
+            .iter()
+            .filter(|f| f.starts_with("snapshots/"))
+            .count()
+    );
+    let v = json(
+        &repo,
+        &[
+            "backup",
+            "--database",
+            db.to_str().unwrap(),
+            "--no-media",
+            "--allow-empty",
+        ],
+    );
+    assert_eq!(v["database"]["tables"], 0);
+    assert_eq!(json(&repo, &["snapshots"]).as_array().unwrap().len(), 2);
+}
+
+fn listing_of(repo: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![repo.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(repo).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -76,6 +76,10 @@ enum Cmd {
         /// Record this hostname instead of the machine's.
         #[arg(long)]
         host: Option<String>,
+        /// Record a database without tables even when the previous snapshot
+        /// of its source had some.
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// List snapshots.
     Snapshots,
@@ -437,6 +441,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tags,
             force_read,
             host,
+            allow_empty,
         } => {
             let opts = BackupOptions {
                 tags: tags.clone(),
@@ -444,6 +449,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 hostname: host.clone(),
                 time_ns: None,
                 extra_roots: Vec::new(),
+                allow_empty_database: *allow_empty,
             };
             if let Some(name) = media_bucket {
                 let source = BucketSource::new(jant_bucket(name, "--media-bucket")?)?;

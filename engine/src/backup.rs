@@ -34,6 +34,9 @@ pub struct BackupOptions {
     /// Trees the caller already stored, committed with the snapshot under
     /// these root names (an imported archive's row order).
     pub extra_roots: Vec<(String, Root)>,
+    /// Record a database without tables even when the previous snapshot of
+    /// its source had some.
+    pub allow_empty_database: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -140,6 +143,24 @@ pub fn backup_site(
     if let Some(db) = db {
         progress.phase("database", 0);
         let cap = crate::capture::capture(repo, db, &mut warnings)?;
+        // A database that lost every table since the last backup of its
+        // source (a 0-byte or replaced file) is not recorded as the newest
+        // state: retention counts snapshots, and a run of empty ones would
+        // push the good ones out.
+        if let Some((pid, p)) = &parent {
+            let had = p
+                .roots
+                .iter()
+                .filter(|(n, _)| n.starts_with(crate::schema::ROWS_ROOT_PREFIX))
+                .count();
+            if cap.summary.tables == 0 && had > 0 && !opts.allow_empty_database {
+                return Err(Error::Invalid(format!(
+                    "the database {} holds no tables, but the previous snapshot of this source ({}) held {had}; nothing was recorded (a lost or replaced database file?). To record an empty database all the same, allow it explicitly",
+                    info.description,
+                    pid.short()
+                )));
+            }
+        }
         tree_nodes_new += cap.tree_nodes_new;
         roots.extend(cap.roots);
         extra.extend(cap.extra);

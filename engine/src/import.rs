@@ -277,6 +277,7 @@ fn run(
         hostname: opts.hostname.clone(),
         time_ns,
         extra_roots: order_roots(repo, db)?,
+        allow_empty_database: true,
     };
     backup::backup_site(repo, Some(db), Some(media), &bopts, progress)
 }
@@ -357,6 +358,7 @@ pub fn import_sql(
         hostname: opts.hostname.clone(),
         time_ns,
         extra_roots: Vec::new(),
+        allow_empty_database: true,
     };
     let backup = backup::backup_site(
         repo,
