@@ -364,3 +364,133 @@ fn a_file_truncated_while_it_is_read_never_kills_the_backup() {
     assert_eq!(capture(&out), capture(&src));
     assert_check_clean(&repo);
 }
+
+/// `restore --overwrite` into a target that already holds a symlink where
+/// the snapshot has a directory (or a file) never writes through it: the
+/// link's target is untouched, the entries below it are named as failed
+/// (exit 3), a symlink where a file goes is replaced by the file, and no
+/// temporary file is left behind.
+#[test]
+fn restore_never_writes_through_a_symlink_in_the_target() {
+    let d = tempfile::tempdir().unwrap();
+    let (src, repo, tgt, victim) = (
+        d.path().join("src"),
+        d.path().join("repo"),
+        d.path().join("tgt"),
+        d.path().join("victim"),
+    );
+    write(&src.join("sub/b.txt"), b"from the snapshot");
+    write(&src.join("top.txt"), b"top");
+    ok(&repo, &["init"]);
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    write(&victim.join("b.txt"), b"victim's own");
+    write(&victim.join("secret"), b"keep");
+    fs::create_dir_all(&tgt).unwrap();
+    std::os::unix::fs::symlink(&victim, tgt.join("sub")).unwrap();
+    std::os::unix::fs::symlink(victim.join("secret"), tgt.join("top.txt")).unwrap();
+    let o = run(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target",
+            tgt.to_str().unwrap(),
+            "--overwrite",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("is a symbolic link or not a directory; a restore never writes through one"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(victim.join("b.txt")).unwrap(), b"victim's own");
+    assert_eq!(fs::read(victim.join("secret")).unwrap(), b"keep");
+    // The file replaced the symlink that stood in its place.
+    assert!(!fs::symlink_metadata(tgt.join("top.txt"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read(tgt.join("top.txt")).unwrap(), b"top");
+    let names: Vec<String> = fs::read_dir(&tgt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains("jarc-partial")),
+        "{names:?}"
+    );
+}
+
+/// A media restore killed while a file is being written leaves nothing
+/// under that file's final name (no zero-filled file that looks restored),
+/// and a rerun with `--overwrite` finishes the job byte-identical, leaving
+/// no temporary file.
+#[test]
+fn a_killed_restore_leaves_no_partial_file_and_a_rerun_finishes_it() {
+    let d = tempfile::tempdir().unwrap();
+    let (src, repo, tgt) = (
+        d.path().join("src"),
+        d.path().join("repo"),
+        d.path().join("tgt"),
+    );
+    dataset(&src, 6, 300_000);
+    ok(&repo, &["init"]);
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    let o = cmd(&repo)
+        .env("JARC_FAILPOINT", "restore-mid-file")
+        .args(["restore", "latest", "--target", tgt.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        None,
+        "the restore was not killed: {}",
+        stderr(&o)
+    );
+    let mut partial = 0;
+    for e in walk_files(&tgt) {
+        let name = e.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".jarc-partial") {
+            partial += 1;
+        } else {
+            // Anything under a final name is complete.
+            let rel = e.strip_prefix(&tgt).unwrap();
+            assert_eq!(
+                fs::read(&e).unwrap(),
+                fs::read(src.join(rel)).unwrap(),
+                "{}",
+                rel.display()
+            );
+        }
+    }
+    assert!(partial >= 1, "the kill did not land inside a file");
+    ok(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target",
+            tgt.to_str().unwrap(),
+            "--overwrite",
+        ],
+    );
+    assert_eq!(capture(&tgt), capture(&src));
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

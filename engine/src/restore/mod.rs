@@ -12,6 +12,7 @@ pub mod content;
 pub mod postgres;
 pub mod site;
 pub mod sqlite;
+mod under;
 
 use crate::error::{Error, Result};
 use crate::jant;
@@ -20,7 +21,7 @@ use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::snapshot::Snapshot;
 use rayon::prelude::*;
-use std::fs::{self, File, FileTimes, OpenOptions};
+use std::fs::{self, FileTimes};
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -90,11 +91,6 @@ pub(crate) fn system_time(ns: i64) -> SystemTime {
     }
 }
 
-fn set_mtime(path: &Path, ns: i64) -> std::io::Result<()> {
-    let f = File::open(path)?;
-    f.set_times(FileTimes::new().set_modified(system_time(ns)))
-}
-
 fn target_is_empty(target: &Path) -> Result<bool> {
     match fs::read_dir(target) {
         Ok(mut rd) => Ok(rd.next().is_none()),
@@ -132,13 +128,15 @@ pub fn restore_media(
     for (k, _) in &entries {
         safe_relative(k)?;
     }
-    fs::create_dir_all(target).map_err(|e| Error::io(target, e))?;
+    let root = under::Under::open(target)?;
     let mut summary = RestoreSummary::default();
     for (k, e) in &entries {
         if e.kind == EntryKind::Dir {
-            let p = target.join(k);
-            match fs::create_dir_all(&p) {
-                Ok(()) => summary.dirs += 1,
+            let (parents, name) = under::split_key(k);
+            let mut all = parents;
+            all.push(name);
+            match root.dir(&all, true) {
+                Ok(_) => summary.dirs += 1,
                 Err(err) => summary.failed.push((k.clone(), err.to_string())),
             }
         }
@@ -163,7 +161,7 @@ pub fn restore_media(
         .par_iter()
         .filter(|(_, e)| e.kind != EntryKind::Dir)
         .map(|(k, e)| {
-            let r = restore_one(repo, &target.join(k), e, opts.jant_sidecars, progress);
+            let r = restore_one(repo, &root, k, e, opts.jant_sidecars, progress);
             (k.clone(), r)
         })
         .collect();
@@ -180,23 +178,32 @@ pub fn restore_media(
                 }
             }
             Err(e) => {
-                let _ = fs::remove_file(target.join(&k));
+                // Nothing half-written stands under the final name: files
+                // are renamed into place only once complete.
                 progress.warn(&format!("{k}: {e}"));
                 summary.failed.push((k, e.to_string()));
             }
         }
     }
-    // Directory mtimes last, deepest first, since writing into a directory
-    // changes its mtime.
+    // Directory modes and mtimes last, deepest first, since writing into a
+    // directory changes its mtime; through the directories' own handles.
     for (k, e) in entries.iter().rev() {
         if e.kind == EntryKind::Dir {
-            let p = target.join(k);
-            if let Err(err) = set_mtime(&p, e.mtime_ns) {
+            let (parents, name) = under::split_key(k);
+            let mut all = parents;
+            all.push(name);
+            let set = root.dir(&all, false).and_then(|d| {
+                let p = d.path().to_path_buf();
+                let h = d.handle();
+                h.set_times(FileTimes::new().set_modified(system_time(e.mtime_ns)))
+                    .and_then(|_| h.set_permissions(fs::Permissions::from_mode(e.mode)))
+                    .map_err(|err| Error::io(p, err))
+            });
+            if let Err(err) = set {
                 summary
                     .failed
-                    .push((k.clone(), format!("setting mtime: {err}")));
+                    .push((k.clone(), format!("setting mtime and mode: {err}")));
             }
-            let _ = fs::set_permissions(&p, fs::Permissions::from_mode(e.mode));
         }
     }
     Ok(summary)
@@ -204,19 +211,17 @@ pub fn restore_media(
 
 fn restore_one(
     repo: &Repository,
-    path: &Path,
+    root: &under::Under,
+    key: &str,
     e: &MediaEntry,
     jant_sidecar: bool,
     progress: &dyn Progress,
 ) -> Result<u64> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|err| Error::io(parent, err))?;
-    }
+    let (parents, name) = under::split_key(key);
+    let dir = root.dir(&parents, true)?;
     match e.kind {
         EntryKind::Symlink => {
-            let target = e.target.as_deref().unwrap_or_default();
-            let _ = fs::remove_file(path);
-            std::os::unix::fs::symlink(target, path).map_err(|err| Error::io(path, err))?;
+            dir.symlink(name, e.target.as_deref().unwrap_or_default())?;
             return Ok(0);
         }
         EntryKind::Dir => return Ok(0),
@@ -242,40 +247,50 @@ fn restore_one(
             format!("chunks add up to {off} bytes, entry says {}", e.size),
         ));
     }
-    let f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(|err| Error::io(path, err))?;
-    f.set_len(e.size).map_err(|err| Error::io(path, err))?;
-    e.chunks
-        .par_iter()
-        .zip(offsets.par_iter())
-        .try_for_each(|(c, &o)| -> Result<()> {
-            let data = repo.load_blob(c)?;
-            f.write_all_at(&data, o)
-                .map_err(|err| Error::io(path, err))?;
-            progress.advance(data.len() as u64);
-            Ok(())
-        })?;
-    f.set_permissions(fs::Permissions::from_mode(e.mode))
-        .map_err(|err| Error::io(path, err))?;
-    f.set_times(FileTimes::new().set_modified(system_time(e.mtime_ns)))
-        .map_err(|err| Error::io(path, err))?;
-    drop(f);
-    let mut sp = path.as_os_str().to_owned();
-    sp.push(jant::SIDECAR_SUFFIX);
-    let sp = PathBuf::from(sp);
+    let path = dir.path().join(name);
+    dir.write(name, |f| {
+        f.set_len(e.size).map_err(|err| Error::io(&path, err))?;
+        crate::failpoint::hit("restore-mid-file");
+        e.chunks
+            .par_iter()
+            .zip(offsets.par_iter())
+            .try_for_each(|(c, &o)| -> Result<()> {
+                let data = repo.load_blob(c)?;
+                f.write_all_at(&data, o)
+                    .map_err(|err| Error::io(&path, err))?;
+                progress.advance(data.len() as u64);
+                Ok(())
+            })?;
+        f.set_permissions(fs::Permissions::from_mode(e.mode))
+            .map_err(|err| Error::io(&path, err))?;
+        f.set_times(FileTimes::new().set_modified(system_time(e.mtime_ns)))
+            .map_err(|err| Error::io(&path, err))
+    })?;
+    let sidecar_name = format!("{name}{}", jant::SIDECAR_SUFFIX);
     if let Some(sc) = &e.sidecar {
         let bytes = sc
             .raw
             .clone()
             .unwrap_or_else(|| jant::render_sidecar(&e.meta));
-        fs::write(&sp, bytes).map_err(|err| Error::io(&sp, err))?;
-        set_mtime(&sp, sc.mtime_ns).map_err(|err| Error::io(&sp, err))?;
+        write_small(&dir, &sidecar_name, &bytes, Some(sc.mtime_ns))?;
     } else if jant_sidecar {
-        fs::write(&sp, jant::sidecar_of(&e.meta)).map_err(|err| Error::io(&sp, err))?;
+        write_small(&dir, &sidecar_name, &jant::sidecar_of(&e.meta), None)?;
     }
     Ok(e.size)
+}
+
+/// A small file (a sidecar), mode 0644 as Jant writes them.
+fn write_small(dir: &under::Dir, name: &str, bytes: &[u8], mtime_ns: Option<i64>) -> Result<()> {
+    let path = dir.path().join(name);
+    dir.write(name, |f| {
+        let mut w = f;
+        std::io::Write::write_all(&mut w, bytes).map_err(|err| Error::io(&path, err))?;
+        f.set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(|err| Error::io(&path, err))?;
+        if let Some(ns) = mtime_ns {
+            f.set_times(FileTimes::new().set_modified(system_time(ns)))
+                .map_err(|err| Error::io(&path, err))?;
+        }
+        Ok(())
+    })
 }
