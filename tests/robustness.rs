@@ -494,3 +494,91 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Commands that only read work on a repository they cannot write (here
+/// owned by root and run as `nobody`, as with a read-only mount or bucket
+/// key): restore, check and export succeed, saying that they run without
+/// a session marker; the repository is left exactly as it was.
+#[test]
+fn reading_commands_work_on_a_read_only_repository() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo, out) = (
+        t.path().join("src"),
+        t.path().join("repo"),
+        t.path().join("out"),
+    );
+    let data = src.join("data");
+    jarc::demo::create_sqlite_site(&data, 5).unwrap();
+    init(&repo);
+    ok(&repo, &["backup", "--data-dir", data.to_str().unwrap()]);
+    let before = listing(&repo);
+    fs::create_dir_all(&out).unwrap();
+    let root = unsafe { libc::geteuid() } == 0;
+    for p in [t.path(), &out] {
+        fs::set_permissions(
+            p,
+            fs::Permissions::from_mode(if p == out { 0o777 } else { 0o755 }),
+        )
+        .unwrap();
+    }
+    let bin = t.path().join("jarc");
+    fs::copy(jarc_bin(), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    if !root {
+        std::process::Command::new("chmod")
+            .args(["-R", "a-w"])
+            .arg(&repo)
+            .status()
+            .unwrap();
+    }
+    let as_reader = |args: &[&str]| {
+        let mut c = if root {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&bin);
+            c
+        } else {
+            std::process::Command::new(&bin)
+        };
+        c.env_remove("JARC_REPOSITORY")
+            .arg("--repo")
+            .arg(&repo)
+            .args(args);
+        c.output().unwrap()
+    };
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "restore".into(),
+            "latest".into(),
+            "--target-data-dir".into(),
+            out.join("site").display().to_string(),
+        ],
+        vec!["check".into(), "--read-data".into()],
+        vec![
+            "export".into(),
+            "latest".into(),
+            "--output".into(),
+            out.join("site.zip").display().to_string(),
+        ],
+    ];
+    for args in &cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = as_reader(&a);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("the repository cannot be written")
+                && stderr(&o).contains("reading without a session marker"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(out.join("site/jant.sqlite").is_file() && out.join("site.zip").is_file());
+    if !root {
+        std::process::Command::new("chmod")
+            .args(["-R", "u+w"])
+            .arg(&repo)
+            .status()
+            .unwrap();
+    }
+    assert_eq!(listing(&repo), before);
+}

@@ -419,8 +419,16 @@ fn open(cli: &Cli) -> Result<Repository> {
 /// §12.3): a `writer` commits a snapshot; any other reads.
 fn open_session(cli: &Cli, command: &str, writer: bool) -> Result<Repository> {
     let loc = repo_location(cli)?;
-    Repository::open_session(&loc, command, writer)
-        .with_context(|| format!("opening repository {loc}"))
+    let repo = Repository::open_session(&loc, command, writer)
+        .with_context(|| format!("opening repository {loc}"))?;
+    if let Some(why) = repo.unregistered() {
+        if !cli.quiet {
+            eprintln!(
+                "jarc: warning: the repository cannot be written ({why}); reading without a session marker, so a prune running elsewhere meanwhile may make a read fail"
+            );
+        }
+    }
+    Ok(repo)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

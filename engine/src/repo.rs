@@ -61,6 +61,9 @@ pub struct Repository {
     /// Pack buffers handed back by the backend, for the next packs.
     spare: Mutex<Vec<Vec<u8>>>,
     pub saved: SaveCounters,
+    /// Why a reader runs without a session marker (the storage refused to
+    /// take one: a read-only mount or key), for the caller to tell.
+    unregistered: Mutex<Option<String>>,
     /// Set by prune: the in-memory index stays as loaded, so positions in
     /// it (prune's mark bitmap) stay valid; see `freeze`.
     frozen: std::sync::atomic::AtomicBool,
@@ -159,7 +162,21 @@ impl Repository {
         };
         let repo = Repository::with(backend, config, Index::default());
         if let Some((command, writer)) = session {
-            let s = Session::begin(&repo.backend, command)?;
+            let s = match Session::begin(&repo.backend, command) {
+                Ok(s) => s,
+                // A command that only reads works on storage it cannot
+                // write (a read-only mount, a read-only bucket key). Its
+                // marker only holds back prunes; without one, a prune
+                // elsewhere may delete a pack it is about to read, and the
+                // read then reloads the index once and retries (format-spec
+                // §12.3), or fails naming the pack.
+                Err(e) if !writer && command != "prune" => {
+                    *repo.unregistered.lock().map_err(|_| poisoned())? = Some(e.to_string());
+                    repo.reload_index()?;
+                    return Ok(repo);
+                }
+                Err(e) => return Err(e),
+            };
             *repo.session.lock().map_err(|_| poisoned())? = Some(s);
             repo.reload_index()?;
             if writer {
@@ -170,6 +187,11 @@ impl Repository {
             repo.reload_index()?;
         }
         Ok(repo)
+    }
+
+    /// Why this reader runs without a session marker, if it does.
+    pub fn unregistered(&self) -> Option<String> {
+        self.unregistered.lock().ok().and_then(|u| u.clone())
     }
 
     fn with_session(&self, f: impl FnOnce(&Session) -> Result<()>) -> Result<()> {
@@ -271,6 +293,7 @@ impl Repository {
             written: Mutex::default(),
             spare: Mutex::default(),
             saved: SaveCounters::default(),
+            unregistered: Mutex::default(),
             frozen: Default::default(),
         }
     }
