@@ -392,3 +392,62 @@ fn forget_explains_itself_and_guards_the_newest() {
     repo.assert_restores(&ids[2], &capture(&src), t.path());
     repo.check_read_data();
 }
+
+/// Space a killed writer leaves: its staged upload files, which listings do
+/// not show, are reported by `check` and removed by `prune` once an hour
+/// old (a fresh one may be a live writer's); its packs that no index names
+/// wait 24 hours unless the operator asserts nothing is running.
+#[test]
+fn staged_files_and_unindexed_packs_can_be_freed() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, dir) = (t.path().join("src"), t.path().join("repo"));
+    let repo = Repo::local(&dir);
+    init(&dir);
+    write(&src.join("a.bin"), &content(1));
+    repo.backup(&src);
+    let shard = std::fs::read_dir(dir.join("data"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let old_staged = shard.join(format!("{}#1", "ab".repeat(32)));
+    let new_staged = shard.join(format!("{}#2", "cd".repeat(32)));
+    std::fs::write(&old_staged, vec![1u8; 300_000]).unwrap();
+    std::fs::write(&new_staged, vec![2u8; 1000]).unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old_staged)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    // A killed backup's pack: written, never indexed.
+    let pack = std::fs::read_dir(&shard)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.to_string_lossy().contains('#'))
+        .unwrap();
+    std::fs::create_dir_all(dir.join("data/ef")).unwrap();
+    let orphan = dir.join("data/ef").join("ef".repeat(32));
+    std::fs::copy(&pack, &orphan).unwrap();
+
+    let o = repo.run(&["check"]);
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(
+        out.contains("2 staged upload file(s), 301000 bytes, left by interrupted writers"),
+        "{out}"
+    );
+    assert!(out.contains("is not in any index"), "{out}");
+
+    let r = repo.json(&["prune"])["report"].clone();
+    assert_eq!(r["staged_removed"], 1, "{r}");
+    assert_eq!(r["staged_bytes_freed"], 300_000, "{r}");
+    assert_eq!(r["packs_unindexed"], 0, "{r}");
+    assert!(!old_staged.exists() && new_staged.exists() && orphan.exists());
+
+    let r = repo.json(&["prune", "--unindexed-now"])["report"].clone();
+    assert_eq!(r["packs_unindexed"], 1, "{r}");
+    assert!(!orphan.exists(), "{r}");
+    repo.check_read_data();
+}

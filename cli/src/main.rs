@@ -298,6 +298,11 @@ struct PruneArgs {
     /// Copy at most this much live data while repacking in one run (500M, 2G).
     #[arg(long, value_name = "SIZE")]
     max_repack: Option<String>,
+    /// Free packs no index names now instead of after 24 hours. They are a
+    /// killed backup's; pass this only when no backup or import is running
+    /// against the repository (a running one's packs look the same).
+    #[arg(long)]
+    unindexed_now: bool,
 }
 
 impl PruneArgs {
@@ -317,7 +322,11 @@ impl PruneArgs {
             dry_run,
             max_unused_permille: (pct * 10.0).round() as u32,
             max_repack: self.max_repack.as_deref().map(parse_size).transpose()?,
-            ..Default::default()
+            unindexed_age: if self.unindexed_now {
+                std::time::Duration::ZERO
+            } else {
+                jarc::prune::PruneOptions::default().unindexed_age
+            },
         })
     }
 }

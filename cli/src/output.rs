@@ -745,6 +745,14 @@ pub fn prune(j: bool, r: &jarc::prune::PruneReport, dry_run: bool) {
         r.packs_unindexed,
         bytes(r.unused_bytes_after)
     );
+    if r.staged_removed > 0 {
+        println!(
+            "{} {} staged upload file(s) of interrupted writers ({})",
+            if dry_run { "would remove" } else { "removed" },
+            r.staged_removed,
+            bytes(r.staged_bytes_freed)
+        );
+    }
     if dry_run {
         return;
     }

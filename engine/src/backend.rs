@@ -593,6 +593,67 @@ impl Backend {
         Ok(())
     }
 
+    /// Files a local store staged for an upload that never completed
+    /// (`<name>#<n>`, left by a writer killed mid-PUT), which listings do
+    /// not show: name (relative to the root), size, mtime (ns). Other
+    /// stores have none.
+    pub fn staged(&self) -> Result<Vec<Listed>> {
+        let Some(root) = &self.local_root else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut todo = vec![root.join("data")];
+        while let Some(d) = todo.pop() {
+            let rd = match std::fs::read_dir(&d) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&d, e)),
+            };
+            for e in rd {
+                let e = e.map_err(|err| Error::io(&d, err))?;
+                let md = e.metadata().map_err(|err| Error::io(e.path(), err))?;
+                if md.is_dir() {
+                    todo.push(e.path());
+                } else if e.file_name().to_string_lossy().contains('#') {
+                    let rel = e
+                        .path()
+                        .strip_prefix(root)
+                        .unwrap_or(&e.path())
+                        .display()
+                        .to_string();
+                    let modified_ns = md
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos() as i64);
+                    out.push(Listed {
+                        name: rel,
+                        size: md.len(),
+                        e_tag: None,
+                        modified_ns,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Remove a staged file `staged` listed.
+    pub fn remove_staged(&self, name: &str) -> Result<()> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        if !name.contains('#') || name.contains("..") {
+            return Err(Error::Invalid(format!("{name} is not a staged upload")));
+        }
+        match std::fs::remove_file(root.join(name)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(root.join(name), e)),
+        }
+    }
+
     /// Write `name` only if it does not exist, where the store can be
     /// trusted to refuse an overwrite. Returns `false` when the object was
     /// already there. Stores that ignore `If-None-Match` (found by

@@ -94,6 +94,15 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
             ));
         }
     }
+    let staged = repo.backend().staged()?;
+    if !staged.is_empty() {
+        let bytes: u64 = staged.iter().map(|l| l.size).sum();
+        r.warnings.push(format!(
+            "{} staged upload file(s), {bytes} bytes, left by interrupted writers (first: {}); prune removes those an hour old",
+            staged.len(),
+            staged[0].name
+        ));
+    }
     r.packs = indexed.len() as u64;
     r.blobs = repo.index().len() as u64;
 

@@ -98,6 +98,9 @@ pub struct PruneReport {
     pub index_files_replaced: u64,
     pub packs_deleted: u64,
     pub bytes_freed: u64,
+    /// Staged upload files of interrupted writers removed, and their bytes.
+    pub staged_removed: u64,
+    pub staged_bytes_freed: u64,
     pub sessions_swept: u64,
     pub requests: crate::backend::RequestSnapshot,
 }
@@ -393,7 +396,16 @@ pub fn prune(
         }
     }
     r.bytes_condemned = condemned.iter().map(|c| c.size).sum();
+    // A staged upload an hour old belongs to a writer that died: a live one
+    // renames its staged file within seconds of creating it.
+    let stale_staged: Vec<Listed> = backend
+        .staged()?
+        .into_iter()
+        .filter(|l| now0.saturating_sub(l.modified_ns) >= session::STALE.as_nanos() as i64)
+        .collect();
     if opts.dry_run {
+        r.staged_removed = stale_staged.len() as u64;
+        r.staged_bytes_freed = stale_staged.iter().map(|l| l.size).sum();
         r.requests = backend.requests.snapshot().since(&before);
         return Ok(r);
     }
@@ -426,6 +438,12 @@ pub fn prune(
         failpoint::hit("prune-after-plan");
         Some((id, p))
     };
+
+    for l in &stale_staged {
+        backend.remove_staged(&l.name)?;
+        r.staged_removed += 1;
+        r.staged_bytes_freed += l.size;
+    }
 
     // Execute: the plans this run loaded the index with, and its own.
     let mut plans = repo.plans();
