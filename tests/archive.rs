@@ -761,27 +761,6 @@ fn jants_zip_reader_reads_exported_archives() {
     }
 }
 
-/// Every file under a repository with its size: a refused import must
-/// leave this byte-identical.
-fn listing(repo: &Path) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    let mut todo = vec![repo.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                todo.push(e.path());
-            } else {
-                let rel = e.path().strip_prefix(repo).unwrap().display().to_string();
-                out.push((rel, m.len()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 const SITE_ID: &str = demo::SITE_ID;
 
 const HEADER: &str =

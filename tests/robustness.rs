@@ -450,18 +450,15 @@ fn a_killed_restore_leaves_no_partial_file_and_a_rerun_finishes_it() {
         stderr(&o)
     );
     let mut partial = 0;
-    for e in walk_files(&tgt) {
-        let name = e.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".jarc-partial") {
+    for rel in listing(&tgt).into_keys().filter(|k| !k.ends_with('/')) {
+        if rel.ends_with(".jarc-partial") {
             partial += 1;
         } else {
             // Anything under a final name is complete.
-            let rel = e.strip_prefix(&tgt).unwrap();
             assert_eq!(
-                fs::read(&e).unwrap(),
-                fs::read(src.join(rel)).unwrap(),
-                "{}",
-                rel.display()
+                fs::read(tgt.join(&rel)).unwrap(),
+                fs::read(src.join(&rel)).unwrap(),
+                "{rel}"
             );
         }
     }
@@ -477,22 +474,6 @@ fn a_killed_restore_leaves_no_partial_file_and_a_rerun_finishes_it() {
         ],
     );
     assert_eq!(capture(&tgt), capture(&src));
-}
-
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// Commands that only read work on a repository they cannot write (here

@@ -145,17 +145,7 @@ impl Dir {
             unsafe { libc::unlinkat(self.fd.as_raw_fd(), tmp.as_ptr(), 0) };
             return Err(e);
         }
-        // SAFETY: valid fds and names.
-        check(unsafe {
-            libc::renameat(
-                self.fd.as_raw_fd(),
-                tmp.as_ptr(),
-                self.fd.as_raw_fd(),
-                dst.as_ptr(),
-            )
-        })
-        .map_err(err)?;
-        Ok(())
+        self.rename(&tmp, &dst).map_err(err)
     }
 
     /// Make `name` a symlink to `target`, replacing what is there.
@@ -169,6 +159,13 @@ impl Dir {
         unsafe { libc::unlinkat(self.fd.as_raw_fd(), tmp.as_ptr(), 0) };
         check(unsafe { libc::symlinkat(to.as_ptr(), self.fd.as_raw_fd(), tmp.as_ptr()) })
             .map_err(err)?;
+        self.rename(&tmp, &dst).map_err(err)
+    }
+
+    /// Rename `tmp` over `dst` within this directory: atomic, and a `dst`
+    /// that is a symlink is replaced, never followed.
+    fn rename(&self, tmp: &CString, dst: &CString) -> io::Result<()> {
+        // SAFETY: valid fds and NUL-terminated names.
         check(unsafe {
             libc::renameat(
                 self.fd.as_raw_fd(),
@@ -177,8 +174,7 @@ impl Dir {
                 dst.as_ptr(),
             )
         })
-        .map_err(err)?;
-        Ok(())
+        .map(|_| ())
     }
 
     /// The directory itself as a file handle (to set its mode and times).
