@@ -492,6 +492,13 @@ fn reading_commands_work_on_a_read_only_repository() {
     jarc::demo::create_sqlite_site(&data, 5).unwrap();
     init(&repo);
     ok(&repo, &["backup", "--data-dir", data.to_str().unwrap()]);
+    // A repository is its owner's alone (0700/0600); shared read-only here,
+    // as a read-only mount or bucket key would share it.
+    std::process::Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(&repo)
+        .status()
+        .unwrap();
     let before = listing(&repo);
     fs::create_dir_all(&out).unwrap();
     let root = unsafe { libc::geteuid() } == 0;
@@ -562,4 +569,25 @@ fn reading_commands_work_on_a_read_only_repository() {
             .unwrap();
     }
     assert_eq!(listing(&repo), before);
+}
+
+/// Repository files are 0600 and directories 0700 whatever the umask: the
+/// repository holds the site's auth tables.
+#[test]
+fn repository_files_are_private_whatever_the_umask() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    dataset(&src, 3, 50_000);
+    init(&repo);
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    ok(&repo, &["check"]);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&repo), 0o700);
+    let mut files = 0;
+    for (rel, _) in listing(&repo) {
+        let want = if rel.ends_with('/') { 0o700 } else { 0o600 };
+        assert_eq!(mode(&repo.join(rel.trim_end_matches('/'))), want, "{rel}");
+        files += !rel.ends_with('/') as usize;
+    }
+    assert!(files >= 4, "{files}");
 }

@@ -293,6 +293,11 @@ impl Backend {
     pub fn local(root: &Path, create: bool) -> Result<Backend> {
         if create {
             std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+            // The repository holds the site's rows, auth tables included:
+            // only its owner may enter it, whatever the umask.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(root, e))?;
         } else if !root.is_dir() {
             return Err(Error::NotARepository(root.display().to_string()));
         }
@@ -390,7 +395,28 @@ impl Backend {
         self.rt
             .block_on(self.store.put_opts(&p, PutPayload::from_bytes(data), opts))
             .map(|_| ())
-            .map_err(|e| self.err("put", name, e))
+            .map_err(|e| self.err("put", name, e))?;
+        self.restrict(name)
+    }
+
+    /// A local repository's files are 0600 and its directories 0700,
+    /// whatever the umask (the root is 0700 from `init` too).
+    fn restrict(&self, name: &str) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let path = root.join(name);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(&path, e))?;
+        // Directories another user made (a repository shared on purpose)
+        // are theirs to keep as they are: best effort.
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(root) && *d != root.as_path()) {
+            let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700));
+            dir = d.parent();
+        }
+        Ok(())
     }
 
     /// Upload an object of any size from a sequence of byte runs, holding
@@ -669,7 +695,7 @@ impl Backend {
             .rt
             .block_on(self.store.put_opts(&p, PutPayload::from_bytes(data), opts))
         {
-            Ok(_) => Ok(true),
+            Ok(_) => self.restrict(name).map(|()| true),
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => Ok(false),
             Err(e) => Err(self.err("put", name, e)),
