@@ -548,6 +548,11 @@ fn reading_commands_work_on_a_read_only_repository() {
             "--output".into(),
             out.join("site.zip").display().to_string(),
         ],
+        vec![
+            "drill".into(),
+            "--scratch".into(),
+            out.join("scratch").display().to_string(),
+        ],
     ];
     for args in &cases {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();

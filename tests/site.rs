@@ -796,3 +796,45 @@ fn a_database_that_lost_all_its_tables_is_not_recorded_unless_allowed() {
     assert_eq!(v["database"]["tables"], 0);
     assert_eq!(json(&repo, &["snapshots"]).as_array().unwrap().len(), 2);
 }
+
+/// A site restore killed after its media phase (before the database is
+/// renamed into place) leaves the media and a partial database file; a
+/// rerun without `--overwrite` says why it stops, and one with it finishes
+/// the job without manual cleanup.
+#[test]
+fn a_killed_site_restore_is_finished_by_a_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 30);
+    let repo = dir.path().join("repo");
+    init(&repo);
+    ok(&repo, &["backup", "--data-dir", data.to_str().unwrap()]);
+    let out = dir.path().join("out");
+    let args = [
+        "restore",
+        "latest",
+        "--target-data-dir",
+        out.to_str().unwrap(),
+    ];
+    let o = cmd(&repo)
+        .env("JARC_FAILPOINT", "before-database-rename")
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "not killed: {}", stderr(&o));
+    assert!(out.join("media").is_dir() && !out.join("jant.sqlite").exists());
+    let o = run(&repo, &args);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is not empty"), "{}", stderr(&o));
+    let mut again = args.to_vec();
+    again.push("--overwrite");
+    ok(&repo, &again);
+    assert_eq!(
+        verify::sqlite_dump(&data.join("jant.sqlite")).unwrap(),
+        verify::sqlite_dump(&out.join("jant.sqlite")).unwrap()
+    );
+    assert_eq!(
+        verify::file_digests(&data.join("media")).unwrap(),
+        verify::file_digests(&out.join("media")).unwrap()
+    );
+    assert!(!out.join("jant.sqlite.jarc-partial").exists());
+}

@@ -116,7 +116,9 @@ enum Cmd {
         /// Go on when the rows reference objects missing from the snapshot.
         #[arg(long)]
         allow_missing_objects: bool,
-        /// With --target: write into a non-empty directory.
+        /// Write into a non-empty media directory or bucket, replacing objects
+        /// of the same name (finishing an interrupted restore); a full
+        /// restore's database target must still be blank.
         #[arg(long)]
         overwrite: bool,
         /// Write the media into an S3-compatible bucket configured as Jant's
@@ -662,6 +664,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 replace: *replace,
                 only_referenced: *only_referenced,
                 allow_missing_objects: *allow_missing_objects,
+                overwrite: *overwrite,
             };
             let r = restore_site(&repo, &snap, &db, &media_target, &opts, &bars);
             bars.done();

@@ -577,7 +577,10 @@ fn drill_text(r: &DrillReport) {
     } else {
         println!("scratch environment removed: {scratch}");
     }
-    println!("recorded as {}", r.recorded);
+    match &r.recorded {
+        Some(name) => println!("recorded as {name}"),
+        None => println!("not recorded: the repository cannot be written"),
+    }
 }
 
 pub fn drill(j: bool, outcomes: &[Outcome], single: bool) {

@@ -126,8 +126,9 @@ pub struct DrillReport {
     pub scratch_dir: String,
     pub scratch_database: Option<String>,
     pub kept: bool,
-    /// The record's name in the repository.
-    pub recorded: String,
+    /// The record's name in the repository; `None` when the repository
+    /// could not be written (a read-only one: the drill ran all the same).
+    pub recorded: Option<String>,
 }
 
 impl DrillReport {
@@ -531,7 +532,18 @@ fn run(
             .collect(),
         jarc: env!("CARGO_PKG_VERSION").into(),
     };
-    let recorded = save(repo, &record)?;
+    let recorded = match save(repo, &record) {
+        Ok(name) => Some(name),
+        // A read-only repository can still prove its restores; only the
+        // history misses this drill.
+        Err(e) if repo.unregistered().is_some() => {
+            progress.warn(&format!(
+                "the drill could not be recorded in the repository ({e})"
+            ));
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let scratch_dir = scratch.dir.display().to_string();
     let scratch_database = scratch
         .pg

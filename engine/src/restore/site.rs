@@ -51,6 +51,10 @@ pub struct SiteRestoreOptions {
     pub only_referenced: bool,
     /// Go on when a referenced object is missing from the snapshot.
     pub allow_missing_objects: bool,
+    /// Write the media into a directory or bucket that already holds some,
+    /// replacing objects of the same name (finishing an interrupted
+    /// restore). The database target must still be blank.
+    pub overwrite: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -151,7 +155,7 @@ pub fn restore_site(
         None
     };
     let media_opts = RestoreOptions {
-        overwrite: false,
+        overwrite: opts.overwrite,
         only: opts
             .only_referenced
             .then(|| referenced.iter().cloned().collect()),
