@@ -385,3 +385,36 @@ fn restore_refuses_a_non_empty_target_without_overwrite() {
     assert_eq!(fs::read(out.join("a")).unwrap(), b"new");
     assert_eq!(fs::read(out.join("keep")).unwrap(), b"mine");
 }
+
+/// `jarc ls latest | head -c 10`: a closed stdout ends jarc quietly, with
+/// no panic and no backtrace.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    for i in 0..3000 {
+        write(
+            &src.join(format!("dir/file-with-a-long-name-{i:05}.txt")),
+            b"x",
+        );
+    }
+    init(&repo);
+    ok(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    let mut child = cmd(&repo)
+        .args(["ls", "latest"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 10];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("panicked") && o.status.code() != Some(101),
+        "{:?}: {err}",
+        o.status
+    );
+}

@@ -386,6 +386,7 @@ fn site_database() -> Option<jarc::snapshot::SourceInfo> {
 const DEFAULT_REPOSITORY: &str = "backups/jarc";
 
 fn main() -> ExitCode {
+    jarc::util::quiet_closed_pipe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -139,7 +139,7 @@ impl DrillReport {
 
 /// Why a snapshot cannot be drilled, if it cannot.
 pub fn undrillable(snap: &Snapshot) -> Option<String> {
-    if database::extra(snap, crate::export::EXTRA_ORIGIN).is_some() {
+    if database::extra(snap, crate::jant::meta::EXTRA_ORIGIN).is_some() {
         return Some(
             "it was imported from a Jant archive or dump, which holds rows but not the schema a blank database is created from; drill the site's own backups instead".into(),
         );

@@ -16,6 +16,9 @@
 use crate::database;
 use crate::error::{Error, Result};
 use crate::jant::meta::{self, Site};
+use crate::jant::meta::{
+    EXTRA_DIALECT, EXTRA_ORIGIN, EXTRA_SCHEMA, EXTRA_SQL_SOURCE, EXTRA_VERSION, ORDER_ROOT_PREFIX,
+};
 use crate::jant::sql::{self, Dialect};
 use crate::jant::tables;
 use crate::jant::{migrations, rules};
@@ -32,19 +35,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-/// Snapshot `extra` keys of a snapshot imported from a Jant archive or
-/// dump: what its `meta.json` and db.sql header said, so that an export
-/// reproduces them.
-pub const EXTRA_ORIGIN: &str = "jant.origin";
-pub const EXTRA_DIALECT: &str = "jant.dialect";
-pub const EXTRA_VERSION: &str = "jant.version";
-pub const EXTRA_SCHEMA: &str = "jant.schema";
-pub const EXTRA_SQL_SOURCE: &str = "jant.sql_source";
-pub const EXTRA_SNAPSHOT_VERSION: &str = "jant.snapshot_version";
-/// Prefix of the roots that keep an imported table's row order (the order
-/// of its db.sql, which a database's collation decided): ordinal → row key.
-pub const ORDER_ROOT_PREFIX: &str = "jant.order/";
 
 /// Extensions Jant's zip writer STOREs rather than deflates.
 const STORED_EXTENSIONS: [&str; 18] = [

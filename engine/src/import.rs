@@ -14,12 +14,11 @@
 use crate::backup::{self, BackupOptions, BackupSummary};
 use crate::database;
 use crate::error::{Error, Result};
-use crate::export::{
-    EXTRA_DIALECT, EXTRA_ORIGIN, EXTRA_SCHEMA, EXTRA_SNAPSHOT_VERSION, EXTRA_SQL_SOURCE,
-    EXTRA_VERSION, ORDER_ROOT_PREFIX,
-};
 use crate::jant::dump::{self, Dump, Rules};
-use crate::jant::meta::{self, Site};
+use crate::jant::meta::{
+    self, Site, EXTRA_DIALECT, EXTRA_ORIGIN, EXTRA_SCHEMA, EXTRA_SNAPSHOT_VERSION,
+    EXTRA_SQL_SOURCE, EXTRA_VERSION, ORDER_ROOT_PREFIX,
+};
 use crate::jant::rules as jant_rules;
 use crate::jant::sql::Dialect;
 use crate::jant::tables;

@@ -10,6 +10,19 @@ pub const FORMAT: &str = "jant-site-snapshot";
 /// The version this jarc writes.
 pub const VERSION: u8 = 2;
 
+/// Snapshot `extra` keys of a snapshot imported from a Jant archive or
+/// dump: what its `meta.json` and db.sql header said, so that an export
+/// reproduces them.
+pub const EXTRA_ORIGIN: &str = "jant.origin";
+pub const EXTRA_DIALECT: &str = "jant.dialect";
+pub const EXTRA_VERSION: &str = "jant.version";
+pub const EXTRA_SCHEMA: &str = "jant.schema";
+pub const EXTRA_SQL_SOURCE: &str = "jant.sql_source";
+pub const EXTRA_SNAPSHOT_VERSION: &str = "jant.snapshot_version";
+/// Prefix of the roots that keep an imported table's row order (the order
+/// of its db.sql, which a database's collation decided): ordinal → row key.
+pub const ORDER_ROOT_PREFIX: &str = "jant.order/";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
     pub id: String,

@@ -118,7 +118,7 @@ pub fn restore_site(
             )))
         }
     }
-    if !opts.content_only && database::extra(snap, crate::export::EXTRA_ORIGIN).is_some() {
+    if !opts.content_only && database::extra(snap, crate::jant::meta::EXTRA_ORIGIN).is_some() {
         return Err(Error::Invalid(
             "this snapshot was imported from a Jant archive or dump, which holds rows but not the schema to create tables from; restore it into an existing Jant database with --content --replace, or write it out with `jarc export`".into(),
         ));
