@@ -14,8 +14,9 @@ pub const LAYERS: [&[&str]; 7] = [
     &[
         "chunker", "tree", "refs", "snapshot", "media", "row", "schema",
     ],
-    // 4. What Jant means, and a stored database read back.
-    &["jant", "database"],
+    // 4. What Jant means, a stored database read back, and the database
+    // clients the sources and sinks share.
+    &["jant", "database", "dbclient"],
     // 5. The outside world: sources and sinks.
     &["source", "restore", "export", "capture"],
     // 6. Commands.

@@ -6,7 +6,8 @@
 //! 1. [`backend`]: named byte objects over `object_store`.
 //! 2. [`config`], [`pack`], [`index`], [`plan`], [`session`], [`repo`]: the blob store.
 //! 3. [`chunker`], [`tree`], [`refs`], [`snapshot`], [`media`], [`row`], [`schema`].
-//! 4. [`jant`], [`database`]: what Jant means; a stored database read back.
+//! 4. [`jant`], [`database`], [`dbclient`]: what Jant means; a stored database
+//!    read back; the database clients sources and sinks share.
 //! 5. [`source`], [`restore`], [`export`], [`capture`]: the outside world.
 //! 6. [`backup`], [`check`], [`diff`], [`drill`], [`forget`], [`prune`],
 //!    [`import`], [`stats`], [`demo`]: the commands.
@@ -21,6 +22,7 @@ pub mod chunker;
 mod codec;
 pub mod config;
 pub mod database;
+pub mod dbclient;
 #[cfg(test)]
 mod decode_fuzz;
 pub mod demo;

@@ -6,10 +6,10 @@
 //! media with posters and sidecars, settings (a base64 favicon among them)
 //! and auth rows with secrets.
 
+use crate::dbclient::db_err;
 use crate::error::{Error, Result};
 use crate::jant::tables::SNAPSHOT_SETTING_KEYS;
 use crate::row::Value;
-use crate::source::sqlite::db_err;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
@@ -1208,7 +1208,7 @@ pub fn run(dir: &Path, posts: usize, progress: &dyn Progress) -> Result<DemoRepo
 /// Create the Jant Postgres schema and a generated site's rows in the
 /// (empty) database at `url`, and its media under `media_dir`.
 pub fn create_postgres_site(url: &str, media_dir: &Path, posts: usize) -> Result<()> {
-    let pg = crate::source::postgres::PgClient::connect(url)?;
+    let pg = crate::dbclient::PgClient::connect(url)?;
     pg.batch(PG_SCHEMA)?;
     let site = generate(Dialect::Postgres, posts);
     pg.batch("BEGIN")?;

@@ -2,8 +2,8 @@
 //! (schema and every row, independent of page layout and rowids) and a
 //! digest of every file under a directory.
 
+use crate::dbclient::db_err;
 use crate::error::{Error, Result};
-use crate::source::sqlite::db_err;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use std::collections::BTreeMap;

@@ -10,12 +10,12 @@
 use super::content::{self, TableRows};
 use super::sqlite::DbRestoreSummary;
 use crate::database;
+use crate::dbclient::{pg_message, Col, PgClient};
 use crate::error::{Error, Result};
 use crate::repo::Repository;
 use crate::row::Value;
 use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
 use crate::snapshot::Snapshot;
-use crate::source::postgres::{pg_message, Col, PgClient};
 use futures::SinkExt;
 
 fn push_escaped(out: &mut Vec<u8>, s: &str) {

@@ -8,12 +8,13 @@
 
 use super::content::{self, TableRows};
 use crate::database;
+use crate::dbclient::db_err;
 use crate::error::{Error, Result};
 use crate::repo::Repository;
 use crate::row::Value;
 use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
 use crate::snapshot::Snapshot;
-use crate::source::sqlite::{db_err, EXTRA_PRAGMA_PREFIX, HEADER_PRAGMAS};
+use crate::source::sqlite::{EXTRA_PRAGMA_PREFIX, HEADER_PRAGMAS};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, ToSql};
 use std::path::{Path, PathBuf};

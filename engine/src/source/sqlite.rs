@@ -9,6 +9,7 @@
 //! The file's bytes are never copied, so a torn page cannot be captured.
 
 use super::{DatabaseSource, RowSink};
+use crate::dbclient::db_err;
 use crate::error::{Error, Result};
 use crate::jant::tables;
 use crate::row::{Value, ROW_FORMAT};
@@ -57,13 +58,6 @@ impl SqliteSource {
 
     fn err(&self, e: rusqlite::Error) -> Error {
         db_err(&self.path, e)
-    }
-}
-
-pub(crate) fn db_err(path: &Path, e: rusqlite::Error) -> Error {
-    Error::Database {
-        source_name: format!("sqlite {}", path.display()),
-        message: e.to_string(),
     }
 }
 
