@@ -551,7 +551,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Snapshots => {
             let repo = open(&cli)?;
-            let drills = jarc::drill::last_drills(&repo)?;
+            let drills = jarc::drill_record::last_drills(&repo)?;
             output::snapshots(cli.json, &snapshot::list(&repo)?, &drills);
         }
         Cmd::Ls { snapshot: spec } => {
@@ -785,7 +785,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 open_session(&cli, "drill", false)?
             };
             if *history {
-                output::drill_history(cli.json, &jarc::drill::history(&repo)?);
+                output::drill_history(cli.json, &jarc::drill_record::history(&repo)?);
                 return Ok(ExitCode::SUCCESS);
             }
             let opts = jarc::drill::DrillOptions {

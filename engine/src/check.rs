@@ -170,8 +170,8 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
 
     // Drill records are small and self-contained; a damaged one loses only
     // the history it held, but it is still damage.
-    for l in repo.backend().list(crate::drill::PREFIX)? {
-        if let Err(e) = crate::drill::load(repo, &l.name) {
+    for l in repo.backend().list(crate::drill_record::PREFIX)? {
+        if let Err(e) = crate::drill_record::load(repo, &l.name) {
             r.errors.push(format!("drill record {}: {e}", l.name));
         }
     }

@@ -4,7 +4,7 @@
 //! and every decoder must answer with `Ok` or `Err`, never a panic.
 
 use crate::config::Config;
-use crate::drill::DrillRecord;
+use crate::drill_record::DrillRecord;
 use crate::id::Id;
 use crate::index::{IndexFile, IndexPack};
 use crate::media::{EntryKind, MediaEntry, Sidecar};

@@ -12,7 +12,14 @@ pub const LAYERS: [&[&str]; 7] = [
     &["config", "pack", "index", "plan", "session", "repo"],
     // 3. Generic structure over blobs.
     &[
-        "chunker", "tree", "refs", "snapshot", "media", "row", "schema",
+        "chunker",
+        "tree",
+        "refs",
+        "snapshot",
+        "media",
+        "row",
+        "schema",
+        "drill_record",
     ],
     // 4. What Jant means, a stored database read back, and the database
     // clients the sources and sinks share.

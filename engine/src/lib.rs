@@ -5,7 +5,8 @@
 //! 0. [`error`], [`id`], [`util`], `failpoint`, [`progress`], `codec`.
 //! 1. [`backend`]: named byte objects over `object_store`.
 //! 2. [`config`], [`pack`], [`index`], [`plan`], [`session`], [`repo`]: the blob store.
-//! 3. [`chunker`], [`tree`], [`refs`], [`snapshot`], [`media`], [`row`], [`schema`].
+//! 3. [`chunker`], [`tree`], [`refs`], [`snapshot`], [`media`], [`row`], [`schema`],
+//!    [`drill_record`].
 //! 4. [`jant`], [`database`], [`dbclient`]: what Jant means; a stored database
 //!    read back; the database clients sources and sinks share.
 //! 5. [`source`], [`restore`], [`export`], [`capture`]: the outside world.
@@ -28,6 +29,7 @@ mod decode_fuzz;
 pub mod demo;
 pub mod diff;
 pub mod drill;
+pub mod drill_record;
 pub mod error;
 pub mod export;
 pub mod failpoint;
