@@ -386,7 +386,7 @@ fn site_database() -> Option<jarc::snapshot::SourceInfo> {
 const DEFAULT_REPOSITORY: &str = "backups/jarc";
 
 fn main() -> ExitCode {
-    jarc::util::quiet_closed_pipe();
+    quiet_closed_stdout();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -395,6 +395,26 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `jarc snapshots | head -1`: when stdout is a pipe its reader closed,
+/// `println!` panics with a broken pipe; end quietly instead, as `ls` does.
+/// (SIGPIPE itself stays ignored: network writes must see EPIPE, not kill
+/// the process.)
+fn quiet_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 fn repo_location(cli: &Cli) -> Result<String> {

@@ -185,17 +185,6 @@ pub fn libpq_keywords(s: &str) -> Option<Vec<Keyword>> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Let a closed stdout end the process quietly, as it ends `ls` or `cat`
-/// (`jarc snapshots | head -1`): Rust ignores SIGPIPE, so a write to a
-/// closed pipe would otherwise panic in `println!`.
-pub fn quiet_closed_pipe() {
-    // SAFETY: restoring the default disposition of one signal, before any
-    // thread that could be writing exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
