@@ -191,10 +191,7 @@ impl SchemaObject {
     /// The object's name as SQL: quoted, and qualified by its schema when
     /// it has one.
     pub fn sql_name(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{}.{}", quote_ident(ns), quote_ident(&self.name)),
-            None => quote_ident(&self.name),
-        }
+        sql_name(self.namespace.as_deref(), &self.name)
     }
 
     /// A view, sequence or derived index: statements only, no rows.
@@ -255,6 +252,14 @@ fn qualify(ns: &Option<String>, name: &str) -> String {
     match ns {
         Some(ns) => format!("{ns}.{name}"),
         None => name.to_string(),
+    }
+}
+
+/// `name` as SQL: quoted, and qualified by `namespace` when there is one.
+pub fn sql_name(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{}.{}", quote_ident(ns), quote_ident(name)),
+        None => quote_ident(name),
     }
 }
 

@@ -233,19 +233,21 @@ pub fn site_ids(url: &str) -> Result<Vec<String>> {
 }
 
 /// Rewrite one site's content tables and allow-listed settings in a live
-/// database, in one transaction. Auth tables are never named.
+/// database, in one transaction, as the target's `site` (chosen by
+/// `content::target_site`; the rows are remapped to it). Auth tables are
+/// never named.
 pub fn restore_content(
     repo: &Repository,
     snap: &Snapshot,
     url: &str,
     provider: &str,
+    site: &str,
 ) -> Result<DbRestoreSummary> {
     require_pg(snap)?;
     let from = content::site_id(snap)?;
-    let pg = PgClient::connect(url)?;
-    let site = content::target_site(&from, site_ids_of(&pg)?, &pg.name)?;
     let mut selected = content::select(repo, snap, &from)?;
-    content::remap_site(&mut selected, &from, &site);
+    content::remap_site(&mut selected, &from, site);
+    let pg = PgClient::connect(url)?;
     pg.batch("BEGIN")?;
     let exists = |t: &str| -> Result<bool> {
         pg.one(

@@ -141,7 +141,8 @@ pub fn restore_site(
     }
     // A content restore into a site with another id is remapped to it, as
     // Jant's single-site import does: rows here, object keys below.
-    let rename = if opts.content_only {
+    // (snapshot's site, target's site) of a content restore.
+    let sites = if opts.content_only {
         let from = super::content::site_id(snap)?;
         let (ids, name) = match db {
             DatabaseTarget::Sqlite(p) => (super::sqlite::site_ids(p)?, p.display().to_string()),
@@ -150,10 +151,11 @@ pub fn restore_site(
             }
         };
         let to = super::content::target_site(&from, ids, &name)?;
-        (to != from).then_some((from, to))
+        Some((from, to))
     } else {
         None
     };
+    let rename = sites.clone().filter(|(from, to)| from != to);
     let media_opts = RestoreOptions {
         overwrite: opts.overwrite,
         only: opts
@@ -205,12 +207,14 @@ pub fn restore_site(
         )));
     }
     progress.phase("database", 0);
-    let result = match (db, opts.content_only) {
-        (DatabaseTarget::Sqlite(p), false) => super::sqlite::restore_full(repo, snap, p),
-        (DatabaseTarget::Sqlite(p), true) => super::sqlite::restore_content(repo, snap, p, "local"),
-        (DatabaseTarget::Postgres(u), false) => super::postgres::restore_full(repo, snap, u),
-        (DatabaseTarget::Postgres(u), true) => {
-            super::postgres::restore_content(repo, snap, u, "local")
+    let result = match (db, &sites) {
+        (DatabaseTarget::Sqlite(p), None) => super::sqlite::restore_full(repo, snap, p),
+        (DatabaseTarget::Sqlite(p), Some((_, to))) => {
+            super::sqlite::restore_content(repo, snap, p, "local", to)
+        }
+        (DatabaseTarget::Postgres(u), None) => super::postgres::restore_full(repo, snap, u),
+        (DatabaseTarget::Postgres(u), Some((_, to))) => {
+            super::postgres::restore_content(repo, snap, u, "local", to)
         }
     };
     match result {

@@ -224,17 +224,19 @@ fn run_phase(
 }
 
 /// Rewrite one site's content tables and allow-listed settings in a live
-/// database, in one transaction. Auth tables are never named.
+/// database, in one transaction, as the target's `site` (chosen by
+/// `content::target_site`; the rows are remapped to it). Auth tables are
+/// never named.
 pub fn restore_content(
     repo: &Repository,
     snap: &Snapshot,
     target: &Path,
     provider: &str,
+    site: &str,
 ) -> Result<DbRestoreSummary> {
     let from = content::site_id(snap)?;
-    let site = content::target_site(&from, site_ids(target)?, &target.display().to_string())?;
     let mut selected = content::select(repo, snap, &from)?;
-    content::remap_site(&mut selected, &from, &site);
+    content::remap_site(&mut selected, &from, site);
     let mut conn = Connection::open(target).map_err(|e| db_err(target, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(|e| db_err(target, e))?;
@@ -268,7 +270,7 @@ pub fn restore_content(
     if table_exists(&tx, target, "media")? {
         tx.execute(
             "UPDATE media SET provider = ?1 WHERE site_id = ?2",
-            [provider, &site],
+            [provider, site],
         )
         .map_err(|e| db_err(target, e))?;
     }

@@ -120,7 +120,7 @@ impl DatabaseSource for PostgresSource {
         "pg"
     }
 
-    fn begin(&mut self, warnings: &mut Vec<String>) -> Result<Vec<SchemaObject>> {
+    fn begin(&mut self, _warnings: &mut Vec<String>) -> Result<Vec<SchemaObject>> {
         self.reads.clear();
         let pg = &self.pg;
         pg.batch(
@@ -273,12 +273,6 @@ impl DatabaseSource for PostgresSource {
             self.reads.insert(obj.qualified(), reads);
             objects.push(obj);
         }
-        let triggers: i64 = pg.one(
-            &format!("SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE {USER_SCHEMA} AND NOT t.tgisinternal"),
-            &[],
-            0,
-        )?;
         // Two objects may not share a snapshot name (a table named
         // "drizzle.x" in the default schema beside table x of schema
         // drizzle): refuse, naming both, rather than lose one.
@@ -294,7 +288,6 @@ impl DatabaseSource for PostgresSource {
                 });
             }
         }
-        let _ = (triggers, warnings);
         objects.sort_by_key(|o| o.order);
         Ok(objects)
     }
@@ -441,10 +434,7 @@ impl PostgresSource {
             let body: Option<String> = r.col(4)?;
             let body = body.unwrap_or_default();
             let namespace = namespace_of(ns, current);
-            let q = match &namespace {
-                Some(ns) => format!("{}.{}", quote_ident(ns), quote_ident(&name)),
-                None => quote_ident(&name),
-            };
+            let q = crate::schema::sql_name(namespace.as_deref(), &name);
             let sql = match typtype.as_str() {
                 "e" => format!("CREATE TYPE {q} AS ENUM ({body})"),
                 "d" => format!("CREATE DOMAIN {q} AS {body}"),
@@ -497,10 +487,7 @@ impl PostgresSource {
         namespace: Option<String>,
     ) -> Result<(SchemaObject, Vec<Read>)> {
         let pg = &self.pg;
-        let q = match &namespace {
-            Some(ns) => format!("{}.{}", quote_ident(ns), quote_ident(name)),
-            None => quote_ident(name),
-        };
+        let q = crate::schema::sql_name(namespace.as_deref(), name);
         let mut defs = Vec::new();
         let mut columns = Vec::new();
         let mut reads = Vec::new();
