@@ -320,14 +320,38 @@ fn two_backups_into_one_repository_at_once() {
         );
     }
     init(&repo);
-    let spawn = |src: &Path| {
-        support::cmd(&repo)
-            .args(["--json", "backup", "--media", src.to_str().unwrap()])
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn(&s1), spawn(&s2));
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    // The first backup pauses with its packs written and its index not
+    // yet: the second runs from start to end inside that window, storing
+    // the shared chunks again (it cannot see unindexed packs), so the two
+    // provably overlap.
+    let go = t.path().join("go");
+    let reached = t.path().join("go.reached");
+    let a = support::cmd(&repo)
+        .env(
+            "JARC_FAILPOINT",
+            format!("before-index:pause={}", go.display()),
+        )
+        .args(["--json", "backup", "--media", s1.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut a = a;
+    let t0 = std::time::Instant::now();
+    while !reached.exists() {
+        assert!(a.try_wait().unwrap().is_none(), "first backup ended early");
+        assert!(t0.elapsed().as_secs() < 60, "first backup never paused");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let b = support::cmd(&repo)
+        .args(["--json", "backup", "--media", s2.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        a.try_wait().unwrap().is_none(),
+        "the backups did not overlap"
+    );
+    fs::write(&go, b"").unwrap();
+    let a = a.wait_with_output().unwrap();
     assert!(a.status.success() && b.status.success());
     assert_eq!(json(&repo, &["snapshots"]).as_array().unwrap().len(), 2);
     let c = json(&repo, &["check", "--read-data"]);

@@ -45,6 +45,32 @@ fn interrupted_backups_leave_a_valid_repository() {
             committed
         );
     }
+    // A kill that provably lands before the commit: the backup pauses
+    // with its packs and index written, and is killed there.
+    let go = t.path().join("go");
+    let reached = t.path().join("go.reached");
+    let mut child = cmd(&repo)
+        .env(
+            "JARC_FAILPOINT",
+            format!("before-snapshot:pause={}", go.display()),
+        )
+        .args(["backup", "--force-read", "--media", src.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !reached.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "backup ended early");
+        assert!(t0.elapsed().as_secs() < 120, "backup never paused");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(child.wait().unwrap().signal(), Some(9));
+    assert_check_clean(&repo);
+    assert_eq!(
+        json(&repo, &["snapshots"]).as_array().unwrap().len(),
+        committed
+    );
     // Real kills at several moments of a run.
     for delay_ms in [30u64, 120, 400] {
         let mut child = cmd(&repo)

@@ -476,16 +476,30 @@ fn a_server_outage_mid_backup_is_retried_or_fails_cleanly() {
     };
     let o = cmd(&["init"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let backup = cmd(&["backup", "--media", src.to_str().unwrap()])
+    let backup = cmd(&["--json", "backup", "--media", src.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut backup = backup;
     std::thread::sleep(std::time::Duration::from_millis(400));
+    // The outage must overlap the backup: it is still running when the
+    // server goes away.
+    assert!(
+        backup.try_wait().unwrap().is_none(),
+        "the backup ended before the outage began"
+    );
     ctl("stop");
     std::thread::sleep(std::time::Duration::from_secs(2));
     ctl("start");
     let o = backup.wait_with_output().unwrap();
+    // A backup that succeeded rode out the whole outage: it was running
+    // when the server stopped, and could not finish before it was back.
+    if o.status.success() {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let ms = v["duration_ms"].as_u64().unwrap();
+        assert!(ms >= 2000, "a backup of {ms} ms did not span the outage");
+    }
     // Either the retries carried it through, or it failed and said so; in
     // both cases the repository is valid and the next backup succeeds.
     let snaps_after_first = if o.status.success() { 1 } else { 0 };

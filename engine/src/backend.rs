@@ -319,6 +319,27 @@ impl Backend {
         })
     }
 
+    /// A store the caller built, named `location` in messages: the
+    /// in-memory store (`Backend::memory`) and the fault-injecting wrapper
+    /// the unit tier uses. It behaves as a bucket does: no directories, no
+    /// staged files, no permissions to set.
+    pub fn from_store(store: Arc<dyn ObjectStore>, location: &str) -> Result<Backend> {
+        Ok(Backend {
+            store,
+            rt: Arc::new(runtime(location)?),
+            location: location.to_string(),
+            local_root: None,
+            bucket: None,
+            requests: Arc::default(),
+        })
+    }
+
+    /// A store that lives in this process's memory: repositories for
+    /// tests and embedders, gone when the last clone is dropped.
+    pub fn memory(location: &str) -> Result<Backend> {
+        Backend::from_store(Arc::new(object_store::memory::InMemory::new()), location)
+    }
+
     /// Human-readable location (a path or URL without credentials).
     pub fn location(&self) -> &str {
         &self.location
@@ -628,7 +649,7 @@ impl Backend {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        let mut todo = vec![root.join("data")];
+        let mut todo = vec![root.join(crate::layout::DATA)];
         while let Some(d) = todo.pop() {
             let rd = match std::fs::read_dir(&d) {
                 Ok(rd) => rd,

@@ -9,10 +9,11 @@
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::IndexPack;
+use crate::layout;
 use crate::media::MediaEntry;
 use crate::pack;
 use crate::progress::Progress;
-use crate::repo::{pack_name, Repository};
+use crate::repo::Repository;
 use crate::schema::{SchemaObject, ROWS_ROOT_PREFIX, SCHEMA_ROOT};
 use crate::snapshot::{self, MEDIA_ROOT};
 use crate::tree::{self, Node};
@@ -71,12 +72,12 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
     }
     let on_disk: HashMap<String, u64> = repo
         .backend()
-        .list("data")?
+        .list(layout::DATA)?
         .into_iter()
         .map(|l| (l.name, l.size))
         .collect();
     for (id, (size, from)) in &indexed {
-        match on_disk.get(&pack_name(id)) {
+        match on_disk.get(&layout::pack(id)) {
             None => r
                 .errors
                 .push(format!("pack {id} (listed in {from}) is missing")),
@@ -87,7 +88,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
         }
     }
     for name in on_disk.keys() {
-        let id = name.rsplit('/').next().and_then(Id::from_hex);
+        let id = layout::id_of(name);
         if !id.is_some_and(|id| indexed.contains_key(&id)) {
             r.warnings.push(format!(
                 "{name} is not in any index (left by an interrupted backup; harmless)"
@@ -170,7 +171,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
 
     // Drill records are small and self-contained; a damaged one loses only
     // the history it held, but it is still damage.
-    for l in repo.backend().list(crate::drill_record::PREFIX)? {
+    for l in repo.backend().list(layout::DRILLS)? {
         if let Err(e) = crate::drill_record::load(repo, &l.name) {
             r.errors.push(format!("drill record {}: {e}", l.name));
         }
@@ -219,7 +220,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
 /// (pack, blob, problem) for each problem found.
 fn verify_pack(repo: &Repository, p: &IndexPack) -> (u64, Vec<Problem>) {
     let mut bad = Vec::new();
-    let bytes = match repo.backend().get(&pack_name(&p.id)) {
+    let bytes = match repo.backend().get(&layout::pack(&p.id)) {
         Ok(b) => b,
         Err(e) => {
             for b in &p.blobs {

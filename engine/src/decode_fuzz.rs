@@ -9,8 +9,10 @@ use crate::id::Id;
 use crate::index::{IndexFile, IndexPack};
 use crate::media::{EntryKind, MediaEntry, Sidecar};
 use crate::pack::{self, BlobKind, Codec, PackBlob, PackWriter};
+use crate::plan::{Condemned, Plan};
 use crate::row::{self, Value};
 use crate::schema::{Column, Layer, ObjectKind, Phase, RowKey, SchemaObject};
+use crate::session::Marker;
 use crate::snapshot::{Snapshot, SourceInfo, Summary};
 use crate::tree::{Child, LeafEntry, Node, Root};
 
@@ -157,6 +159,38 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
             }
             .encode(),
         ),
+        (
+            "prune plan",
+            Plan {
+                created_ns: 11,
+                hostname: "h".into(),
+                nonce: [5; 16],
+                packs: vec![
+                    Condemned {
+                        pack: Id([9; 32]),
+                        size: 1 << 25,
+                        unindexed: false,
+                    },
+                    Condemned {
+                        pack: Id([10; 32]),
+                        size: 3,
+                        unindexed: true,
+                    },
+                ],
+            }
+            .encode(),
+        ),
+        (
+            "session marker",
+            Marker {
+                hostname: "h".into(),
+                pid: 42,
+                command: "backup".into(),
+                started_ns: 12,
+                seen: Some(vec![Id([11; 32])]),
+            }
+            .encode(),
+        ),
     ]
 }
 
@@ -170,6 +204,8 @@ fn decode_all(b: &[u8]) {
     let _ = SchemaObject::decode(b);
     let _ = row::decode_row(b);
     let _ = DrillRecord::decode(b);
+    let _ = Plan::decode(b);
+    let _ = Marker::decode(b);
 }
 
 #[test]
@@ -220,6 +256,8 @@ fn decoders_survive_mutation() {
     assert!(SchemaObject::decode(&s[7].1).is_ok());
     assert!(row::decode_row(&s[8].1).is_ok());
     assert!(DrillRecord::decode(&s[9].1).is_ok());
+    assert!(Plan::decode(&s[10].1).is_ok());
+    assert!(Marker::decode(&s[11].1).is_ok());
 }
 
 /// The same pass over the text a Jant archive brings: db.sql and meta.json.

@@ -12,7 +12,6 @@ use std::collections::HashMap;
 
 pub const MAGIC: &[u8; 4] = b"JRDR";
 pub const VERSION: u16 = 1;
-pub const PREFIX: &str = "drills";
 
 /// What the repository keeps of a drill: enough to say when a snapshot
 /// was last proven restorable, and how long it took.
@@ -46,13 +45,9 @@ impl DrillRecord {
     }
 }
 
-pub fn record_name(id: &Id) -> String {
-    format!("{PREFIX}/{}", id.to_hex())
-}
-
 pub(crate) fn save(repo: &Repository, r: &DrillRecord) -> Result<String> {
     let bytes = r.encode();
-    let name = record_name(&Id::of_bytes(&bytes));
+    let name = crate::layout::drill(&Id::of_bytes(&bytes));
     repo.backend().put(&name, Bytes::from(bytes))?;
     Ok(name)
 }
@@ -60,8 +55,7 @@ pub(crate) fn save(repo: &Repository, r: &DrillRecord) -> Result<String> {
 /// Read one record, checking it against its name.
 pub fn load(repo: &Repository, name: &str) -> Result<(Id, DrillRecord)> {
     let bytes = repo.backend().get(name)?;
-    let hex = name.rsplit('/').next().unwrap_or_default();
-    let id = Id::from_hex(hex)
+    let id = crate::layout::id_of(name)
         .filter(|id| *id == Id::of_bytes(&bytes))
         .ok_or_else(|| Error::corrupt(name, "content does not match its name"))?;
     let r = DrillRecord::decode(&bytes).map_err(|e| match e {
@@ -74,7 +68,7 @@ pub fn load(repo: &Repository, name: &str) -> Result<(Id, DrillRecord)> {
 /// Every drill recorded in the repository, oldest first.
 pub fn history(repo: &Repository) -> Result<Vec<(Id, DrillRecord)>> {
     let mut out = Vec::new();
-    for l in repo.backend().list(PREFIX)? {
+    for l in repo.backend().list(crate::layout::DRILLS)? {
         out.push(load(repo, &l.name)?);
     }
     out.sort_by(|a, b| a.1.time_ns.cmp(&b.1.time_ns).then(a.0.cmp(&b.0)));

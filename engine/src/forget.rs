@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::repo::Repository;
-use crate::snapshot::{self, Snapshot};
+use crate::snapshot::Snapshot;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -276,7 +276,7 @@ pub fn check_ids(snaps: &[(Id, Snapshot)], ids: &[Id], force: bool) -> Result<()
 /// leaves the rest in place, which is a valid repository.
 pub fn remove(repo: &Repository, ids: &[Id]) -> Result<()> {
     for id in ids {
-        repo.backend().delete(&snapshot::snapshot_name(id))?;
+        repo.backend().delete(&crate::layout::snapshot(id))?;
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 //!
 //! Layers, bottom to top, each using only its own and the ones below it
 //! (kept by the test in [`layers`]; `engine/DESIGN.md` explains them):
-//! 0. [`error`], [`id`], [`util`], `failpoint`, [`progress`], `codec`.
-//! 1. [`backend`]: named byte objects over `object_store`.
+//! 0. [`error`], [`id`], [`util`], `failpoint`, [`progress`], `codec`, [`layout`].
+//! 1. [`backend`]: named byte objects over any `object_store` store.
 //! 2. [`config`], [`pack`], [`index`], [`plan`], [`session`], [`repo`]: the blob store.
 //! 3. [`chunker`], [`tree`], [`refs`], [`snapshot`], [`media`], [`row`], [`schema`],
 //!    [`drill_record`].
@@ -33,13 +33,18 @@ pub mod drill_record;
 pub mod error;
 pub mod export;
 pub mod failpoint;
+#[cfg(test)]
+mod fault_store;
 pub mod forget;
 pub mod id;
 pub mod import;
 pub mod index;
 pub mod jant;
 pub mod layers;
+pub mod layout;
 pub mod media;
+#[cfg(test)]
+mod memory_tier;
 pub mod pack;
 pub mod plan;
 pub mod progress;

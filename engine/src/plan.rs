@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"JRPL";
 pub const VERSION: u16 = 1;
-pub const PREFIX: &str = "plans";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condemned {
@@ -48,14 +47,10 @@ impl Plan {
     }
 }
 
-pub fn plan_name(id: &Id) -> String {
-    format!("{PREFIX}/{}", id.to_hex())
-}
-
 pub fn save(backend: &Backend, plan: &Plan) -> Result<Id> {
     let bytes = plan.encode();
     let id = Id::of_bytes(&bytes);
-    backend.put(&plan_name(&id), Bytes::from(bytes))?;
+    backend.put(&crate::layout::plan(&id), Bytes::from(bytes))?;
     Ok(id)
 }
 
@@ -72,7 +67,7 @@ pub type Loaded = (Vec<(Id, Plan)>, Vec<String>);
 /// The plans, and what is wrong with each one that does not load.
 pub fn load_checked(backend: &Backend) -> Result<Loaded> {
     let (mut out, mut bad) = (Vec::new(), Vec::new());
-    for l in backend.list(PREFIX)? {
+    for l in backend.list(crate::layout::PLANS)? {
         let bytes = match backend.get(&l.name) {
             Ok(b) => b,
             // Executed and deleted between the LIST and the GET: its packs
@@ -80,7 +75,7 @@ pub fn load_checked(backend: &Backend) -> Result<Loaded> {
             Err(Error::NotFound(_)) => continue,
             Err(e) => return Err(e),
         };
-        let id = l.name.rsplit('/').next().and_then(Id::from_hex);
+        let id = crate::layout::id_of(&l.name);
         match id {
             Some(id) if Id::of_bytes(&bytes) == id => match Plan::decode(&bytes) {
                 Ok(p) => out.push((id, p)),

@@ -29,11 +29,12 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::id::Id;
 use crate::index::{BlobLoc, Index, IndexFile, IndexPack};
+use crate::layout;
 use crate::pack::{self, EncodedBlob};
 use crate::plan::{self, Condemned, Plan};
 use crate::progress::Progress;
 use crate::refs;
-use crate::repo::{index_name, pack_name, Repository};
+use crate::repo::Repository;
 use crate::session;
 use crate::snapshot::{self, Snapshot};
 use bytes::Bytes;
@@ -215,7 +216,7 @@ fn copy_out(
     let mut n = 0;
     for (no, positions) in by_pack {
         let pack_id = idx.packs()[no as usize].0;
-        let bytes = repo.backend().get(&pack_name(&pack_id)).map_err(|e| match e {
+        let bytes = repo.backend().get(&layout::pack(&pack_id)).map_err(|e| match e {
             Error::NotFound(_) => Error::Invalid(format!(
                 "pack {pack_id} vanished while prune was copying from it: another prune is running; run prune again once it has finished"
             )),
@@ -377,9 +378,9 @@ pub fn prune(
         size,
         modified_ns,
         ..
-    } in backend.list("data")?
+    } in backend.list(layout::DATA)?
     {
-        let Some(id) = name.rsplit('/').next().and_then(Id::from_hex) else {
+        let Some(id) = layout::id_of(&name) else {
             continue;
         };
         let age = now0.saturating_sub(modified_ns);
@@ -526,7 +527,7 @@ pub fn prune(
     if !kept.is_empty() {
         for file in crate::repo::split_index(kept) {
             let bytes = file.encode();
-            backend.put(&index_name(&Id::of_bytes(&bytes)), Bytes::from(bytes))?;
+            backend.put(&layout::index(&Id::of_bytes(&bytes)), Bytes::from(bytes))?;
         }
     }
     failpoint::hit("prune-after-new-index");
@@ -542,7 +543,7 @@ pub fn prune(
         .flat_map(|(_, p)| p.packs.iter().map(|c| (c.pack, c.size)))
         .collect();
     for (n, (id, size)) in sizes.iter().enumerate() {
-        backend.delete(&pack_name(id))?;
+        backend.delete(&layout::pack(id))?;
         r.packs_deleted += 1;
         r.bytes_freed += size;
         if n + 1 == sizes.len().div_ceil(2) {
@@ -551,7 +552,7 @@ pub fn prune(
     }
     failpoint::hit("prune-after-delete");
     for (id, _) in &ripe {
-        backend.delete(&plan::plan_name(id))?;
+        backend.delete(&layout::plan(id))?;
         r.plans_executed.push(*id);
     }
     r.requests = backend.requests.snapshot().since(&before);

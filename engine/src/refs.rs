@@ -6,8 +6,9 @@
 
 use crate::error::{Error, Result};
 use crate::id::Id;
+use crate::layout;
 use crate::media::MediaEntry;
-use crate::repo::{pack_name, Repository};
+use crate::repo::Repository;
 use crate::snapshot::MEDIA_ROOT;
 use crate::tree::{Node, Root};
 use std::cell::Cell;
@@ -57,7 +58,7 @@ pub(crate) fn missing_blobs(
     let present = |id: &Id| {
         repo.index()
             .lookup(id)
-            .is_some_and(|l| packs.contains(&pack_name(&l.pack)))
+            .is_some_and(|l| packs.contains(&layout::pack(&l.pack)))
     };
     let missing = Cell::new(0u64);
     let mut seen = HashSet::new();

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::id::Id;
 use crate::index::{Index, IndexFile, IndexPack};
+use crate::layout;
 use crate::pack::{self, BlobKind, EncodedBlob, PackWriter};
 use crate::plan::Plan;
 use crate::session::Session;
@@ -27,11 +28,6 @@ use bytes::Bytes;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
-
-pub const CONFIG_NAME: &str = "config";
-/// Written and deleted by `init` to learn whether the store enforces
-/// create-if-absent.
-pub const PROBE_NAME: &str = "probe-create-if-absent";
 
 /// What this process has added to the repository since it opened it.
 #[derive(Debug, Default)]
@@ -77,15 +73,6 @@ struct Plans {
     condemned: HashSet<Id>,
 }
 
-pub fn pack_name(id: &Id) -> String {
-    let h = id.to_hex();
-    format!("data/{}/{}", &h[..2], h)
-}
-
-pub fn index_name(id: &Id) -> String {
-    format!("index/{}", id.to_hex())
-}
-
 fn kind_slot(kind: BlobKind) -> usize {
     match kind {
         BlobKind::Data => 0,
@@ -104,9 +91,19 @@ impl Repository {
     /// read back and compared, which catches a racing `init` unless both
     /// writes land before either read (format-spec §8.6).
     pub fn init(location: &str, config: Config) -> Result<Repository> {
+        Repository::create(Backend::open(location, true)?, location, config)
+    }
+
+    /// `init` on a store the caller opened (an in-memory one).
+    pub fn init_in(backend: Backend, config: Config) -> Result<Repository> {
+        let location = backend.location().to_string();
+        Repository::create(backend, &location, config)
+    }
+
+    /// Messages name the repository as the user gave it (`location`).
+    fn create(backend: Backend, location: &str, config: Config) -> Result<Repository> {
         config.validate()?;
-        let backend = Backend::open(location, true)?;
-        if backend.head(CONFIG_NAME)?.is_some() {
+        if backend.head(layout::CONFIG)?.is_some() {
             return Err(Error::AlreadyARepository(location.to_string()));
         }
         if let Some(root) = backend.local_root() {
@@ -118,13 +115,13 @@ impl Repository {
             return Err(Error::DirectoryNotEmpty(location.to_string()));
         }
         let bytes = Bytes::from(config.encode());
-        if backend.local_root().is_some() || backend.probe_create_if_absent(PROBE_NAME)? {
-            if !backend.put_if_absent(CONFIG_NAME, bytes)? {
+        if backend.local_root().is_some() || backend.probe_create_if_absent(layout::PROBE)? {
+            if !backend.put_if_absent(layout::CONFIG, bytes)? {
                 return Err(Error::AlreadyARepository(location.to_string()));
             }
         } else {
-            backend.put(CONFIG_NAME, bytes.clone())?;
-            if backend.get(CONFIG_NAME)? != bytes {
+            backend.put(layout::CONFIG, bytes.clone())?;
+            if backend.get(layout::CONFIG)? != bytes {
                 return Err(Error::AlreadyARepository(location.to_string()));
             }
         }
@@ -146,8 +143,18 @@ impl Repository {
     }
 
     fn open_inner(location: &str, session: Option<(&str, bool)>) -> Result<Repository> {
-        let backend = Backend::open(location, false)?;
-        let raw = match backend.get(CONFIG_NAME) {
+        Repository::load(Backend::open(location, false)?, location, session)
+    }
+
+    /// `open` (`session` = `None`) or `open_session` (`Some((command,
+    /// writer))`) on a store the caller opened (an in-memory one).
+    pub fn open_in(backend: Backend, session: Option<(&str, bool)>) -> Result<Repository> {
+        let location = backend.location().to_string();
+        Repository::load(backend, &location, session)
+    }
+
+    fn load(backend: Backend, location: &str, session: Option<(&str, bool)>) -> Result<Repository> {
+        let raw = match backend.get(layout::CONFIG) {
             Ok(b) => b,
             Err(Error::NotFound(_)) => return Err(Error::NotARepository(location.to_string())),
             Err(e) => return Err(e),
@@ -267,7 +274,7 @@ impl Repository {
         self.reload_index()?;
         let packs: HashSet<String> = self
             .backend
-            .list("data")?
+            .list(layout::DATA)?
             .into_iter()
             .map(|l| l.name)
             .collect();
@@ -334,7 +341,7 @@ impl Repository {
         skip: impl Fn(&str) -> bool,
         mut each: impl FnMut(&str, IndexFile),
     ) -> Result<()> {
-        for l in self.backend.list("index")? {
+        for l in self.backend.list(layout::INDEX)? {
             if skip(&l.name) {
                 continue;
             }
@@ -436,7 +443,7 @@ impl Repository {
             .repeated_bytes
             .fetch_add(fin.repeated, Ordering::Relaxed);
         self.backend
-            .put(&pack_name(&fin.id), Bytes::from(fin.bytes))?;
+            .put(&layout::pack(&fin.id), Bytes::from(fin.bytes))?;
         self.saved.packs.fetch_add(1, Ordering::Relaxed);
         failpoint::hit("after-pack");
         self.written
@@ -469,10 +476,10 @@ impl Repository {
         for file in split_index(packs) {
             let bytes = file.encode();
             let id = Id::of_bytes(&bytes);
-            self.backend.put(&index_name(&id), Bytes::from(bytes))?;
+            self.backend.put(&layout::index(&id), Bytes::from(bytes))?;
             if !self.frozen.load(Ordering::Relaxed) {
                 let mut idx = self.index.write().map_err(|_| poisoned())?;
-                idx.add_file(&index_name(&id), &file, &HashSet::new());
+                idx.add_file(&layout::index(&id), &file, &HashSet::new());
                 idx.finish();
             }
             last = Some(id);
@@ -505,7 +512,7 @@ impl Repository {
     /// Load and verify a blob from a known location.
     pub fn load_blob_at(&self, id: &Id, loc: &crate::index::BlobLoc) -> Result<Vec<u8>> {
         let stored = self.backend.get_range(
-            &pack_name(&loc.pack),
+            &layout::pack(&loc.pack),
             loc.offset as u64..loc.offset as u64 + loc.length as u64,
         )?;
         let data = pack::decode_blob(loc.codec, &stored, loc.raw_length)

@@ -30,7 +30,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub const MAGIC: &[u8; 4] = b"JRSS";
 pub const VERSION: u16 = 1;
-pub const PREFIX: &str = "sessions";
 /// A marker not refreshed for this long (store clock) is abandoned.
 pub const STALE: Duration = Duration::from_secs(3600);
 /// How often a running session rewrites its marker.
@@ -111,7 +110,7 @@ impl Session {
     /// Write the marker (holding back every plan) and start refreshing it.
     pub fn begin(backend: &Backend, command: &str) -> Result<Session> {
         let nonce: [u8; 16] = rand::random();
-        let name = format!("{PREFIX}/{}", hex::encode(nonce));
+        let name = crate::layout::session(&nonce);
         let shared = Arc::new(Mutex::new(Shared {
             marker: Marker {
                 hostname: crate::util::hostname(),
@@ -182,7 +181,7 @@ pub fn list(backend: &Backend) -> Result<Vec<Seen>> {
     let mut out = Vec::new();
     for Listed {
         name, modified_ns, ..
-    } in backend.list(PREFIX)?
+    } in backend.list(crate::layout::SESSIONS)?
     {
         let marker = match backend.get(&name) {
             Ok(b) => Marker::decode(&b).ok(),
@@ -210,7 +209,7 @@ pub fn now_in(sessions: &[Seen], own: &str) -> i64 {
 
 /// `now_in` from one LIST, without reading any marker.
 pub fn store_now(backend: &Backend, own: &str) -> Result<i64> {
-    let listed = backend.list(PREFIX)?;
+    let listed = backend.list(crate::layout::SESSIONS)?;
     Ok(time_of(
         listed.iter().map(|l| (l.name.as_str(), l.modified_ns)),
         own,

@@ -90,22 +90,18 @@ impl Snapshot {
     }
 }
 
-pub fn snapshot_name(id: &Id) -> String {
-    format!("snapshots/{}", id.to_hex())
-}
-
 /// Write a snapshot: the commit point. Call only after `Repository::flush`.
 pub fn save(repo: &Repository, snap: &Snapshot) -> Result<Id> {
     let bytes = snap.encode();
     let id = Id::of_bytes(&bytes);
     crate::failpoint::hit("before-snapshot");
     repo.backend()
-        .put(&snapshot_name(&id), Bytes::from(bytes))?;
+        .put(&crate::layout::snapshot(&id), Bytes::from(bytes))?;
     Ok(id)
 }
 
 pub fn load(repo: &Repository, id: &Id) -> Result<Snapshot> {
-    let bytes = repo.backend().get(&snapshot_name(id))?;
+    let bytes = repo.backend().get(&crate::layout::snapshot(id))?;
     if Id::of_bytes(&bytes) != *id {
         return Err(Error::corrupt(
             format!("snapshot {id}"),
@@ -121,9 +117,8 @@ pub fn load(repo: &Repository, id: &Id) -> Result<Snapshot> {
 /// Every snapshot id, without loading them.
 pub fn list_ids(repo: &Repository) -> Result<Vec<Id>> {
     let mut out = Vec::new();
-    for l in repo.backend().list("snapshots")? {
-        let hex = l.name.rsplit('/').next().unwrap_or_default();
-        match Id::from_hex(hex) {
+    for l in repo.backend().list(crate::layout::SNAPSHOTS)? {
+        match crate::layout::id_of(&l.name) {
             Some(id) => out.push(id),
             None => {
                 return Err(Error::corrupt(

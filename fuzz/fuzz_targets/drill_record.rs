@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = jarc::drill::DrillRecord::decode(data);
+    let _ = jarc::drill_record::DrillRecord::decode(data);
 });

@@ -182,7 +182,7 @@ pub const DRILL_CHECKS: [&str; 13] = [
 pub fn damage_blob(repo: &Path, blob: &jarc::Id) {
     let r = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
     let loc = r.index().lookup(blob).unwrap();
-    let path = repo.join(jarc::repo::pack_name(&loc.pack));
+    let path = repo.join(jarc::layout::pack(&loc.pack));
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[(loc.offset + loc.length / 2) as usize] ^= 0x20;
     std::fs::write(&path, &bytes).unwrap();

@@ -1,0 +1,391 @@
+//! The fast unit tier: the repository and the commands (backup, restore,
+//! forget, prune, check) run on object_store's in-memory store, wrapped in
+//! the fault-injecting store, so that what a failed PUT, a short GET, a
+//! reordered LIST or two writers at once do to a repository is proven in
+//! seconds by `cargo test -p jarc-engine --lib`. The integration tests in
+//! `tests/` prove the same commands against real disks and real servers.
+
+use crate::backend::Backend;
+use crate::backup::{backup_media, BackupOptions, BackupSummary};
+use crate::check::{check, CheckReport};
+use crate::config::Config;
+use crate::fault_store::FaultStore;
+use crate::pack::BlobKind;
+use crate::progress::Silent;
+use crate::prune::{prune, PruneOptions};
+use crate::restore::{restore_media, RestoreOptions, RestoreSummary};
+use crate::snapshot;
+use crate::source::dir::DirSource;
+use crate::{Error, Id, Repository};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Fixture {
+    store: Arc<FaultStore>,
+    backend: Backend,
+    dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let store = Arc::new(FaultStore::new(Arc::new(
+        object_store::memory::InMemory::new(),
+    )));
+    let backend = Backend::from_store(store.clone(), "memory:unit").unwrap();
+    Repository::init_in(backend.clone(), Config::new_random()).unwrap();
+    Fixture {
+        store,
+        backend,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Deterministic incompressible bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+impl Fixture {
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn open(&self, command: &str, writer: bool) -> Repository {
+        Repository::open_in(self.backend.clone(), Some((command, writer))).unwrap()
+    }
+
+    fn backup(&self, src: &Path) -> crate::Result<BackupSummary> {
+        let repo = Repository::open_in(self.backend.clone(), Some(("backup", true)))?;
+        let opts = BackupOptions {
+            hostname: Some("unit".into()),
+            ..Default::default()
+        };
+        backup_media(&repo, &DirSource::new(src)?, &opts, &Silent)
+    }
+
+    /// Restore a snapshot's media; what could not be restored fails it.
+    fn restore(&self, id: &Id, out: &Path) -> crate::Result<()> {
+        let s = self.restore_some(id, out)?;
+        assert!(s.failed.is_empty(), "{:?}", s.failed);
+        Ok(())
+    }
+
+    fn restore_some(&self, id: &Id, out: &Path) -> crate::Result<RestoreSummary> {
+        let repo = self.open("restore", false);
+        let snap = snapshot::load(&repo, id)?;
+        restore_media(&repo, &snap, out, &RestoreOptions::default(), &Silent)
+    }
+
+    fn check(&self, read_data: bool) -> CheckReport {
+        check(&self.open("check", false), read_data, &Silent).unwrap()
+    }
+
+    fn snapshots(&self) -> Vec<Id> {
+        snapshot::list_ids(&self.open("snapshots", false)).unwrap()
+    }
+
+    /// Every object but session markers (which come and go with each
+    /// command), by name, with its bytes.
+    fn objects(&self) -> BTreeMap<String, Vec<u8>> {
+        self.backend
+            .list("")
+            .unwrap()
+            .into_iter()
+            .filter(|l| !l.name.starts_with("sessions/"))
+            .map(|l| {
+                let bytes = self.backend.get(&l.name).unwrap().to_vec();
+                (l.name, bytes)
+            })
+            .collect()
+    }
+}
+
+fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) {
+    for (name, bytes) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+}
+
+/// Relative path → content of every file under `dir`.
+fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn site(f: &Fixture) -> std::path::PathBuf {
+    let src = f.path("src");
+    write_files(
+        &src,
+        &[
+            ("a.bin", noise(1, 3 << 20)),
+            ("sub/b.bin", noise(2, 700_000)),
+            ("sub/c.txt", b"hello".to_vec()),
+            ("empty", Vec::new()),
+        ],
+    );
+    src
+}
+
+#[test]
+fn blobs_round_trip_through_a_reopened_repository() {
+    let f = fixture();
+    let repo = f.open("unit", true);
+    let data = noise(7, 100_000);
+    let (a, new_a) = repo.save_blob(BlobKind::Data, &data).unwrap();
+    let (t, _) = repo.save_blob(BlobKind::Tree, b"node").unwrap();
+    let (again, new_again) = repo.save_blob(BlobKind::Data, &data).unwrap();
+    assert!(new_a && !new_again && again == a);
+    repo.flush().unwrap();
+    drop(repo);
+    let repo = f.open("unit", false);
+    assert_eq!(repo.index().len(), 2);
+    assert_eq!(repo.load_blob(&a).unwrap(), data);
+    assert_eq!(repo.load_blob(&t).unwrap(), b"node");
+}
+
+#[test]
+fn backup_restores_identically_and_an_unchanged_rerun_stores_nothing() {
+    let f = fixture();
+    let src = site(&f);
+    let first = f.backup(&src).unwrap();
+    assert_eq!(first.summary.files, 4);
+    let second = f.backup(&src).unwrap();
+    assert_eq!(second.parent, Some(first.snapshot));
+    assert_eq!(
+        (second.summary.blobs_new, second.summary.bytes_new_stored),
+        (0, 0)
+    );
+    let out = f.path("out");
+    f.restore(&second.snapshot, &out).unwrap();
+    assert_eq!(contents(&out), contents(&src));
+    let c = f.check(true);
+    assert!(c.ok(), "{c:?}");
+    assert_eq!(c.snapshots, 2);
+}
+
+#[test]
+fn forget_then_prune_frees_only_what_the_forgotten_snapshot_held() {
+    let f = fixture();
+    let src = site(&f);
+    let old = f.backup(&src).unwrap();
+    write_files(&src, &[("a.bin", noise(3, 3 << 20))]);
+    let new = f.backup(&src).unwrap();
+    let repo = f.open("forget", false);
+    crate::forget::remove(&repo, &[old.snapshot]).unwrap();
+    drop(repo);
+    let repo = f.open("prune", false);
+    let opts = PruneOptions {
+        max_unused_permille: 0,
+        ..Default::default()
+    };
+    let r = prune(&repo, &opts, &Silent).unwrap();
+    drop(repo);
+    // The first a.bin (3 MiB of noise) is what only the old snapshot held.
+    assert!(r.bytes_freed >= 3 << 20, "{r:?}");
+    assert_eq!(f.snapshots(), vec![new.snapshot]);
+    let c = f.check(true);
+    assert!(c.ok(), "{c:?}");
+    let out = f.path("out");
+    f.restore(&new.snapshot, &out).unwrap();
+    assert_eq!(contents(&out), contents(&src));
+}
+
+/// A backup whose every PUT can fail, one at a time: each failure leaves
+/// the repository as it was (same objects, same snapshots, clean check),
+/// and the next backup succeeds and restores byte-identical.
+#[test]
+fn a_failed_put_anywhere_in_a_backup_leaves_the_repository_as_it_was() {
+    let f = fixture();
+    let src = site(&f);
+    let base = f.backup(&src).unwrap();
+    write_files(&src, &[("new.bin", noise(9, 1 << 20))]);
+    // Count the PUTs of the run to sweep, on a copy of the state.
+    let before = f.objects();
+    let probe = {
+        let g = fixture();
+        for (name, bytes) in &before {
+            g.backend.put(name, bytes.clone().into()).unwrap();
+        }
+        g.store.fail_put(0);
+        g.backup(&src).unwrap();
+        g.store.puts()
+    };
+    assert!(probe >= 4, "only {probe} PUTs in a backup");
+    for n in 1..=probe {
+        f.store.fail_put(n);
+        let e = f
+            .backup(&src)
+            .expect_err(&format!("PUT {n} of {probe} failed"));
+        assert!(e.to_string().contains("injected fault"), "PUT {n}: {e}");
+        f.store.fail_put(0);
+        assert_eq!(f.snapshots(), vec![base.snapshot], "PUT {n} of {probe}");
+        // What was there is untouched; what the failed run added can only
+        // be packs and index files no snapshot needs (prune's to free).
+        let now = f.objects();
+        for (name, bytes) in &before {
+            assert!(now.get(name) == Some(bytes), "PUT {n}: {name} changed");
+        }
+        let added: Vec<&String> = now.keys().filter(|k| !before.contains_key(*k)).collect();
+        assert!(
+            added
+                .iter()
+                .all(|k| k.starts_with("data/") || k.starts_with("index/")),
+            "PUT {n} of {probe} left {added:?}"
+        );
+        let c = f.check(false);
+        assert!(c.ok(), "PUT {n}: {c:?}");
+    }
+    let c = f.check(true);
+    assert!(c.ok(), "{c:?}");
+    let last = f.backup(&src).unwrap();
+    let out = f.path("out");
+    f.restore(&last.snapshot, &out).unwrap();
+    assert_eq!(contents(&out), contents(&src));
+}
+
+#[test]
+fn a_short_read_of_a_pack_is_named_and_blamed_on_that_pack() {
+    let f = fixture();
+    let src = site(&f);
+    let s = f.backup(&src).unwrap();
+    let repo = f.open("unit", false);
+    let a = crate::media::entries(&repo, &snapshot::load(&repo, &s.snapshot).unwrap()).unwrap();
+    let chunk = a
+        .iter()
+        .find(|(k, _)| k == "a.bin")
+        .and_then(|(_, e)| e.chunks.first().copied())
+        .unwrap();
+    let pack = repo.index().lookup(&chunk).unwrap().pack;
+    // The files with a chunk in that pack, which a short read of it costs.
+    let lost: Vec<String> = a
+        .iter()
+        .filter(|(_, e)| {
+            e.chunks
+                .iter()
+                .any(|c| repo.index().lookup(c).is_some_and(|l| l.pack == pack))
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    drop(repo);
+    let name = crate::layout::pack(&pack);
+    f.store.truncate_gets(&name);
+    // The restore writes what it can and names what it could not, each
+    // for that pack.
+    let out = f.path("out");
+    let r = f.restore_some(&s.snapshot, &out).unwrap();
+    let failed: Vec<String> = r.failed.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(failed, lost);
+    for (k, why) in &r.failed {
+        assert!(
+            why.contains(&name) && why.contains("short read"),
+            "{k}: {why}"
+        );
+    }
+    let mut want = contents(&src);
+    want.retain(|k, _| !lost.contains(k));
+    let mut got = contents(&out);
+    got.retain(|k, _| !lost.contains(k));
+    assert_eq!(got, want);
+    let c = f.check(true);
+    assert!(!c.ok());
+    assert!(
+        c.damage.iter().all(|d| d.pack == pack.to_hex()) && !c.damage.is_empty(),
+        "{:?}",
+        c.damage
+    );
+}
+
+#[test]
+fn listings_in_any_order_change_nothing() {
+    let f = fixture();
+    let src = site(&f);
+    let a = f.backup(&src).unwrap();
+    write_files(&src, &[("x", noise(5, 10_000))]);
+    let b = f.backup(&src).unwrap();
+    let forward = f.snapshots();
+    f.store.reverse_lists(true);
+    assert_eq!(f.snapshots(), forward);
+    assert_eq!(f.backend.list("").unwrap().len(), {
+        f.store.reverse_lists(false);
+        f.backend.list("").unwrap().len()
+    });
+    f.store.reverse_lists(true);
+    let mut ids = vec![a.snapshot, b.snapshot];
+    ids.sort();
+    assert_eq!(forward, ids);
+    let c = f.check(true);
+    assert!(c.ok(), "{c:?}");
+    let out = f.path("out");
+    f.restore(&b.snapshot, &out).unwrap();
+    assert_eq!(contents(&out), contents(&src));
+}
+
+/// Two backups into one repository at once, each request slowed so that
+/// they overlap for certain: the test asserts they did, then that both
+/// snapshots restore byte-identical.
+#[test]
+fn two_backups_at_once_both_commit() {
+    let f = fixture();
+    let (s1, s2) = (f.path("s1"), f.path("s2"));
+    for i in 0..6u64 {
+        let name = format!("f{i}");
+        write_files(&s1, &[(name.as_str(), noise(i, 300_000))]);
+        // Half shared, so both race to store the same chunks.
+        let seed = if i % 2 == 0 { i } else { 100 + i };
+        write_files(&s2, &[(name.as_str(), noise(seed, 300_000))]);
+    }
+    f.store.delay(Duration::from_millis(5));
+    let run = |src: &Path| {
+        let started = Instant::now();
+        let r = f.backup(src);
+        (started, Instant::now(), r)
+    };
+    let ((a0, a1, a), (b0, b1, b)) = std::thread::scope(|s| {
+        let ta = s.spawn(|| run(&s1));
+        let tb = s.spawn(|| run(&s2));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    f.store.delay(Duration::ZERO);
+    assert!(a0 < b1 && b0 < a1, "the two backups did not overlap");
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(f.snapshots().len(), 2);
+    let c = f.check(true);
+    assert!(c.ok(), "{c:?}");
+    for (src, s, n) in [(&s1, &a, "o1"), (&s2, &b, "o2")] {
+        let out = f.path(n);
+        f.restore(&s.snapshot, &out).unwrap();
+        assert_eq!(contents(&out), contents(src));
+    }
+}
+
+#[test]
+fn an_empty_store_is_not_a_repository() {
+    let b = Backend::memory("memory:empty").unwrap();
+    match Repository::open_in(b, None) {
+        Err(Error::NotARepository(l)) => assert_eq!(l, "memory:empty"),
+        other => panic!("{:?}", other.err()),
+    }
+}

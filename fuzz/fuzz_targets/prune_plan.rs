@@ -1,0 +1,7 @@
+//! Decoding arbitrary bytes as a prune plan must return an error, never panic or over-allocate.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = jarc::plan::Plan::decode(data);
+});
