@@ -585,7 +585,7 @@ fn sites_missing_objects_and_db_export_dumps() {
     let o = run(&repo, &["export", &id, "--output", &out("a.zip")]);
     assert_eq!(
         stderr(&o).lines().last().unwrap_or_default(),
-        format!("jarc: error: exporting snapshot {} to {}: the snapshot holds 2 sites; choose one with --site KEY|ID: {SITE} (key default), sit_02second (key blog)", &id[..8], out("a.zip"))
+        format!("jarc: error: exporting snapshot {} to {}: the snapshot holds 2 sites: {SITE} (key default), sit_02second (key blog); choose one with --site KEY|ID", &id[..8], out("a.zip"))
     );
     ok(
         &repo,

@@ -467,7 +467,7 @@ fn postgres_drill_passes_then_fails_on_a_damaged_table_and_drops_its_database() 
     let o = run(&repo, &["drill", "--scratch", scratch.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("this snapshot's database is Postgres: pass --target-database"),
+        stderr(&o).contains("this snapshot's database is Postgres; pass --target-database"),
         "{}",
         stderr(&o)
     );

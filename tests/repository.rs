@@ -396,6 +396,28 @@ fn restore_refuses_a_non_empty_target_without_overwrite() {
         stderr(&o)
     );
     assert_eq!(fs::read(out.join("a")).unwrap(), b"old");
+    // Under --json the error is one JSON document on stderr: its kind, the
+    // message, and the flag that gets past it.
+    let o = run(
+        &repo,
+        &[
+            "--json",
+            "restore",
+            "latest",
+            "--target",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let e: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(e["error"]["kind"], "target-not-empty");
+    assert_eq!(e["error"]["hint"], "pass --overwrite to write into it");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(&format!("restore target {} is not empty", out.display())),
+        "{message}"
+    );
     ok(
         &repo,
         &[

@@ -388,10 +388,11 @@ const DEFAULT_REPOSITORY: &str = "backups/jarc";
 fn main() -> ExitCode {
     quiet_closed_stdout();
     let cli = Cli::parse();
+    let json = cli.json;
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("jarc: error: {e:#}");
+            output::error(json, &e);
             ExitCode::from(1)
         }
     }

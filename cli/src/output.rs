@@ -601,8 +601,10 @@ pub fn drill(j: bool, outcomes: &[Outcome], single: bool) {
                     snapshot,
                     source,
                     error,
+                    hint,
                 } => json!({
-                    "snapshot": snapshot.to_hex(), "source": source, "passed": false, "error": error
+                    "snapshot": snapshot.to_hex(), "source": source, "passed": false,
+                    "error": with_hint(error, hint.as_ref())
                 }),
             })
             .collect();
@@ -629,10 +631,12 @@ pub fn drill(j: bool, outcomes: &[Outcome], single: bool) {
                 snapshot,
                 source,
                 error,
+                hint,
             } => {
                 println!(
-                    "drill of snapshot {} ({source}): FAILED: {error}",
-                    snapshot.short()
+                    "drill of snapshot {} ({source}): FAILED: {}",
+                    snapshot.short(),
+                    with_hint(error, hint.as_ref())
                 )
             }
         }
@@ -779,5 +783,60 @@ pub fn prune(j: bool, r: &jarc::prune::PruneReport, dry_run: bool) {
             p.short(),
             by.join(", ")
         );
+    }
+}
+
+/// A command's error on stderr: a line for people, or under --json one
+/// JSON document `{"error": {"kind", "message", "hint"}}`. The engine
+/// names the remedy; the flag that asks for it is the CLI's.
+pub fn error(j: bool, e: &anyhow::Error) {
+    let engine = e.chain().find_map(|c| c.downcast_ref::<jarc::Error>());
+    let hint = engine.and_then(jarc::Error::hint).map(|h| hint_text(&h));
+    let message = format!("{e:#}");
+    if j {
+        let kind = engine.map_or("error", jarc::Error::kind);
+        eprintln!(
+            "{}",
+            json!({ "error": { "kind": kind, "message": message, "hint": hint } })
+        );
+        return;
+    }
+    match hint {
+        Some(h) => eprintln!("jarc: error: {message}; {h}"),
+        None => eprintln!("jarc: error: {message}"),
+    }
+}
+
+/// An engine error's message with the CLI's remedy appended.
+pub fn with_hint(message: &str, hint: Option<&jarc::error::Hint>) -> String {
+    match hint {
+        Some(h) => format!("{message}; {}", hint_text(h)),
+        None => message.to_string(),
+    }
+}
+
+/// What to type to get past a refusal the engine explained.
+pub fn hint_text(h: &jarc::error::Hint) -> String {
+    use jarc::error::Hint;
+    match h {
+        Hint::Init(location) => format!("create one with `jarc init --repo {location}`"),
+        Hint::Overwrite => "pass --overwrite to write into it".into(),
+        Hint::AllowMissingObjects => "pass --allow-missing-objects to go on without them".into(),
+        Hint::AllowEmpty => "pass --allow-empty to go on all the same".into(),
+        Hint::Force => "pass --force to forget it".into(),
+        Hint::ConfirmReplace => "pass --replace to confirm".into(),
+        Hint::ContentOnly => {
+            "use --content --replace to restore content into a live site".into()
+        }
+        Hint::ContentOnlyOrExport => "restore it into an existing Jant database with --content --replace, or write it out with `jarc export`".into(),
+        Hint::ChooseSite => "choose one with --site KEY|ID".into(),
+        Hint::SiteId => "pass --site-id ID to say which site its rows belong to".into(),
+        Hint::TargetDirectory => "restore it with --target DIR".into(),
+        Hint::TargetDatabase => "restore it with --target-database postgres://…".into(),
+        Hint::TargetDataDir => "restore it with --target-data-dir DIR".into(),
+        Hint::ScratchDatabase => "pass --target-database postgres://… naming a server where jarc may create and drop a scratch database".into(),
+        Hint::SnapshotOrAllSources => "name a snapshot, or use --all-sources".into(),
+        Hint::RetentionPolicy => "pass at least one --keep-* option, or snapshot ids".into(),
+        Hint::MediaDirectory => "pass --media DIR or set STORAGE_DRIVER to local or s3".into(),
     }
 }

@@ -154,11 +154,14 @@ pub fn backup_site(
                 .filter(|(n, _)| n.starts_with(crate::schema::ROWS_ROOT_PREFIX))
                 .count();
             if cap.summary.tables == 0 && had > 0 && !opts.allow_empty_database {
-                return Err(Error::Invalid(format!(
-                    "the database {} holds no tables, but the previous snapshot of this source ({}) held {had}; nothing was recorded (a lost or replaced database file?). To record an empty database all the same, allow it explicitly",
-                    info.description,
-                    pid.short()
-                )));
+                return Err(Error::refused(
+                    format!(
+                        "the database {} holds no tables, but the previous snapshot of this source ({}) held {had}; nothing was recorded (a lost or replaced database file?)",
+                        info.description,
+                        pid.short()
+                    ),
+                    crate::error::Hint::AllowEmpty,
+                ));
             }
         }
         tree_nodes_new += cap.tree_nodes_new;

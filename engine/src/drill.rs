@@ -121,7 +121,7 @@ fn with_database(url: &str, name: &str) -> Result<String> {
             String::new()
         };
         Error::Invalid(format!(
-            "--target-database {shown}expected a URL postgres://user:password@host:port/database"
+            "target database {shown}expected a URL postgres://user:password@host:port/database"
         ))
     };
     let scheme_end = url.find("://").ok_or_else(bad)?;
@@ -167,8 +167,9 @@ impl Scratch {
         };
         if want_pg {
             let admin = opts.target_database.clone().ok_or_else(|| {
-                Error::Invalid(
-                    "this snapshot's database is Postgres: pass --target-database postgres://… naming a server where jarc may create and drop a scratch database".into(),
+                Error::refused(
+                    "this snapshot's database is Postgres",
+                    crate::error::Hint::ScratchDatabase,
                 )
             })?;
             let name = format!("jarc_drill_{tag}_{}", std::process::id());
@@ -285,6 +286,8 @@ pub enum Outcome {
         snapshot: Id,
         source: String,
         error: String,
+        /// What the caller could do about it (see `Error::hint`).
+        hint: Option<crate::error::Hint>,
     },
 }
 
@@ -314,6 +317,7 @@ pub fn drill_sources(
                     snapshot: id,
                     source,
                     error: e.to_string(),
+                    hint: e.hint(),
                 },
             },
         );
@@ -1122,17 +1126,21 @@ pub fn default_snapshot(repo: &Repository, db: Option<&SourceInfo>) -> Result<(I
     }
     match sites.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(Error::Invalid(
-            "the repository holds no site backup; name a snapshot, or use --all-sources".into(),
+        [] => Err(Error::refused(
+            "the repository holds no site backup",
+            crate::error::Hint::SnapshotOrAllSources,
         )),
-        many => Err(Error::Invalid(format!(
-            "the repository holds backups of {} sites ({}); name a snapshot, or use --all-sources",
-            many.len(),
-            many.iter()
-                .map(|(_, s)| s.source.description.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ))),
+        many => Err(Error::refused(
+            format!(
+                "the repository holds backups of {} sites ({})",
+                many.len(),
+                many.iter()
+                    .map(|(_, s)| s.source.description.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            crate::error::Hint::SnapshotOrAllSources,
+        )),
     }
 }
 

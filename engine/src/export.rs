@@ -86,10 +86,13 @@ fn refuse_unimportable(
         .map(|t| t.rows.len())
         .sum();
     if content_rows == 0 && !allow_empty {
-        return Err(Error::Invalid(format!(
-            "the snapshot holds no content rows (posts, collections, media, …) for site {} (key {}); Jant's --replace import of such an archive deletes the site's content, so none was written (to write it all the same, allow an empty archive explicitly)",
-            site.id, site.key
-        )));
+        return Err(Error::refused(
+            format!(
+                "the snapshot holds no content rows (posts, collections, media, …) for site {} (key {}); Jant's --replace import of such an archive deletes the site's content, so none was written",
+                site.id, site.key
+            ),
+            crate::error::Hint::AllowEmpty,
+        ));
     }
     let columns: Vec<Vec<&str>> = rows.iter().map(|t| t.table.value_columns()).collect();
     let views: Vec<rules::RuleTable> = rows
@@ -190,11 +193,10 @@ fn choose_site(all: Vec<Site>, wanted: Option<&str>) -> Result<Site> {
                 "the snapshot's database holds no site row, so there is no site to export".into(),
             )),
             1 => Ok(all[0].clone()),
-            _ => Err(Error::Invalid(format!(
-                "the snapshot holds {} sites; choose one with --site KEY|ID: {}",
-                all.len(),
-                list(&all)
-            ))),
+            _ => Err(Error::refused(
+                format!("the snapshot holds {} sites: {}", all.len(), list(&all)),
+                crate::error::Hint::ChooseSite,
+            )),
         },
     }
 }
@@ -526,11 +528,19 @@ pub fn export_archive(
         }
     }
     if !missing.is_empty() && !opts.allow_missing_objects {
-        return Err(Error::Invalid(format!(
-            "{} object(s) named by the site's media rows are missing from the snapshot: {}; pass --allow-missing-objects to export without them",
-            missing.len(),
-            missing.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
-        )));
+        return Err(Error::refused(
+            format!(
+                "{} object(s) named by the site's media rows are missing from the snapshot: {}",
+                missing.len(),
+                missing
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            crate::error::Hint::AllowMissingObjects,
+        ));
     }
     objects.sort_by(|a, b| js_order(&a.key, &b.key));
     let object_bytes: u64 = objects.iter().map(|o| o.entry.size).sum();

@@ -65,7 +65,7 @@ impl GroupBy {
                 "tags" => g.tags = true,
                 other => {
                     return Err(Error::Invalid(format!(
-                        "--group-by: unknown field {other:?} (expected source, host, tags)"
+                        "unknown grouping field {other:?} (expected source, host, tags)"
                     )))
                 }
             }
@@ -189,8 +189,9 @@ pub fn apply(
     force: bool,
 ) -> Result<Vec<Group>> {
     if policy.is_empty() {
-        return Err(Error::Invalid(
-            "no retention policy given: pass at least one --keep-* option, or snapshot ids".into(),
+        return Err(Error::refused(
+            "no retention policy given",
+            crate::error::Hint::RetentionPolicy,
         ));
     }
     let newest = newest_per_source(snaps);
@@ -240,7 +241,7 @@ pub fn apply(
                 .get(&(s.source.kind.clone(), s.source.id.clone()))
                 .is_some_and(|n| n.1 == *id);
             if reasons.is_empty() && is_newest && !force {
-                reasons.push("newest of its source (--force to forget)".to_string());
+                reasons.push("newest of its source (kept unless forced)".to_string());
             }
             decisions.push(Decision {
                 id: *id,
@@ -263,10 +264,10 @@ pub fn check_ids(snaps: &[(Id, Snapshot)], ids: &[Id], force: bool) -> Result<()
     let newest = newest_per_source(snaps);
     for id in ids {
         if let Some(((kind, src), _)) = newest.iter().find(|(_, n)| n.1 == *id) {
-            return Err(Error::Invalid(format!(
-                "snapshot {} is the newest of {kind} {src}; pass --force to forget it",
-                id.short()
-            )));
+            return Err(Error::refused(
+                format!("snapshot {} is the newest of {kind} {src}", id.short()),
+                crate::error::Hint::Force,
+            ));
         }
     }
     Ok(())
@@ -490,7 +491,7 @@ mod tests {
             [
                 "last",
                 "",
-                "newest of its source (--force to forget)",
+                "newest of its source (kept unless forced)",
                 "",
                 ""
             ]
@@ -510,9 +511,18 @@ mod tests {
         );
         assert!(matches!(
             apply(&snaps, &Policy::default(), GroupBy::default(), false),
-            Err(Error::Invalid(_))
+            Err(Error::Refused {
+                hint: crate::error::Hint::RetentionPolicy,
+                ..
+            })
         ));
-        assert!(check_ids(&snaps, &[snaps[4].0], false).is_err());
+        assert!(matches!(
+            check_ids(&snaps, &[snaps[4].0], false),
+            Err(Error::Refused {
+                hint: crate::error::Hint::Force,
+                ..
+            })
+        ));
         assert!(check_ids(&snaps, &[snaps[3].0], false).is_ok());
         assert!(GroupBy::parse("source,colour").is_err());
     }

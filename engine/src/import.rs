@@ -111,12 +111,20 @@ fn table_counts(dump: &Dump) -> Vec<(String, u64)> {
 }
 
 fn missing_error(path: &Path, missing: &[String]) -> Error {
-    Error::Invalid(format!(
-        "{}: {} object(s) named by media rows are not in objects/: {}; pass --allow-missing-objects to import without them; nothing was imported",
-        path.display(),
-        missing.len(),
-        missing.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
-    ))
+    Error::refused(
+        format!(
+            "{}: nothing was imported: {} object(s) named by media rows are not in objects/: {}",
+            path.display(),
+            missing.len(),
+            missing
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        crate::error::Hint::AllowMissingObjects,
+    )
 }
 
 /// Every rule Jant's importer (and its replay) applies beyond the parser:
@@ -163,10 +171,13 @@ pub fn import_archive(
             key: opts.site_key.clone().unwrap_or_else(|| "default".into()),
         },
         (None, None) => {
-            return Err(Error::Invalid(format!(
-                "{}: this archive predates sites (its meta.json names none); pass --site-id ID to say which site its rows belong to; nothing was imported",
+            return Err(Error::refused(
+                format!(
+                "{}: nothing was imported: this archive predates sites (its meta.json names none)",
                 path.display()
-            )))
+            ),
+                crate::error::Hint::SiteId,
+            ))
         }
     };
     let rules = Rules::Snapshot {

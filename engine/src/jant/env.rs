@@ -191,23 +191,23 @@ fn discover_raw(env: &Env, cwd: &Path) -> Result<Site> {
         (None, None) => Database::Sqlite(data_dir.join("jant.sqlite")),
     };
     let driver = env.get("STORAGE_DRIVER").unwrap_or("local");
-    let storage = match driver {
-        "local" => Storage::Local(match env.get("LOCAL_STORAGE_PATH") {
-            Some(p) => cwd.join(p),
-            None => data_dir.join("media"),
-        }),
-        "s3" => Storage::S3(s3_config(env, None)?),
-        "r2" => {
-            return Err(Error::Invalid(
-                "STORAGE_DRIVER=r2 is a Cloudflare Workers binding, which a Node site cannot use; pass --media DIR or set STORAGE_DRIVER to local or s3".into(),
-            ))
-        }
-        other => {
-            return Err(Error::Invalid(format!(
-                "STORAGE_DRIVER={other:?} is not one of local, s3, r2"
-            )))
-        }
-    };
+    let storage =
+        match driver {
+            "local" => Storage::Local(match env.get("LOCAL_STORAGE_PATH") {
+                Some(p) => cwd.join(p),
+                None => data_dir.join("media"),
+            }),
+            "s3" => Storage::S3(s3_config(env, None)?),
+            "r2" => return Err(Error::refused(
+                "STORAGE_DRIVER=r2 is a Cloudflare Workers binding, which a Node site cannot use",
+                crate::error::Hint::MediaDirectory,
+            )),
+            other => {
+                return Err(Error::Invalid(format!(
+                    "STORAGE_DRIVER={other:?} is not one of local, s3, r2"
+                )))
+            }
+        };
     Ok(Site {
         data_dir,
         database,

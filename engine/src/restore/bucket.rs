@@ -37,11 +37,14 @@ pub fn restore_to_bucket(
         target.list("")?.into_iter().map(|l| l.name).collect()
     };
     if !opts.overwrite && !opts.keep_existing && !existing.is_empty() {
-        return Err(Error::Invalid(format!(
-            "target bucket {} is not empty ({} objects); pass --overwrite to write into it",
-            target.location(),
-            existing.len()
-        )));
+        return Err(Error::refused(
+            format!(
+                "target bucket {} is not empty ({} objects)",
+                target.location(),
+                existing.len()
+            ),
+            crate::error::Hint::Overwrite,
+        ));
     }
     // A live bucket: Jant never rewrites an object under the same key.
     entries.retain(|(k, _)| !existing.contains(k));

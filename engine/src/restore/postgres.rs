@@ -144,10 +144,13 @@ fn ensure_blank(pg: &PgClient) -> Result<()> {
         0,
     )?;
     if existing > 0 {
-        return Err(Error::Invalid(format!(
-            "{}: the target database is not empty ({existing} tables, views or sequences); a full restore needs an empty database (use --content --replace to restore content into a live site)",
-            pg.name
-        )));
+        return Err(Error::refused(
+            format!(
+                "{}: the target database is not empty ({existing} tables, views or sequences); a full restore needs an empty database",
+                pg.name
+            ),
+            crate::error::Hint::ContentOnly,
+        ));
     }
     Ok(())
 }

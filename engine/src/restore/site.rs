@@ -6,7 +6,7 @@
 use super::sqlite::DbRestoreSummary;
 use super::{restore_media, RestoreOptions, RestoreSummary};
 use crate::database;
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, Result};
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::snapshot::Snapshot;
@@ -99,33 +99,37 @@ pub fn restore_site(
     progress: &dyn Progress,
 ) -> Result<SiteRestoreSummary> {
     if !database::has_database(snap) {
-        return Err(Error::Invalid(
-            "this snapshot holds no database (a media-only backup); restore it with --target DIR"
-                .into(),
+        return Err(Error::refused(
+            "this snapshot holds no database (a media-only backup)",
+            Hint::TargetDirectory,
         ));
     }
     let dialect = snapshot_dialect(snap);
     match (dialect, db) {
         ("sqlite", DatabaseTarget::Sqlite(_)) | ("pg", DatabaseTarget::Postgres(_)) => {}
         (d, DatabaseTarget::Sqlite(_)) => {
-            return Err(Error::Invalid(format!(
-                "the snapshot's database is {d}; restore it with --target-database postgres://…, not into SQLite"
-            )))
+            return Err(Error::refused(
+                format!("the snapshot's database is {d}, not SQLite"),
+                Hint::TargetDatabase,
+            ))
         }
         (d, DatabaseTarget::Postgres(_)) => {
-            return Err(Error::Invalid(format!(
-                "the snapshot's database is {d}; restore it with --target-data-dir, not into Postgres"
-            )))
+            return Err(Error::refused(
+                format!("the snapshot's database is {d}, not Postgres"),
+                Hint::TargetDataDir,
+            ))
         }
     }
     if !opts.content_only && database::extra(snap, crate::jant::meta::EXTRA_ORIGIN).is_some() {
-        return Err(Error::Invalid(
-            "this snapshot was imported from a Jant archive or dump, which holds rows but not the schema to create tables from; restore it into an existing Jant database with --content --replace, or write it out with `jarc export`".into(),
+        return Err(Error::refused(
+            "this snapshot was imported from a Jant archive or dump, which holds rows but not the schema to create tables from",
+            Hint::ContentOnlyOrExport,
         ));
     }
     if opts.content_only && !opts.replace {
-        return Err(Error::Invalid(
-            "a content-only restore deletes and rewrites the site's posts, collections, media rows and settings; pass --replace to confirm".into(),
+        return Err(Error::refused(
+            "a content-only restore deletes and rewrites the site's posts, collections, media rows and settings",
+            Hint::ConfirmReplace,
         ));
     }
     let (referenced, missing) = missing_objects(repo, snap)?;

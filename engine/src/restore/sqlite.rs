@@ -66,10 +66,13 @@ pub(crate) fn insert_statement(table: &str, columns: &[&str]) -> String {
 /// A full restore writes a new database: refuse one that exists.
 pub fn ensure_blank(target: &Path) -> Result<()> {
     if target.exists() {
-        return Err(Error::Invalid(format!(
-            "{} already exists; a full restore needs a blank target (use --content --replace to restore content into a live site)",
-            target.display()
-        )));
+        return Err(Error::refused(
+            format!(
+                "{} already exists; a full restore needs a blank target",
+                target.display()
+            ),
+            crate::error::Hint::ContentOnly,
+        ));
     }
     Ok(())
 }
