@@ -9,15 +9,17 @@ use jarc::drill_record::DrillRecord;
 use jarc::export::{ExportSummary, SqlExportSummary};
 use jarc::import::ImportSummary;
 use jarc::media::{EntryKind, MediaEntry};
+use jarc::report;
 use jarc::restore::site::SiteRestoreSummary;
 use jarc::restore::RestoreSummary;
 use jarc::snapshot::Snapshot;
 use jarc::stats::Stats;
 use jarc::Id;
-use serde_json::json;
 use std::collections::HashMap;
 
-fn print_json(v: &serde_json::Value) {
+/// One JSON document on stdout: a report from `jarc::report` or a
+/// command's own serde report, as it is.
+fn print_json(v: &impl serde::Serialize) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
@@ -43,16 +45,11 @@ pub fn time(ns: i64) -> String {
     t.format(&f).unwrap_or_default()
 }
 
-fn rfc3339(ns: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 pub fn init(j: bool, location: &str) {
     if j {
-        print_json(&json!({ "created": location }));
+        print_json(&report::Created {
+            created: location.to_string(),
+        });
     } else {
         println!("created jarc repository at {location}");
     }
@@ -70,7 +67,7 @@ pub fn note(j: bool, line: &str) {
 
 pub fn backup(j: bool, s: &BackupSummary) {
     if j {
-        print_json(&serde_json::to_value(s).unwrap_or_default());
+        print_json(s);
         return;
     }
     for w in &s.warnings {
@@ -123,19 +120,6 @@ pub fn backup(j: bool, s: &BackupSummary) {
     }
 }
 
-fn snap_json(id: &Id, s: &Snapshot) -> serde_json::Value {
-    json!({
-        "id": id.to_hex(),
-        "short_id": id.short(),
-        "time": rfc3339(s.time_ns),
-        "hostname": s.hostname,
-        "tags": s.tags,
-        "source": s.source,
-        "parent": s.parent.map(|p| p.to_hex()),
-        "summary": s.summary,
-    })
-}
-
 /// When a snapshot was last drilled, for the listing.
 fn drilled(d: Option<&(i64, bool)>) -> String {
     match d {
@@ -147,17 +131,7 @@ fn drilled(d: Option<&(i64, bool)>) -> String {
 
 pub fn snapshots(j: bool, list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bool)>) {
     if j {
-        print_json(&json!(list
-            .iter()
-            .map(|(i, s)| {
-                let mut v = snap_json(i, s);
-                v["last_drill"] = match drills.get(i) {
-                    Some((t, passed)) => json!({ "time": rfc3339(*t), "passed": passed }),
-                    None => serde_json::Value::Null,
-                };
-                v
-            })
-            .collect::<Vec<_>>()));
+        print_json(&report::snapshots(list, drills));
         return;
     }
     println!(
@@ -184,28 +158,9 @@ pub fn snapshots(j: bool, list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bo
     println!("{} snapshots", list.len());
 }
 
-fn kind(k: EntryKind) -> &'static str {
-    match k {
-        EntryKind::File => "file",
-        EntryKind::Dir => "dir",
-        EntryKind::Symlink => "symlink",
-    }
-}
-
 pub fn ls(j: bool, entries: &[(String, MediaEntry)]) {
     if j {
-        let v: Vec<_> = entries
-            .iter()
-            .map(|(k, e)| {
-                json!({
-                    "key": k, "type": kind(e.kind), "size": e.size, "mtime": rfc3339(e.mtime_ns),
-                    "mode": format!("{:o}", e.mode), "content": e.content.to_hex(),
-                    "chunks": e.chunks.len(),
-                    "meta": e.meta.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-                })
-            })
-            .collect();
-        print_json(&json!(v));
+        print_json(&report::ls(entries));
         return;
     }
     for (k, e) in entries {
@@ -216,10 +171,11 @@ pub fn ls(j: bool, entries: &[(String, MediaEntry)]) {
 
 pub fn diff(j: bool, a: &Id, b: &Id, d: &DiffReport) {
     if j {
-        print_json(&json!({
-            "from": a.to_hex(), "to": b.to_hex(), "media": d.media,
-            "tables": d.tables, "cost": d.cost,
-        }));
+        print_json(&report::Diff {
+            from: a.to_hex(),
+            to: b.to_hex(),
+            report: d,
+        });
         return;
     }
     for t in &d.tables {
@@ -270,7 +226,11 @@ pub fn diff(j: bool, a: &Id, b: &Id, d: &DiffReport) {
 
 pub fn restore(j: bool, id: &Id, target: &str, s: &RestoreSummary) {
     if j {
-        print_json(&json!({ "snapshot": id.to_hex(), "target": target, "summary": s }));
+        print_json(&report::Restored {
+            snapshot: id.to_hex(),
+            target,
+            summary: s,
+        });
         return;
     }
     println!(
@@ -291,7 +251,7 @@ pub fn restore(j: bool, id: &Id, target: &str, s: &RestoreSummary) {
 
 pub fn check(j: bool, r: &CheckReport) {
     if j {
-        print_json(&json!({ "ok": r.ok(), "report": r }));
+        print_json(&report::Check::of(r));
         return;
     }
     for w in &r.warnings {
@@ -325,7 +285,7 @@ pub fn check(j: bool, r: &CheckReport) {
 
 pub fn stats(j: bool, s: &Stats) {
     if j {
-        print_json(&serde_json::to_value(s).unwrap_or_default());
+        print_json(s);
         return;
     }
     println!("snapshots:          {}", s.snapshots);
@@ -355,7 +315,9 @@ pub fn stats(j: bool, s: &Stats) {
 
 pub fn missing(j: bool, keys: &[String]) {
     if j {
-        print_json(&json!({ "missing_objects": keys }));
+        print_json(&report::Missing {
+            missing_objects: keys,
+        });
         return;
     }
     println!(
@@ -369,7 +331,11 @@ pub fn missing(j: bool, keys: &[String]) {
 
 pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
     if j {
-        print_json(&json!({ "snapshot": id.to_hex(), "target": target, "summary": s }));
+        print_json(&report::Restored {
+            snapshot: id.to_hex(),
+            target,
+            summary: s,
+        });
         return;
     }
     if !s.missing_objects.is_empty() {
@@ -443,7 +409,7 @@ fn first_ten(keys: &[String]) -> String {
 
 pub fn export(j: bool, id: &Id, s: &ExportSummary) {
     if j {
-        print_json(&serde_json::to_value(s).unwrap_or_default());
+        print_json(s);
         return;
     }
     println!(
@@ -474,7 +440,7 @@ pub fn export(j: bool, id: &Id, s: &ExportSummary) {
 
 pub fn export_sql(j: bool, id: &Id, s: &SqlExportSummary) {
     if j {
-        print_json(&serde_json::to_value(s).unwrap_or_default());
+        print_json(s);
         return;
     }
     println!(
@@ -489,7 +455,7 @@ pub fn export_sql(j: bool, id: &Id, s: &SqlExportSummary) {
 
 pub fn import(j: bool, s: &ImportSummary) {
     if j {
-        print_json(&serde_json::to_value(s).unwrap_or_default());
+        print_json(s);
         return;
     }
     if let (Some(id), Some(key)) = (&s.site_id, &s.site_key) {
@@ -586,31 +552,10 @@ fn drill_text(r: &DrillReport) {
 
 pub fn drill(j: bool, outcomes: &[Outcome], single: bool) {
     if j {
-        let v: Vec<serde_json::Value> = outcomes
-            .iter()
-            .map(|o| match o {
-                Outcome::Done(r) => serde_json::to_value(r).unwrap_or_default(),
-                Outcome::Skipped {
-                    snapshot,
-                    source,
-                    why,
-                } => json!({
-                    "snapshot": snapshot.to_hex(), "source": source, "skipped": why
-                }),
-                Outcome::Failed {
-                    snapshot,
-                    source,
-                    error,
-                    hint,
-                } => json!({
-                    "snapshot": snapshot.to_hex(), "source": source, "passed": false,
-                    "error": with_hint(error, hint.as_ref())
-                }),
-            })
-            .collect();
+        let v = report::drills(outcomes, with_hint);
         match (single, v.as_slice()) {
             (true, [one]) => print_json(one),
-            _ => print_json(&json!(v)),
+            _ => print_json(&v),
         }
         return;
     }
@@ -645,22 +590,7 @@ pub fn drill(j: bool, outcomes: &[Outcome], single: bool) {
 
 pub fn drill_history(j: bool, h: &[(Id, DrillRecord)]) {
     if j {
-        print_json(&json!(h
-            .iter()
-            .map(|(id, r)| json!({
-                "id": id.to_hex(),
-                "time": rfc3339(r.time_ns),
-                "snapshot": r.snapshot.to_hex(),
-                "hostname": r.hostname,
-                "passed": r.passed,
-                "rto_ms": r.rto_ms,
-                "snapshot_age_s": r.snapshot_age_s,
-                "target": r.target,
-                "checks": r.checks,
-                "failed": r.failed,
-                "jarc": r.jarc,
-            }))
-            .collect::<Vec<_>>()));
+        print_json(&report::drill_history(h));
         return;
     }
     println!(
@@ -693,9 +623,12 @@ pub fn forget(
     pruned: Option<&jarc::prune::PruneReport>,
 ) {
     if j {
-        print_json(
-            &json!({ "dry_run": dry_run, "groups": groups, "forget": gone, "prune": pruned }),
-        );
+        print_json(&report::Forget {
+            dry_run,
+            groups,
+            forget: gone,
+            prune: pruned,
+        });
         return;
     }
     let verb = if dry_run { "would forget" } else { "forget" };
@@ -727,7 +660,7 @@ pub fn forget(
 
 pub fn prune(j: bool, r: &jarc::prune::PruneReport, dry_run: bool) {
     if j {
-        print_json(&json!({ "dry_run": dry_run, "report": r }));
+        print_json(&report::Prune { dry_run, report: r });
         return;
     }
     println!(
@@ -795,10 +728,14 @@ pub fn error(j: bool, e: &anyhow::Error) {
     let message = format!("{e:#}");
     if j {
         let kind = engine.map_or("error", jarc::Error::kind);
-        eprintln!(
-            "{}",
-            json!({ "error": { "kind": kind, "message": message, "hint": hint } })
-        );
+        let doc = report::Failure {
+            error: report::FailureBody {
+                kind,
+                message,
+                hint,
+            },
+        };
+        eprintln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         return;
     }
     match hint {

@@ -75,7 +75,9 @@ pub struct DrillReport {
     pub snapshot: String,
     pub source: SourceInfo,
     pub snapshot_hostname: String,
+    #[serde(rename = "snapshot_time", serialize_with = "crate::util::ser_rfc3339")]
     pub snapshot_time_ns: i64,
+    #[serde(rename = "started", serialize_with = "crate::util::ser_rfc3339")]
     pub started_ns: i64,
     pub passed: bool,
     /// Start to a verified, usable database and media.

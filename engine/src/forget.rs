@@ -131,6 +131,7 @@ pub fn parse_duration(s: &str) -> Result<i64> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision {
     pub id: Id,
+    #[serde(rename = "time", serialize_with = "crate::util::ser_rfc3339")]
     pub time_ns: i64,
     pub keep: bool,
     /// Why it is kept (empty when it goes).

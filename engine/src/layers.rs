@@ -36,7 +36,7 @@ pub const LAYERS: [&[&str]; 7] = [
     &["source", "restore", "export", "capture"],
     // 6. Commands.
     &[
-        "backup", "check", "diff", "drill", "forget", "prune", "import", "stats", "demo",
+        "backup", "check", "diff", "drill", "forget", "prune", "import", "stats", "demo", "report",
     ],
 ];
 

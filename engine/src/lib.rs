@@ -51,6 +51,7 @@ pub mod progress;
 pub mod prune;
 pub mod refs;
 pub mod repo;
+pub mod report;
 pub mod restore;
 pub mod row;
 pub mod schema;

@@ -185,6 +185,23 @@ pub fn libpq_keywords(s: &str) -> Option<Vec<Keyword>> {
     (!out.is_empty()).then_some(out)
 }
 
+/// A time in nanoseconds since the epoch as RFC 3339, UTC: every time a
+/// report prints is in this form.
+pub fn rfc3339(ns: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// `#[serde(serialize_with)]` for nanosecond times in reports.
+pub fn ser_rfc3339<S: serde::Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*ns))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
