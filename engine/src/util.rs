@@ -202,6 +202,20 @@ pub fn ser_rfc3339<S: serde::Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Err
     s.serialize_str(&rfc3339(*ns))
 }
 
+/// A few names for a message, and how many more there are.
+pub fn first_few(items: &[String]) -> String {
+    let shown: Vec<&str> = items.iter().take(5).map(|s| s.as_str()).collect();
+    if items.len() > shown.len() {
+        format!(
+            "{} and {} more",
+            shown.join(", "),
+            items.len() - shown.len()
+        )
+    } else {
+        shown.join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

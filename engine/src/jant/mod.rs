@@ -7,6 +7,7 @@ pub mod env;
 pub mod meta;
 pub mod migrations;
 pub mod rules;
+pub mod spot_checks;
 pub mod sql;
 pub mod tables;
 
