@@ -6,7 +6,7 @@
 
 mod support;
 
-use jarc::demo;
+use jarc::demo::fixture as demo;
 use jarc::restore::content;
 use jarc::row::Value;
 use jarc::{snapshot, Repository};

@@ -5,7 +5,7 @@
 
 mod support;
 
-use jarc::demo;
+use jarc::demo::fixture as demo;
 use std::path::{Path, PathBuf};
 use support::*;
 

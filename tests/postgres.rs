@@ -5,7 +5,7 @@
 
 mod support;
 
-use jarc::demo::{self, verify};
+use jarc::demo::{fixture as demo, verify};
 use std::path::Path;
 use support::*;
 use tokio_postgres::NoTls;

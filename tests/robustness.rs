@@ -515,7 +515,7 @@ fn reading_commands_work_on_a_read_only_repository() {
         t.path().join("out"),
     );
     let data = src.join("data");
-    jarc::demo::create_sqlite_site(&data, 5).unwrap();
+    jarc::demo::fixture::create_sqlite_site(&data, 5).unwrap();
     init(&repo);
     ok(&repo, &["backup", "--data-dir", data.to_str().unwrap()]);
     // A repository is its owner's alone (0700/0600); shared read-only here,

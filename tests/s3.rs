@@ -554,7 +554,7 @@ fn a_bucket_site_restores_into_a_data_dir_with_jants_sidecars() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    jarc::demo::create_sqlite_site(&data, 3).unwrap();
+    jarc::demo::fixture::create_sqlite_site(&data, 3).unwrap();
     std::fs::remove_dir_all(data.join("media")).unwrap();
     let repo = dir.path().join("repo");
     let repo = repo.to_str().unwrap();

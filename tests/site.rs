@@ -4,7 +4,7 @@
 
 mod support;
 
-use jarc::demo::{self, verify};
+use jarc::demo::{fixture as demo, verify};
 use rusqlite::Connection;
 use std::path::Path;
 use std::process::Command;

@@ -243,7 +243,7 @@ fn index_memory(blobs: u64) -> Result<()> {
 }
 
 fn site_db(db: &Path, posts: u64) -> Result<()> {
-    jarc::demo::create_sqlite_db(db, posts as usize)?;
+    jarc::demo::fixture::create_sqlite_db(db, posts as usize)?;
     let c = rusqlite::Connection::open(db)?;
     c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
     let n: i64 = c.query_row("SELECT count(*) FROM post", [], |r| r.get(0))?;
@@ -254,7 +254,7 @@ fn site_db(db: &Path, posts: u64) -> Result<()> {
 /// Edit `edit` ‰ of the posts (spread over the table, as a night's edits
 /// are) and add `add` ‰ new ones.
 fn site_edit(db: &Path, edit: u64, add: u64) -> Result<()> {
-    let c = jarc::demo::open_site_db(db)?;
+    let c = jarc::demo::fixture::open_site_db(db)?;
     let n: i64 = c.query_row("SELECT count(*) FROM post", [], |r| r.get(0))?;
     let every = (1000 / edit.max(1)) as i64;
     c.execute_batch("BEGIN")?;
@@ -271,7 +271,7 @@ fn site_edit(db: &Path, edit: u64, add: u64) -> Result<()> {
     for i in 0..added {
         let id = format!("pst_8{i:06}");
         let body = format!("A new post number {i}: {}", "fresh words ".repeat(60));
-        st.execute([&id, jarc::demo::SITE_ID, &body])?;
+        st.execute([&id, jarc::demo::fixture::SITE_ID, &body])?;
     }
     drop(st);
     c.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE)")?;
@@ -303,8 +303,8 @@ fn rows_db(db: &Path, count: u64) -> Result<()> {
 /// all, each with its `media` row: 90 % of the bytes incompressible
 /// (.mp4/.jpg, which archives STORE), 10 % text (.txt, which they deflate).
 fn site_media(dir: &Path, mib: u64, files: u64) -> Result<()> {
-    jarc::demo::create_sqlite_site(dir, 500)?;
-    let c = jarc::demo::open_site_db(&dir.join("jant.sqlite"))?;
+    jarc::demo::fixture::create_sqlite_site(dir, 500)?;
+    let c = jarc::demo::fixture::open_site_db(&dir.join("jant.sqlite"))?;
     let total = mib << 20;
     let per = (total / files.max(1)) as usize;
     c.execute_batch("BEGIN")?;
@@ -318,7 +318,10 @@ fn site_media(dir: &Path, mib: u64, files: u64) -> Result<()> {
         } else {
             "jpg"
         };
-        let key = format!("media/{}/files/med_big{i:05}.{ext}", jarc::demo::SITE_ID);
+        let key = format!(
+            "media/{}/files/med_big{i:05}.{ext}",
+            jarc::demo::fixture::SITE_ID
+        );
         if text {
             let line = format!("line {i} of a transcript with {} ", WORDS.join(" "));
             let mut t = line.repeat(per / line.len() + 1).into_bytes();
@@ -335,7 +338,7 @@ fn site_media(dir: &Path, mib: u64, files: u64) -> Result<()> {
              VALUES (?1, ?2, NULL, ?3, ?3, ?4, ?5, ?6, 'local', 'a0', 'document', 1776000000, 1776000000)",
             rusqlite::params![
                 format!("med_big{i:05}"),
-                jarc::demo::SITE_ID,
+                jarc::demo::fixture::SITE_ID,
                 format!("med_big{i:05}.{ext}"),
                 if text { "text/plain" } else { "video/mp4" },
                 per as i64,

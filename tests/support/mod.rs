@@ -53,7 +53,7 @@ pub fn stderr(o: &Output) -> String {
 
 /// Deterministic pseudo-random bytes (incompressible, like JPEG/MP4).
 pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    jarc::demo::bytes(seed, len)
+    jarc::demo::fixture::bytes(seed, len)
 }
 
 pub fn write(path: &Path, data: &[u8]) {
