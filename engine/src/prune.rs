@@ -290,7 +290,6 @@ pub fn prune(
     repo.freeze();
     let before = repo.backend().requests.snapshot();
     let backend = repo.backend();
-    let hostname = crate::util::hostname();
     let own = repo.session_name().unwrap_or_default();
     let now0 = session::store_now(backend, &own)?;
     let idx = repo.index();
@@ -299,30 +298,83 @@ pub fn prune(
         packs: idx.packs().len() as u64,
         ..Default::default()
     };
-
     progress.phase("mark", 0);
+    let marked = mark_all(repo, &idx, &mut r)?;
+    let planned = plan(repo, &idx, &marked, opts, now0, &mut r)?;
+    if opts.dry_run {
+        r.staged_removed = planned.stale_staged.len() as u64;
+        r.staged_bytes_freed = planned.stale_staged.iter().map(|l| l.size).sum();
+    } else {
+        let unused_kept = planned.unused_kept;
+        let mine = commit_plan(repo, &idx, &marked, planned, progress, &mut r)?;
+        let ripe = ripe_plans(repo, mine, &own, &mut r)?;
+        if !ripe.is_empty() {
+            execute(repo, &idx, &marked, &ripe, unused_kept, progress, &mut r)?;
+        }
+    }
+    r.requests = backend.requests.snapshot().since(&before);
+    Ok(r)
+}
+
+/// What the mark found: the live bit of every indexed blob, the copied
+/// bit (set as blobs are copied out of condemned packs), and the
+/// snapshots marked.
+struct Marked {
+    live: Bits,
+    copied: Bits,
+    snapshots: HashSet<Id>,
+}
+
+/// Step 1: mark every blob the snapshots reference.
+fn mark_all(repo: &Repository, idx: &Index, r: &mut PruneReport) -> Result<Marked> {
     let snaps = snapshot::list(repo)?;
     r.snapshots = snaps.len() as u64;
     let live = Bits::new(idx.len());
     let copied = Bits::new(idx.len());
     let side = RefCell::new(Side::default());
     for (sid, s) in &snaps {
-        mark(repo, &idx, &side, sid, s, &live)?;
+        mark(repo, idx, &side, sid, s, &live)?;
     }
-    let marked: HashSet<Id> = snaps.iter().map(|(id, _)| *id).collect();
-    drop(snaps);
+    r.mark_bytes = live.bytes() + copied.bytes() + idx.packs().len() as u64 * 8;
+    Ok(Marked {
+        live,
+        copied,
+        snapshots: snaps.iter().map(|(id, _)| *id).collect(),
+    })
+}
 
+/// What step 2 decided, before anything is written.
+struct Planned {
+    condemned: Vec<Condemned>,
+    /// Pack numbers whose live blobs are copied out.
+    repack: HashSet<u32>,
+    /// Unused bytes left in kept packs.
+    unused_kept: u64,
+    /// Staged uploads of writers that died.
+    stale_staged: Vec<Listed>,
+}
+
+/// Step 2: choose what to condemn (unused packs, the most wasteful
+/// partly used ones, old unindexed ones) and which stale staged uploads
+/// to remove. Reads only.
+fn plan(
+    repo: &Repository,
+    idx: &Index,
+    m: &Marked,
+    opts: &PruneOptions,
+    now0: i64,
+    r: &mut PruneReport,
+) -> Result<Planned> {
+    let backend = repo.backend();
     let npacks = idx.packs().len();
     let mut live_bytes = vec![0u64; npacks];
     for i in 0..idx.len() {
-        if live.get(i) {
+        if m.live.get(i) {
             let (no, len) = idx.at(i);
             live_bytes[no as usize] += len as u64;
         }
     }
-    r.mark_bytes = live.bytes() + copied.bytes() + npacks as u64 * 8;
-
-    // Plan: packs no plan condemns yet.
+    // Packs no plan condemns yet.
     let mut condemned: Vec<Condemned> = Vec::new();
     let mut partial: Vec<(u32, u64, u64)> = Vec::new(); // (pack, live, unused)
     for (no, (id, size)) in idx.packs().iter().enumerate() {
@@ -404,57 +456,82 @@ pub fn prune(
         .into_iter()
         .filter(|l| now0.saturating_sub(l.modified_ns) >= session::STALE.as_nanos() as i64)
         .collect();
-    if opts.dry_run {
-        r.staged_removed = stale_staged.len() as u64;
-        r.staged_bytes_freed = stale_staged.iter().map(|l| l.size).sum();
-        r.requests = backend.requests.snapshot().since(&before);
-        return Ok(r);
-    }
+    Ok(Planned {
+        condemned,
+        repack,
+        unused_kept,
+        stale_staged,
+    })
+}
 
+/// Step 2, written: copy the repacked packs' live blobs out, save the
+/// plan, remove stale staged uploads. Returns the plan, if it condemns
+/// anything.
+fn commit_plan(
+    repo: &Repository,
+    idx: &Index,
+    m: &Marked,
+    planned: Planned,
+    progress: &dyn Progress,
+    r: &mut PruneReport,
+) -> Result<Option<(Id, Plan)>> {
+    let backend = repo.backend();
     // Copying a repacked pack's live blobs in the same order gives the
     // same bytes as an earlier run's copy of them: that copy may be one
     // this plan condemns (found by a test killing prune after repacking).
-    repo.avoid_names(condemned.iter().map(|c| c.pack));
-    if !repack.is_empty() {
+    repo.avoid_names(planned.condemned.iter().map(|c| c.pack));
+    if !planned.repack.is_empty() {
         progress.phase("repack", r.bytes_repacked);
-        let by_pack = group_by_pack(&idx, |i, no| repack.contains(&no) && live.get(i));
-        copy_out(repo, &idx, by_pack, &copied, progress)?;
+        let by_pack = group_by_pack(idx, |i, no| planned.repack.contains(&no) && m.live.get(i));
+        copy_out(repo, idx, by_pack, &m.copied, progress)?;
         // A copy that would have had a condemned pack's name (the copy a
         // prune killed after repacking made) carries a repeated blob:
         // unused space that stays until a later prune repacks that pack.
-        r.unused_bytes_after = unused_kept + repo.saved.repeated_bytes.load(Ordering::Relaxed);
+        r.unused_bytes_after =
+            planned.unused_kept + repo.saved.repeated_bytes.load(Ordering::Relaxed);
         failpoint::hit("prune-after-repack");
     }
-    let mine = if condemned.is_empty() {
+    let mine = if planned.condemned.is_empty() {
         None
     } else {
         let p = Plan {
             created_ns: crate::util::now_ns(),
-            hostname: hostname.clone(),
+            hostname: crate::util::hostname(),
             nonce: rand::random(),
-            packs: condemned,
+            packs: planned.condemned,
         };
         let id = plan::save(backend, &p)?;
         r.plan = Some(id);
         failpoint::hit("prune-after-plan");
         Some((id, p))
     };
-
-    for l in &stale_staged {
+    for l in &planned.stale_staged {
         backend.remove_staged(&l.name)?;
         r.staged_removed += 1;
         r.staged_bytes_freed += l.size;
     }
+    Ok(mine)
+}
 
-    // Execute: the plans this run loaded the index with, and its own.
+/// The plans this run loaded the index with, and its own, that no live
+/// session holds back; the others are reported as deferred. Abandoned
+/// sessions are swept first.
+fn ripe_plans(
+    repo: &Repository,
+    mine: Option<(Id, Plan)>,
+    own: &str,
+    r: &mut PruneReport,
+) -> Result<Vec<(Id, Plan)>> {
+    let backend = repo.backend();
+    let hostname = crate::util::hostname();
     let mut plans = repo.plans();
     plans.extend(mine);
     let sessions = session::list(backend)?;
-    let now1 = session::now_in(&sessions, &own);
+    let now1 = session::now_in(&sessions, own);
     r.sessions_swept = session::sweep(backend, &sessions, now1, &hostname)?;
     let mut ripe = Vec::new();
     for (id, p) in plans {
-        let held = session::holding_back(&sessions, &id, now1, &own, &hostname);
+        let held = session::holding_back(&sessions, &id, now1, own, &hostname);
         if held.is_empty() {
             ripe.push((id, p));
         } else {
@@ -462,19 +539,30 @@ pub fn prune(
                 .push((id, held.into_iter().map(describe).collect()));
         }
     }
-    if ripe.is_empty() {
-        r.requests = backend.requests.snapshot().since(&before);
-        return Ok(r);
-    }
+    Ok(ripe)
+}
 
+/// Step 3: execute the ripe plans. Each step leaves a repository `check`
+/// accepts: rescued blobs are indexed before any index file is replaced,
+/// index files are replaced before packs go, the plan goes last.
+fn execute(
+    repo: &Repository,
+    idx: &Index,
+    m: &Marked,
+    ripe: &[(Id, Plan)],
+    unused_kept: u64,
+    progress: &dyn Progress,
+    r: &mut PruneReport,
+) -> Result<()> {
+    let backend = repo.backend();
     // Snapshots committed since the mark, by sessions that ended before
     // the listing above, may use blobs in the packs about to go.
     progress.phase("mark", 0);
     let side = RefCell::new(Side::default());
     for sid in snapshot::list_ids(repo)? {
-        if !marked.contains(&sid) {
+        if !m.snapshots.contains(&sid) {
             match snapshot::load(repo, &sid) {
-                Ok(s) => mark(repo, &idx, &side, &sid, &s, &live)?,
+                Ok(s) => mark(repo, idx, &side, &sid, &s, &m.live)?,
                 // Forgotten since the listing: nothing of it to keep.
                 Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -492,12 +580,12 @@ pub fn prune(
         .filter(|(_, (id, _))| doomed.contains(id))
         .map(|(no, _)| no as u32)
         .collect();
-    let rescue = group_by_pack(&idx, |i, no| {
-        doomed_no.contains(&no) && live.get(i) && !copied.get(i)
+    let rescue = group_by_pack(idx, |i, no| {
+        doomed_no.contains(&no) && m.live.get(i) && !m.copied.get(i)
     });
     if !rescue.is_empty() {
         progress.phase("rescue", 0);
-        r.blobs_rescued = copy_out(repo, &idx, rescue, &copied, progress)?;
+        r.blobs_rescued = copy_out(repo, idx, rescue, &m.copied, progress)?;
         r.unused_bytes_after = unused_kept + repo.saved.repeated_bytes.load(Ordering::Relaxed);
         failpoint::hit("prune-after-rescue");
     }
@@ -551,10 +639,9 @@ pub fn prune(
         }
     }
     failpoint::hit("prune-after-delete");
-    for (id, _) in &ripe {
+    for (id, _) in ripe {
         backend.delete(&layout::plan(id))?;
         r.plans_executed.push(*id);
     }
-    r.requests = backend.requests.snapshot().since(&before);
-    Ok(r)
+    Ok(())
 }
