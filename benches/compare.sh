@@ -16,7 +16,7 @@ if ! command -v restic >/dev/null || ! command -v borg >/dev/null || [ ! -x /usr
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic borgbackup time >/dev/null
 fi
 cargo build --release --locked -p jarc-cli -p jarc-benches >/dev/null 2>&1
-JARC="$PWD/target/release/jarc"
+JARC=${JARC:-$PWD/target/release/jarc}
 BENCH="$PWD/target/release/jarc-bench"
 W=$(mktemp -d /tmp/jarc-compare.XXXXXX)
 RW=$(mktemp -d "${REPO_DIR:-/tmp}/jarc-compare-repos.XXXXXX")

@@ -16,7 +16,7 @@ if ! command -v restic >/dev/null || ! command -v sqlite3 >/dev/null || [ ! -x /
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic sqlite3 time >/dev/null
 fi
 cargo build --release --locked -p jarc-cli -p jarc-benches >/dev/null 2>&1
-JARC="$PWD/target/release/jarc"
+JARC=${JARC:-$PWD/target/release/jarc}
 BENCH="$PWD/target/release/jarc-bench"
 W=$(mktemp -d /tmp/jarc-nightly.XXXXXX)
 trap 'rm -rf "$W"' EXIT

@@ -57,8 +57,8 @@ check() {
 check cargo fmt --all -- --check
 check cargo clippy --workspace --all-targets --locked -- -D warnings
 # Every fuzz target for a few seconds (JARC_FUZZ_SECONDS; 0 skips).
-if [ "${JARC_FUZZ_SECONDS:-5}" != 0 ]; then
-  check bash scripts/fuzz.sh "${JARC_FUZZ_SECONDS:-5}"
+if [ "${JARC_FUZZ_SECONDS:-3}" != 0 ]; then
+  check bash scripts/fuzz.sh "${JARC_FUZZ_SECONDS:-3}"
 fi
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
