@@ -213,14 +213,15 @@ fn missing_source_is_a_clear_error_and_writes_nothing() {
 }
 
 #[test]
-fn unreadable_file_is_named_and_nothing_is_written() {
+fn an_unreadable_file_is_skipped_named_and_the_rest_saved() {
     let t = tempfile::tempdir().unwrap();
     let (src, repo) = (t.path().join("src"), t.path().join("repo"));
     write(&src.join("ok.jpg"), &noise(1, 1000));
     write(&src.join("secret.jpg"), &noise(2, 1000));
+    write(&src.join("sub/hidden.jpg"), &noise(3, 1000));
     fs::set_permissions(src.join("secret.jpg"), fs::Permissions::from_mode(0o000)).unwrap();
+    fs::set_permissions(src.join("sub"), fs::Permissions::from_mode(0o000)).unwrap();
     init(&repo);
-    let before = listing(&repo);
     let root = unsafe { libc::geteuid() } == 0;
     let o = if root {
         // root reads anything: run as `nobody` so the permission bites.
@@ -248,13 +249,89 @@ fn unreadable_file_is_named_and_nothing_is_written() {
     } else {
         run(&repo, &["backup", "--media", src.to_str().unwrap()])
     };
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let want = format!(
-        "cannot read {}: Permission denied",
-        fs::canonicalize(&src).unwrap().join("secret.jpg").display()
+    // Saved, with everything it could read; each object left out named;
+    // exit 3 so that a monitor tells it from success and from failure.
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let base = fs::canonicalize(&src).unwrap();
+    for want in [
+        format!(
+            "secret.jpg: skipped: cannot read {}: Permission denied",
+            base.join("secret.jpg").display()
+        ),
+        format!(
+            "sub: skipped: cannot read {}: Permission denied",
+            base.join("sub").display()
+        ),
+        "2 media object(s) could not be read and are not in the snapshot: secret.jpg, sub"
+            .to_string(),
+    ] {
+        assert!(stderr(&o).contains(&want), "{want}\n{}", stderr(&o));
+    }
+    let snaps = json(&repo, &["snapshots"]);
+    assert_eq!(snaps.as_array().unwrap().len(), 1);
+    assert_eq!(snaps[0]["skipped"], 2);
+    assert_eq!(snaps[0]["summary"]["files"], 1);
+    let out = t.path().join("out");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
     );
-    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
-    assert_eq!(listing(&repo), before);
+    assert_eq!(fs::read(out.join("ok.jpg")).unwrap(), noise(1, 1000));
+    assert!(!out.join("secret.jpg").exists());
+    let c = json(&repo, &["check"]);
+    assert_eq!(c["ok"], true, "{c}");
+}
+
+/// A file deleted between the scan and the read (Jant deleting a media
+/// object mid-backup) is left out and named; the rest is saved.
+#[test]
+fn a_file_that_vanishes_mid_backup_is_skipped_and_the_rest_saved() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    write(&src.join("a.jpg"), &noise(1, 300_000));
+    write(&src.join("gone.jpg"), &noise(2, 300_000));
+    init(&repo);
+    let go = t.path().join("go");
+    let mut child = cmd(&repo)
+        .env(
+            "JARC_FAILPOINT",
+            format!("after-scan:pause={}", go.display()),
+        )
+        .args(["--json", "backup", "--media", src.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reached = t.path().join("go.reached");
+    let t0 = std::time::Instant::now();
+    while !reached.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "backup ended early");
+        assert!(t0.elapsed().as_secs() < 60, "backup never paused");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    fs::remove_file(src.join("gone.jpg")).unwrap();
+    fs::write(&go, b"").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["skipped"][0]["key"], "gone.jpg", "{s}");
+    assert!(
+        s["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("No such file"),
+        "{s}"
+    );
+    assert_eq!(
+        (s["files"].as_u64(), s["files_new"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let out = t.path().join("out");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(capture(&out), capture(&src));
 }
 
 #[test]

@@ -418,6 +418,16 @@ fn quiet_closed_stdout() {
     }));
 }
 
+/// A backup that left media objects out saved everything else: exit 3,
+/// as a monitor needs to tell it from success and from failure.
+fn backup_code(s: &jarc::backup::BackupSummary) -> ExitCode {
+    if s.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
+}
+
 fn repo_location(cli: &Cli) -> Result<String> {
     match &cli.repo {
         Some(r) => Ok(r.clone()),
@@ -506,7 +516,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let s = backup_media(&repo, &source, &opts, &bars).context("backup failed")?;
                 bars.done();
                 output::backup(cli.json, &s);
-                return Ok(ExitCode::SUCCESS);
+                return Ok(backup_code(&s));
             }
             // --media alone: a media directory, as in a media-only backup.
             if let (Some(m), None, None) = (media, database, data_dir) {
@@ -523,7 +533,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let s = backup_media(&repo, &source, &opts, &bars).context("backup failed")?;
                 bars.done();
                 output::backup(cli.json, &s);
-                return Ok(ExitCode::SUCCESS);
+                return Ok(backup_code(&s));
             }
             let cwd = std::env::current_dir().context("reading the working directory")?;
             let mut env = Env::load(&cwd)?;
@@ -569,6 +579,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             .context("backup failed")?;
             bars.done();
             output::backup(cli.json, &s);
+            return Ok(backup_code(&s));
         }
         Cmd::Snapshots => {
             let repo = open(&cli)?;

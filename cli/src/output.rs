@@ -74,6 +74,18 @@ pub fn backup(j: bool, s: &BackupSummary) {
         println!("warning: {w}");
     }
     let m = &s.summary;
+    if !s.skipped.is_empty() {
+        eprintln!(
+            "jarc: {} media object(s) could not be read and are not in the snapshot: {}",
+            s.skipped.len(),
+            s.skipped
+                .iter()
+                .take(10)
+                .map(|k| k.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!(
         "snapshot {} saved{}",
         s.snapshot.short(),
@@ -140,7 +152,7 @@ pub fn snapshots(j: bool, list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bo
     );
     for (id, s) in list {
         println!(
-            "{:<10} {:<19} {:<16} {:>8} {:>10}  {:<17} {}{}",
+            "{:<10} {:<19} {:<16} {:>8} {:>10}  {:<17} {}{}{}",
             id.short(),
             time(s.time_ns),
             s.hostname,
@@ -148,6 +160,10 @@ pub fn snapshots(j: bool, list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bo
             bytes(s.summary.bytes),
             drilled(drills.get(id)),
             s.source.description,
+            match jarc::backup::skipped_count(s) {
+                0 => String::new(),
+                n => format!(" ({n} skipped)"),
+            },
             if s.tags.is_empty() {
                 String::new()
             } else {

@@ -428,8 +428,14 @@ impl Backend {
             return Ok(());
         };
         let path = root.join(name);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| Error::io(&path, e))?;
+        // A storage error, not a source's: a backup must stop on it.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+            Error::Backend {
+                op: "chmod",
+                name: name.to_string(),
+                message: e.to_string(),
+            }
+        })?;
         // Directories another user made (a repository shared on purpose)
         // are theirs to keep as they are: best effort.
         let mut dir = path.parent();

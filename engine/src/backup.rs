@@ -11,7 +11,7 @@ use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::snapshot::SourceInfo;
 use crate::snapshot::{self, Snapshot, Summary, MEDIA_ROOT};
-use crate::source::{Content, DatabaseSource, MediaSource, ScanEntry};
+use crate::source::{Content, DatabaseSource, MediaSource, ScanEntry, Skipped};
 use crate::tree::{self, Root, TreeBuilder};
 use crate::util::now_ns;
 use rayon::prelude::*;
@@ -50,6 +50,9 @@ pub struct BackupSummary {
     pub tree_nodes_new: u64,
     pub packs_written: u64,
     pub warnings: Vec<String>,
+    /// Media objects left out of the snapshot (unreadable, vanished, or
+    /// changing while read), each with why; the snapshot holds the rest.
+    pub skipped: Vec<Skipped>,
     /// Requests to the repository's store.
     pub requests: crate::backend::RequestSnapshot,
     /// Requests to a remote media source (an S3 bucket).
@@ -63,6 +66,21 @@ fn unchanged(s: &MediaEntry, p: &MediaEntry) -> bool {
         && s.inode == p.inode
         && s.ctime_ns == p.ctime_ns
         && s.token == p.token
+}
+
+/// Snapshot facts naming what a backup skipped (format-spec §10.4): the
+/// count, then the first `SKIPPED_LISTED` keys with their reasons.
+pub const EXTRA_SKIPPED: &str = "media.skipped";
+pub const EXTRA_SKIPPED_PREFIX: &str = "media.skipped/";
+pub const SKIPPED_LISTED: usize = 100;
+
+/// How many media objects a snapshot's backup skipped.
+pub fn skipped_count(snap: &Snapshot) -> u64 {
+    snap.extra
+        .iter()
+        .find(|(k, _)| k == EXTRA_SKIPPED)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Back up a media source into the repository as one snapshot.
@@ -135,6 +153,7 @@ pub fn backup_site(
     ];
     let mut summary = Summary::default();
     let mut warnings = Vec::new();
+    let mut skipped = Vec::new();
     let mut roots = Vec::new();
     let mut extra = Vec::new();
     let mut tree_nodes_new = 0;
@@ -170,7 +189,7 @@ pub fn backup_site(
         database = Some(cap.summary);
     }
     if let Some(source) = media {
-        let (root, new) = media_tree(
+        let (root, new, left_out) = media_tree(
             repo,
             source,
             parent.as_ref().map(|(_, s)| s),
@@ -179,7 +198,15 @@ pub fn backup_site(
             &mut summary,
             &mut warnings,
         )?;
+        skipped = left_out;
         tree_nodes_new += new;
+        skipped.sort_by(|a: &Skipped, b: &Skipped| a.key.cmp(&b.key));
+        if !skipped.is_empty() {
+            extra.push((EXTRA_SKIPPED.to_string(), skipped.len().to_string()));
+            for s in skipped.iter().take(SKIPPED_LISTED) {
+                extra.push((format!("{EXTRA_SKIPPED_PREFIX}{}", s.key), s.reason.clone()));
+            }
+        }
         roots.push((MEDIA_ROOT.to_string(), root));
     }
     roots.extend(opts.extra_roots.iter().cloned());
@@ -211,6 +238,7 @@ pub fn backup_site(
         tree_nodes_new,
         packs_written: saved.packs.load(Ordering::Relaxed) - before[3],
         warnings,
+        skipped,
         requests: repo.backend().requests.snapshot(),
         source_requests: media.and_then(|m| m.requests()),
     })
@@ -226,13 +254,23 @@ fn media_tree(
     progress: &dyn Progress,
     summary: &mut Summary,
     warnings: &mut Vec<String>,
-) -> Result<(Root, u64)> {
+) -> Result<(Root, u64, Vec<Skipped>)> {
+    let mut skipped = Vec::new();
+    let skipped_out = &mut skipped;
     progress.phase("scan", 0);
-    let (scanned, scan_warnings) = source.scan()?;
-    for w in &scan_warnings {
+    let scan = source.scan()?;
+    crate::failpoint::hit("after-scan");
+    for w in &scan.warnings {
         progress.warn(w);
     }
-    warnings.extend(scan_warnings);
+    warnings.extend(scan.warnings);
+    for s in &scan.skipped {
+        let w = format!("{}: skipped: {}", s.key, s.reason);
+        progress.warn(&w);
+        warnings.push(w);
+    }
+    skipped_out.extend(scan.skipped);
+    let scanned = scan.entries;
 
     let mut prev = parent
         .and_then(|s| s.root(MEDIA_ROOT))
@@ -247,6 +285,8 @@ fn media_tree(
     let mut chunks: Vec<Option<Vec<Id>>> = Vec::with_capacity(scanned.len());
     // Metadata that come from the parent or the read rather than the scan.
     let mut metas: Vec<Option<Vec<(String, String)>>> = Vec::with_capacity(scanned.len());
+    // Whether the parent lacked the entry (counted new, not changed).
+    let mut is_new: Vec<bool> = Vec::with_capacity(scanned.len());
     for scan in &scanned {
         let (s, key) = (&scan.entry, &scan.key);
         let mut hit = None;
@@ -276,6 +316,7 @@ fn media_tree(
                 summary.bytes += s.size;
             }
         }
+        let hit_was_none = hit.is_none();
         // A chunk whose only copies a prune plan condemns may be deleted
         // before this snapshot commits: read the file again instead.
         let (reused, meta) = match hit {
@@ -297,6 +338,7 @@ fn media_tree(
                 (None, None)
             }
         };
+        is_new.push(hit_was_none);
         chunks.push(reused);
         metas.push(meta);
     }
@@ -314,15 +356,37 @@ fn media_tree(
         .map(|&i| read_file(repo, &chunker, source, &scanned[i], progress).map(|c| (i, c)))
         .collect();
     let mut sizes: Vec<Option<u64>> = vec![None; scanned.len()];
-    for r in read {
-        let (i, got) = r?;
+    let mut left_out = vec![false; scanned.len()];
+    let mut skip = |i: usize, reason: String, progress: &dyn Progress| {
+        let key = scanned[i].key.clone();
+        let w = format!("{key}: skipped: {reason}");
+        progress.warn(&w);
+        warnings.push(w);
+        skipped_out.push(Skipped { key, reason });
+        left_out[i] = true;
+    };
+    for (n, r) in read.into_iter().enumerate() {
+        let i = to_read[n];
+        // One object the source cannot give (unreadable, gone, swapped
+        // for something else) costs that object, not the backup. The
+        // repository's own errors still stop it.
+        let got = match r {
+            Ok((_, got)) => got,
+            Err(e @ (Error::Unreadable { .. } | Error::Io { .. } | Error::NotFound(_))) if !matches!(&e, Error::NotFound(n) if n.starts_with(crate::layout::DATA)) =>
+            {
+                skip(i, e.to_string(), progress);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if source.changed_since_scan(&scanned[i]) {
-            let w = format!(
-                "{}: changed while it was read; the next backup will read it again",
-                scanned[i].key
+            // What was read may be torn; the next backup reads it again.
+            skip(
+                i,
+                "changed while it was read; the next backup reads it again".into(),
+                progress,
             );
-            progress.warn(&w);
-            warnings.push(w);
+            continue;
         }
         chunks[i] = Some(got.chunks);
         metas[i] = got.meta;
@@ -332,6 +396,16 @@ fn media_tree(
     progress.phase("tree", 0);
     let mut builder = TreeBuilder::new(repo);
     for (i, s) in scanned.into_iter().enumerate() {
+        if left_out[i] {
+            summary.files -= 1;
+            summary.bytes -= s.entry.size;
+            if is_new[i] {
+                summary.files_new -= 1;
+            } else {
+                summary.files_changed -= 1;
+            }
+            continue;
+        }
         // The scan's metadata is current; the content is reused or just read.
         let mut entry = s.entry;
         entry.chunks = chunks[i].take().unwrap_or_default();
@@ -347,7 +421,7 @@ fn media_tree(
         builder.push(s.key.into_bytes(), entry.encode())?;
     }
     let new = builder.new_nodes;
-    Ok((builder.finish()?, new))
+    Ok((builder.finish()?, new, skipped))
 }
 
 fn save_chunks(repo: &Repository, batch: &[&[u8]], progress: &dyn Progress) -> Result<Vec<Id>> {

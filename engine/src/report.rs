@@ -43,6 +43,8 @@ pub struct SnapshotItem {
     pub source: SourceInfo,
     pub parent: Option<String>,
     pub summary: Summary,
+    /// Media objects its backup left out (unreadable, vanished, changing).
+    pub skipped: u64,
     pub last_drill: Option<LastDrill>,
 }
 
@@ -57,6 +59,7 @@ pub fn snapshots(list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bool)>) -> 
             source: s.source.clone(),
             parent: s.parent.map(|p| p.to_hex()),
             summary: s.summary.clone(),
+            skipped: crate::backup::skipped_count(s),
             last_drill: drills.get(id).map(|(t, passed)| LastDrill {
                 time: rfc3339(*t),
                 passed: *passed,

@@ -8,7 +8,7 @@
 //! HEAD is ever needed and memory stays at the chunker's buffer per object
 //! in flight.
 
-use super::{Content, MediaSource, Meta, ScanEntry};
+use super::{Content, MediaSource, Meta, ScanEntry, Scanned};
 use crate::backend::{Backend, RequestSnapshot, S3Config};
 use crate::error::Result;
 use crate::id::Id;
@@ -44,7 +44,7 @@ impl MediaSource for BucketSource {
         }
     }
 
-    fn scan(&self) -> Result<(Vec<ScanEntry>, Vec<String>)> {
+    fn scan(&self) -> Result<Scanned> {
         let listed = self.backend.list("")?;
         let mut out = Vec::with_capacity(listed.len());
         for l in listed {
@@ -66,7 +66,10 @@ impl MediaSource for BucketSource {
                 },
             });
         }
-        Ok((out, Vec::new()))
+        Ok(Scanned {
+            entries: out,
+            ..Scanned::default()
+        })
     }
 
     fn open(&self, entry: &ScanEntry) -> Result<Content> {

@@ -2,7 +2,7 @@
 //! rules: `.multipart/` is skipped and `<file>.meta.json` sidecars become
 //! their object's metadata (reference §5.3).
 
-use super::{Content, MediaSource, ScanEntry};
+use super::{Content, MediaSource, ScanEntry, Scanned, Skipped};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::jant;
@@ -157,21 +157,36 @@ impl MediaSource for DirSource {
         }
     }
 
-    fn scan(&self) -> Result<(Vec<ScanEntry>, Vec<String>)> {
+    fn scan(&self) -> Result<Scanned> {
         let mut out = Vec::new();
         let mut warnings = Vec::new();
+        let mut skipped = Vec::new();
+        // What cannot be listed or opened below the root is left out and
+        // named (the root itself failing is the backup failing).
+        let mut skip = |key: &str, e: Error| {
+            skipped.push(Skipped {
+                key: key.to_string(),
+                reason: e.to_string(),
+            })
+        };
         let mut todo = vec![(self.root.clone(), String::new())];
         while let Some((dir, prefix)) = todo.pop() {
-            let rd = fs::read_dir(&dir).map_err(|e| Error::Unreadable {
+            let unreadable = |e| Error::Unreadable {
                 path: dir.clone(),
                 source: e,
-            })?;
+            };
+            let listed: std::io::Result<Vec<fs::DirEntry>> =
+                fs::read_dir(&dir).and_then(|rd| rd.collect());
+            let listed = match listed {
+                Ok(l) => l,
+                Err(e) if !prefix.is_empty() => {
+                    skip(prefix.trim_end_matches('/'), unreadable(e));
+                    continue;
+                }
+                Err(e) => return Err(unreadable(e)),
+            };
             let mut names = Vec::new();
-            for ent in rd {
-                let ent = ent.map_err(|e| Error::Unreadable {
-                    path: dir.clone(),
-                    source: e,
-                })?;
+            for ent in listed {
                 let name = ent.file_name();
                 let Some(name) = name.to_str() else {
                     return Err(Error::Invalid(format!(
@@ -191,19 +206,37 @@ impl MediaSource for DirSource {
                 if jant::is_skipped_dir(&key) {
                     continue;
                 }
-                let md = fs::symlink_metadata(&path).map_err(|e| Error::Unreadable {
-                    path: path.clone(),
-                    source: e,
-                })?;
+                let md = match fs::symlink_metadata(&path) {
+                    Ok(md) => md,
+                    Err(e) => {
+                        skip(
+                            &key,
+                            Error::Unreadable {
+                                path: path.clone(),
+                                source: e,
+                            },
+                        );
+                        continue;
+                    }
+                };
                 let ft = md.file_type();
                 if ft.is_dir() {
                     out.push(entry_from(key.clone(), EntryKind::Dir, &md));
                     todo.push((path, format!("{key}/")));
                 } else if ft.is_symlink() {
-                    let target = fs::read_link(&path).map_err(|e| Error::Unreadable {
-                        path: path.clone(),
-                        source: e,
-                    })?;
+                    let target = match fs::read_link(&path) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            skip(
+                                &key,
+                                Error::Unreadable {
+                                    path: path.clone(),
+                                    source: e,
+                                },
+                            );
+                            continue;
+                        }
+                    };
                     let mut e = entry_from(key, EntryKind::Symlink, &md);
                     e.entry.target = Some(target.to_string_lossy().into_owned());
                     out.push(e);
@@ -214,9 +247,12 @@ impl MediaSource for DirSource {
                             continue;
                         }
                     }
-                    // Opening now means an unreadable file stops the backup
-                    // before a single byte is written.
-                    open_listed(&path, md.ino())?;
+                    // Opening now finds an unreadable file before a single
+                    // byte is written: it is left out, named.
+                    if let Err(e) = open_listed(&path, md.ino()) {
+                        skip(&key, e);
+                        continue;
+                    }
                     out.push(entry_from(key, EntryKind::File, &md));
                 } else {
                     warnings.push(format!(
@@ -228,17 +264,28 @@ impl MediaSource for DirSource {
             for (obj_key, path) in sidecars {
                 // The same care as for objects: a sidecar swapped for a
                 // symlink must not pull another file into the metadata.
-                let mut bytes = Vec::new();
-                open_listed(&path, 0)?
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| Error::Unreadable {
+                // An object whose sidecar cannot be read is left out with
+                // it: restored without its metadata, Jant would serve it
+                // wrongly.
+                let read = || -> Result<(Vec<u8>, fs::Metadata)> {
+                    let unreadable = |e| Error::Unreadable {
                         path: path.clone(),
                         source: e,
-                    })?;
-                let md = fs::metadata(&path).map_err(|e| Error::Unreadable {
-                    path: path.clone(),
-                    source: e,
-                })?;
+                    };
+                    let mut bytes = Vec::new();
+                    open_listed(&path, 0)?
+                        .read_to_end(&mut bytes)
+                        .map_err(unreadable)?;
+                    Ok((bytes, fs::metadata(&path).map_err(unreadable)?))
+                };
+                let (bytes, md) = match read() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        out.retain(|x| x.key != obj_key);
+                        skip(&obj_key, e);
+                        continue;
+                    }
+                };
                 let mtime_ns = time_ns(md.mtime(), md.mtime_nsec());
                 let (meta, raw) = match jant::parse_sidecar(&bytes) {
                     Some(meta) if jant::render_sidecar(&meta) == bytes => (meta, None),
@@ -258,7 +305,12 @@ impl MediaSource for DirSource {
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok((out, warnings))
+        skipped.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(Scanned {
+            entries: out,
+            warnings,
+            skipped,
+        })
     }
 
     fn open(&self, entry: &ScanEntry) -> Result<Content> {
@@ -311,7 +363,7 @@ mod tests {
             fs::write(r.join(k), vec![7u8; 3 << 20]).unwrap();
         }
         let src = DirSource::new(&r).unwrap();
-        let (entries, _) = src.scan().unwrap();
+        let entries = src.scan().unwrap().entries;
         let entry = |k: &str| entries.iter().find(|e| e.key == k).unwrap();
 
         fs::remove_file(r.join("link.png")).unwrap();
@@ -381,7 +433,7 @@ mod tests {
         }
         std::os::unix::fs::symlink("outside", r.join("link")).unwrap();
         let src = DirSource::new(r).unwrap();
-        let (scanned, _) = src.scan().unwrap();
+        let scanned = src.scan().unwrap().entries;
         let listed: Vec<&str> = scanned.iter().map(|s| s.key.as_str()).collect();
         for k in [
             "a.png",

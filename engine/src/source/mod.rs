@@ -34,10 +34,29 @@ pub enum Content {
     Stream(Box<dyn Read + Send>),
 }
 
+/// A media object a backup left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    pub key: String,
+    pub reason: String,
+}
+
+/// What a scan found.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    /// Every entry, sorted by key (bytewise).
+    pub entries: Vec<ScanEntry>,
+    /// What is worth saying but costs nothing (a FIFO passed over, a
+    /// sidecar kept verbatim).
+    pub warnings: Vec<String>,
+    /// Objects (or whole directories) that could not be listed or opened:
+    /// left out of the snapshot, each named.
+    pub skipped: Vec<Skipped>,
+}
+
 pub trait MediaSource: Sync {
     fn info(&self) -> SourceInfo;
-    /// Every entry, sorted by key (bytewise), with warnings for what was skipped.
-    fn scan(&self) -> Result<(Vec<ScanEntry>, Vec<String>)>;
+    fn scan(&self) -> Result<Scanned>;
     fn open(&self, entry: &ScanEntry) -> Result<Content>;
     /// `open`, plus the object's metadata where reading it brings them
     /// (an S3 GET's headers) rather than the scan.
