@@ -358,8 +358,9 @@ fn forget_explains_itself_and_guards_the_newest() {
         "{}",
         stderr(&o)
     );
+    // No policy is a usage error: exit 2, as the README's exit codes say.
     let o = repo.run(&["forget"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("no retention policy given"),
         "{}",

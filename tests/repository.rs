@@ -396,6 +396,21 @@ fn restore_refuses_a_non_empty_target_without_overwrite() {
         stderr(&o)
     );
     assert_eq!(fs::read(out.join("a")).unwrap(), b"old");
+    // Usage errors exit 2: no target at all, or a flag that does not apply.
+    let o = run(&repo, &["restore", "latest"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("say where to restore"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&repo, &["demo", t.path().join("d").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--repo does not apply"),
+        "{}",
+        stderr(&o)
+    );
     // Under --json the error is one JSON document on stderr: its kind, the
     // message, and the flag that gets past it.
     let o = run(

@@ -314,11 +314,11 @@ impl PruneArgs {
             .parse()
             .ok()
             .filter(|p: &f64| (0.0..=100.0).contains(p))
-            .with_context(|| {
-                format!(
+            .ok_or_else(|| {
+                output::usage(format!(
                     "--max-unused {:?}: expected a percentage from 0 to 100",
                     self.max_unused
-                )
+                ))
             })?;
         Ok(jarc::prune::PruneOptions {
             dry_run,
@@ -393,7 +393,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             output::error(json, &e);
-            ExitCode::from(1)
+            if output::is_usage(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
@@ -678,15 +682,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (None, Some(u)) => {
                     let m = match (&bucket, target_media) {
                         (Some(_), _) => PathBuf::new(),
-                        (None, m) => m.clone().context(
+                        (None, m) => m.clone().ok_or_else(|| output::usage(
                             "--target-database needs --target-media DIR or --target-bucket: where the media go",
-                        )?,
+                        ))?,
                     };
                     (DatabaseTarget::Postgres(u.clone()), m, jarc::util::mask_url(u))
                 }
-                _ => anyhow::bail!(
-                    "say where to restore: --target-data-dir DIR, --target-database URL --target-media DIR, or --target DIR for media only"
-                ),
+                _ => return Err(output::usage(
+                    "say where to restore: --target-data-dir DIR, --target-database URL --target-media DIR, or --target DIR for media only",
+                )),
             };
             let media_target = match bucket {
                 Some(b) => MediaTarget::Bucket(b),
@@ -763,10 +767,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let repo = open_session(&cli, "import", true)?;
             let dialect = match dialect.as_deref() {
                 None => None,
-                Some(d) => Some(
-                    jarc::jant::sql::Dialect::parse(d)
-                        .with_context(|| format!("--dialect {d:?}: expected sqlite or pg"))?,
-                ),
+                Some(d) => Some(jarc::jant::sql::Dialect::parse(d).ok_or_else(|| {
+                    output::usage(format!("--dialect {d:?}: expected sqlite or pg"))
+                })?),
             };
             let opts = jarc::import::ImportOptions {
                 allow_missing_objects: *allow_missing_objects,
@@ -782,7 +785,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     sql,
                 ),
                 (Some(a), None) => (jarc::import::import_archive(&repo, a, &opts, &bars), a),
-                (None, None) => anyhow::bail!("say what to import: FILE.zip, DIR or --sql FILE"),
+                (None, None) => {
+                    return Err(output::usage(
+                        "say what to import: FILE.zip, DIR or --sql FILE",
+                    ))
+                }
             };
             bars.done();
             let s = r.with_context(|| format!("importing {}", what.display()))?;
@@ -929,6 +936,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::prune(cli.json, &report, *dry_run);
         }
         Cmd::Demo { dir, posts } => {
+            if cli.repo.is_some() {
+                return Err(output::usage(
+                    "the demo makes its own repository inside its directory; --repo does not apply (give the directory: jarc demo DIR)",
+                ));
+            }
             let r = jarc::demo::run(dir, *posts, &bars)?;
             bars.done();
             output::demo(cli.json, &r);

@@ -735,6 +735,34 @@ pub fn prune(j: bool, r: &jarc::prune::PruneReport, dry_run: bool) {
     }
 }
 
+/// A command line that asks for something impossible or incomplete: exit
+/// 2, as the README's exit codes say.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(message.into()))
+}
+
+/// Whether an error is the command line's fault: a `Usage`, or an engine
+/// refusal whose remedy is more on the command line (a retention policy).
+pub fn is_usage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<Usage>().is_some()
+            || c.downcast_ref::<jarc::Error>()
+                .and_then(jarc::Error::hint)
+                .is_some_and(|h| h == jarc::error::Hint::RetentionPolicy)
+    })
+}
+
 /// A command's error on stderr: a line for people, or under --json one
 /// JSON document `{"error": {"kind", "message", "hint"}}`. The engine
 /// names the remedy; the flag that asks for it is the CLI's.
@@ -743,7 +771,11 @@ pub fn error(j: bool, e: &anyhow::Error) {
     let hint = engine.and_then(jarc::Error::hint).map(|h| hint_text(&h));
     let message = format!("{e:#}");
     if j {
-        let kind = engine.map_or("error", jarc::Error::kind);
+        let kind = if is_usage(e) && engine.is_none() {
+            "usage"
+        } else {
+            engine.map_or("error", jarc::Error::kind)
+        };
         let doc = report::Failure {
             error: report::FailureBody {
                 kind,
