@@ -853,13 +853,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 anyhow::bail!("the repository holds no snapshots to drill");
             }
             output::drill(cli.json, &outcomes, !*all_sources);
-            let failed = outcomes.iter().any(|o| match o {
-                Outcome::Done(r) => !r.passed,
-                Outcome::Failed { .. } => true,
-                Outcome::Skipped { .. } => false,
-            });
-            if failed {
-                return Ok(ExitCode::from(3));
+            match jarc::drill::verdict(&outcomes) {
+                jarc::drill::Verdict::Passed => {}
+                jarc::drill::Verdict::Failed => return Ok(ExitCode::from(3)),
+                jarc::drill::Verdict::NothingDrilled => {
+                    eprintln!("jarc: nothing was drilled: every source was skipped, so no restore was proven");
+                    return Ok(ExitCode::from(3));
+                }
             }
         }
         Cmd::Forget {

@@ -152,6 +152,33 @@ pub enum Outcome {
     },
 }
 
+/// What a set of drills adds up to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// At least one drill ran, and every one that ran passed.
+    Passed,
+    /// A drill failed, or could not run.
+    Failed,
+    /// Nothing was drilled (every source was skipped): no restore was
+    /// proven, which is not a pass.
+    NothingDrilled,
+}
+
+pub fn verdict(outcomes: &[Outcome]) -> Verdict {
+    let failed = outcomes.iter().any(|o| match o {
+        Outcome::Done(r) => !r.passed,
+        Outcome::Failed { .. } => true,
+        Outcome::Skipped { .. } => false,
+    });
+    if failed {
+        Verdict::Failed
+    } else if outcomes.iter().any(|o| matches!(o, Outcome::Done(_))) {
+        Verdict::Passed
+    } else {
+        Verdict::NothingDrilled
+    }
+}
+
 /// Drill the newest snapshot of every source, reading the snapshot list
 /// once. An error in one source's drill is that source's outcome.
 pub fn drill_sources(
@@ -231,6 +258,24 @@ mod tests {
     use super::verify_media::sample_positions;
     use super::*;
     use crate::drill_record::DrillRecord;
+
+    #[test]
+    fn skipping_every_source_is_not_a_pass() {
+        let skipped = || Outcome::Skipped {
+            snapshot: Id([1; 32]),
+            source: "s".into(),
+            why: "imported".into(),
+        };
+        assert_eq!(verdict(&[]), Verdict::NothingDrilled);
+        assert_eq!(verdict(&[skipped(), skipped()]), Verdict::NothingDrilled);
+        let failed = Outcome::Failed {
+            snapshot: Id([2; 32]),
+            source: "s".into(),
+            error: "e".into(),
+            hint: None,
+        };
+        assert_eq!(verdict(&[skipped(), failed]), Verdict::Failed);
+    }
 
     #[test]
     fn database_name_is_replaced_in_urls() {
