@@ -620,10 +620,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (id, snap) = snapshot::resolve(&repo, spec)?;
             let bucket = match target_bucket {
                 None => None,
-                Some(name) => Some(jarc::backend::Backend::s3(&jant_bucket(
-                    name,
-                    "--target-bucket",
-                )?)?),
+                Some(name) => Some(
+                    jarc::backend::Backend::s3(&jant_bucket(name, "--target-bucket")?)?
+                        .as_media_bucket(),
+                ),
             };
             if let (Some(b), true) = (
                 &bucket,

@@ -84,6 +84,9 @@ pub struct Backend {
     local_root: Option<PathBuf>,
     /// The bucket, for error messages; `None` for local stores.
     bucket: Option<String>,
+    /// What this store is to the user, for error messages: the
+    /// repository's storage, or a Jant media bucket.
+    role: &'static str,
     pub requests: Arc<RequestCounts>,
 }
 
@@ -96,6 +99,9 @@ pub struct Listed {
     pub e_tag: Option<String>,
     pub modified_ns: i64,
 }
+
+const REPOSITORY: &str = "repository storage";
+const MEDIA_BUCKET: &str = "media bucket";
 
 /// Objects above this size are uploaded to S3 in parts.
 pub const MULTIPART_THRESHOLD: usize = 16 << 20;
@@ -286,6 +292,7 @@ impl Backend {
             location: cfg.describe(),
             local_root: None,
             bucket: Some(cfg.bucket.clone()),
+            role: REPOSITORY,
             requests: Arc::default(),
         })
     }
@@ -304,6 +311,7 @@ impl Backend {
         let abs = std::fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(&abs)
             .map_err(|e| Error::Backend {
+                store: REPOSITORY,
                 op: "open",
                 name: abs.display().to_string(),
                 message: e.to_string(),
@@ -315,6 +323,7 @@ impl Backend {
             location: abs.display().to_string(),
             local_root: Some(abs),
             bucket: None,
+            role: REPOSITORY,
             requests: Arc::default(),
         })
     }
@@ -330,6 +339,7 @@ impl Backend {
             location: location.to_string(),
             local_root: None,
             bucket: None,
+            role: REPOSITORY,
             requests: Arc::default(),
         })
     }
@@ -338,6 +348,13 @@ impl Backend {
     /// tests and embedders, gone when the last clone is dropped.
     pub fn memory(location: &str) -> Result<Backend> {
         Backend::from_store(Arc::new(object_store::memory::InMemory::new()), location)
+    }
+
+    /// This store is a Jant media bucket (a backup's source or a restore's
+    /// target), not a repository: its errors say so.
+    pub fn as_media_bucket(mut self) -> Backend {
+        self.role = MEDIA_BUCKET;
+        self
     }
 
     /// Human-readable location (a path or URL without credentials).
@@ -367,6 +384,7 @@ impl Backend {
             object_store::Error::NotFound { .. } => Error::NotFound(name.to_string()),
             object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. } => Error::Backend {
+                store: self.role,
                 op,
                 name: name.to_string(),
                 message: match &self.bucket {
@@ -385,6 +403,7 @@ impl Backend {
                     }
                 }
                 Error::Backend {
+                    store: self.role,
                     op,
                     name: name.to_string(),
                     message,
@@ -431,6 +450,7 @@ impl Backend {
         // A storage error, not a source's: a backup must stop on it.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
             Error::Backend {
+                store: self.role,
                 op: "chmod",
                 name: name.to_string(),
                 message: e.to_string(),

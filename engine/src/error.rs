@@ -17,8 +17,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("repository storage: {op} {name}: {message}")]
+    /// `store` says which: the repository's storage, or a media bucket.
+    #[error("{store}: {op} {name}: {message}")]
     Backend {
+        store: &'static str,
         op: &'static str,
         name: String,
         message: String,

@@ -389,3 +389,30 @@ fn an_empty_store_is_not_a_repository() {
         other => panic!("{:?}", other.err()),
     }
 }
+
+/// A store's errors say which store it is: the repository's, or a Jant
+/// media bucket being read or restored into.
+#[test]
+fn storage_errors_name_the_store_they_come_from() {
+    let store = Arc::new(FaultStore::new(Arc::new(
+        object_store::memory::InMemory::new(),
+    )));
+    let repo = Backend::from_store(store.clone(), "memory:r").unwrap();
+    let bucket = Backend::from_store(store.clone(), "memory:b")
+        .unwrap()
+        .as_media_bucket();
+    store.fail_put(1);
+    let e = repo.put("x", bytes::Bytes::from_static(b"1")).unwrap_err();
+    assert!(
+        e.to_string().starts_with("repository storage: put x: "),
+        "{e}"
+    );
+    store.fail_put(1);
+    let e = bucket
+        .put("media/a.png", bytes::Bytes::from_static(b"1"))
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("media bucket: put media/a.png: "),
+        "{e}"
+    );
+}

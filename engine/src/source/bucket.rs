@@ -23,7 +23,7 @@ pub struct BucketSource {
 impl BucketSource {
     pub fn new(cfg: S3Config) -> Result<BucketSource> {
         Ok(BucketSource {
-            backend: Backend::s3(&cfg)?,
+            backend: Backend::s3(&cfg)?.as_media_bucket(),
             cfg,
         })
     }
