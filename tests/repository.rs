@@ -6,6 +6,7 @@ mod support;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::Command;
 use support::*;
 
 fn set_mtime(p: &Path, secs: i64, nanos: u32) {
@@ -477,5 +478,40 @@ fn a_closed_stdout_ends_quietly() {
         !err.contains("panicked") && o.status.code() != Some(101),
         "{:?}: {err}",
         o.status
+    );
+}
+
+/// `JARC_REPOSITORY` in the site's `.env` names the repository, as Jant's
+/// own variables there do; the shell's value wins over it.
+#[test]
+fn jarc_variables_in_dot_env_are_honoured() {
+    let t = tempfile::tempdir().unwrap();
+    let (site, repo) = (t.path().join("site"), t.path().join("repo"));
+    fs::create_dir_all(&site).unwrap();
+    init(&repo);
+    fs::write(
+        site.join(".env"),
+        format!("DATA_DIR=./data\nJARC_REPOSITORY={}\n", repo.display()),
+    )
+    .unwrap();
+    let o = Command::new(support::jarc_bin())
+        .current_dir(&site)
+        .env_remove("JARC_REPOSITORY")
+        .args(["--json", "snapshots"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+    let o = Command::new(support::jarc_bin())
+        .current_dir(&site)
+        .env("JARC_REPOSITORY", t.path().join("elsewhere"))
+        .args(["snapshots"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("elsewhere is not a jarc repository"),
+        "{}",
+        stderr(&o)
     );
 }

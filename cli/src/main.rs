@@ -387,6 +387,7 @@ const DEFAULT_REPOSITORY: &str = "backups/jarc";
 
 fn main() -> ExitCode {
     quiet_closed_stdout();
+    jarc_vars_from_dotenv();
     let cli = Cli::parse();
     let json = cli.json;
     match run(cli) {
@@ -420,6 +421,26 @@ fn quiet_closed_stdout() {
         }
         default(info);
     }));
+}
+
+/// `JARC_*` variables from the `.env` (and `.env.node`) in the working
+/// directory, beside Jant's own, where the shell does not set them: an
+/// operator keeps `JARC_REPOSITORY` with the site's settings. Runs before
+/// any thread exists, so setting the process environment is sound.
+fn jarc_vars_from_dotenv() {
+    let Ok(cwd) = std::env::current_dir() else {
+        return;
+    };
+    for name in [".env", ".env.node"] {
+        let Ok(text) = std::fs::read_to_string(cwd.join(name)) else {
+            continue;
+        };
+        for (k, v) in jarc::jant::env::parse_dotenv(&text) {
+            if k.starts_with("JARC_") && std::env::var_os(&k).is_none() {
+                std::env::set_var(&k, v);
+            }
+        }
+    }
 }
 
 /// A backup that left media objects out saved everything else: exit 3,
