@@ -699,3 +699,70 @@ fn repository_files_are_private_whatever_the_umask() {
     }
     assert!(files >= 4, "{files}");
 }
+
+fn sigint(child: &std::process::Child) {
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+/// Ctrl-C mid-backup: jarc says so, commits nothing, and indexes what it
+/// uploaded, so the next backup stores less than half the data again.
+#[test]
+fn an_interrupted_backup_stops_cleanly_and_the_next_reuses_its_uploads() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    // 60 MB: the first 32 MiB pack is more than half of it.
+    dataset(&src, 60, 1_000_000);
+    init(&repo);
+    let go = t.path().join("go");
+    let reached = t.path().join("go.reached");
+    let mut child = cmd(&repo)
+        .env(
+            "JARC_FAILPOINT",
+            format!("after-pack:pause={}", go.display()),
+        )
+        .args(["backup", "--media", src.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !reached.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "backup ended early");
+        assert!(t0.elapsed().as_secs() < 60, "backup never wrote a pack");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sigint(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    fs::write(&go, b"").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("jarc: interrupted: stopping after the current files"),
+        "{err}"
+    );
+    assert!(
+        err.contains("interrupted: nothing was committed; the ")
+            && err.contains("pack(s) it uploaded"),
+        "{err}"
+    );
+    assert_eq!(json(&repo, &["snapshots"]).as_array().unwrap().len(), 0);
+    assert_check_clean(&repo);
+    let again = json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    let stored = again["bytes_new_stored"].as_u64().unwrap();
+    assert!(
+        stored < 30_000_000,
+        "the next backup stored {stored} bytes again"
+    );
+    let out = t.path().join("out");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(capture(&src), capture(&out));
+}

@@ -390,12 +390,16 @@ fn main() -> ExitCode {
     jarc_vars_from_dotenv();
     let cli = Cli::parse();
     let json = cli.json;
+    progress::catch_interrupts();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             output::error(json, &e);
             if output::is_usage(&e) {
                 ExitCode::from(2)
+            } else if progress::was_interrupted() {
+                // 128 + SIGINT, as shells report an interrupted command.
+                ExitCode::from(130)
             } else {
                 ExitCode::from(1)
             }

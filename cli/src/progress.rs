@@ -2,7 +2,36 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+/// Set by SIGINT or SIGTERM; commands look at it through
+/// `Progress::interrupted` and stop cleanly.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    // Only async-signal-safe calls here: an atomic and write(2).
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // A second interrupt: stop now, as the first message promised.
+        unsafe { libc::_exit(130) };
+    }
+    let msg = b"\njarc: interrupted: stopping after the current files; what was uploaded is kept (interrupt again to stop at once)\n";
+    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+}
+
+/// Route SIGINT and SIGTERM to a clean stop.
+pub fn catch_interrupts() {
+    let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only touches an atomic and calls write/_exit.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+pub fn was_interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 pub struct Bars {
     enabled: bool,
@@ -58,6 +87,10 @@ impl jarc::progress::Progress for Bars {
                 b.inc(n);
             }
         }
+    }
+
+    fn interrupted(&self) -> bool {
+        was_interrupted()
     }
 
     fn warn(&self, msg: &str) {

@@ -127,7 +127,38 @@ fn site_info(db: Option<&SourceInfo>, media: Option<&SourceInfo>) -> Result<Sour
 /// database is read first: Jant stores an object before it writes the row
 /// that names it, so media listed afterwards include every object the
 /// captured rows reference (unless it was deleted in between).
+///
+/// Interrupted (`Progress::interrupted`), it writes out what it has
+/// packed and indexes every pack it uploaded before it stops: nothing is
+/// committed, and the next backup finds those blobs in the index and does
+/// not read or upload them again. (A prune treats them as it treats any
+/// blob no snapshot references.)
 pub fn backup_site(
+    repo: &Repository,
+    db: Option<&mut dyn DatabaseSource>,
+    media: Option<&dyn MediaSource>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<BackupSummary> {
+    let packs0 = repo.saved.packs.load(Ordering::Relaxed);
+    let bytes0 = repo.saved.stored_bytes.load(Ordering::Relaxed);
+    match backup_site_once(repo, db, media, opts, progress) {
+        Err(Error::Interrupted { .. }) => {
+            let kept = match repo.flush() {
+                Ok(_) => {
+                    let packs = repo.saved.packs.load(Ordering::Relaxed) - packs0;
+                    let bytes = repo.saved.stored_bytes.load(Ordering::Relaxed) - bytes0;
+                    format!("the {packs} pack(s) it uploaded ({bytes} bytes) are indexed, and the next backup reuses them")
+                }
+                Err(e) => format!("what it uploaded could not be indexed ({e}); a prune frees it"),
+            };
+            Err(Error::Interrupted { kept })
+        }
+        other => other,
+    }
+}
+
+fn backup_site_once(
     repo: &Repository,
     db: Option<&mut dyn DatabaseSource>,
     media: Option<&dyn MediaSource>,
@@ -212,6 +243,8 @@ pub fn backup_site(
     roots.extend(opts.extra_roots.iter().cloned());
     roots.sort_by(|a, b| a.0.cmp(&b.0));
 
+    // The last moment to honour a stop: after this, the snapshot commits.
+    stop_if_interrupted(progress)?;
     progress.phase("commit", 0);
     repo.flush()?;
     summary.blobs_new = saved.blobs.load(Ordering::Relaxed) - before[0];
@@ -425,6 +458,7 @@ fn media_tree(
 }
 
 fn save_chunks(repo: &Repository, batch: &[&[u8]], progress: &dyn Progress) -> Result<Vec<Id>> {
+    stop_if_interrupted(progress)?;
     batch
         .par_iter()
         .map(|c| {
@@ -433,6 +467,16 @@ fn save_chunks(repo: &Repository, batch: &[&[u8]], progress: &dyn Progress) -> R
             Ok(id)
         })
         .collect()
+}
+
+/// Stands for an interrupt until `backup_site` says what was kept.
+fn stop_if_interrupted(progress: &dyn Progress) -> Result<()> {
+    if progress.interrupted() {
+        return Err(Error::Interrupted {
+            kept: String::new(),
+        });
+    }
+    Ok(())
 }
 
 /// What reading one object gave.
@@ -454,6 +498,7 @@ fn read_file(
         let batch: Vec<&[u8]> = cuts.iter().map(|&(o, l)| &data[o..o + l]).collect();
         save_chunks(repo, &batch, progress)
     };
+    stop_if_interrupted(progress)?;
     let (content, meta) = source.open_with_meta(entry)?;
     let (chunks, size) = match content {
         Content::Bytes(b) => (slice_chunks(&b)?, b.len() as u64),

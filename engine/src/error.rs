@@ -71,6 +71,10 @@ pub enum Error {
     },
     #[error("{} object(s) referenced by the restored rows are missing from the snapshot: {}", .0.len(), .0.iter().take(10).cloned().collect::<Vec<_>>().join(", "))]
     MissingObjects(Vec<String>),
+    /// The operator asked the command to stop; `kept` says what of its
+    /// work stays usable.
+    #[error("interrupted: nothing was committed; {kept}")]
+    Interrupted { kept: String },
     /// A refusal the caller can overrule, or answer, with what `hint` names.
     #[error("{message}")]
     Refused { message: String, hint: Hint },
@@ -161,6 +165,7 @@ impl Error {
             Error::Database { .. } => "database",
             Error::MissingObjects(_) => "missing-objects",
             Error::Refused { .. } => "refused",
+            Error::Interrupted { .. } => "interrupted",
             Error::RowOrder(_) => "row-order",
             Error::UnusableKey { .. } => "unusable-key",
         }

@@ -7,6 +7,12 @@ pub trait Progress: Sync {
     fn advance(&self, _n: u64) {}
     /// Something the operator should see (a skipped file, a warning).
     fn warn(&self, _msg: &str) {}
+    /// Whether the operator asked the command to stop (Ctrl-C, SIGTERM).
+    /// Long commands look between files and chunk batches, and stop with
+    /// `Error::Interrupted` after making what they wrote usable.
+    fn interrupted(&self) -> bool {
+        false
+    }
 }
 
 /// Reports nothing.
