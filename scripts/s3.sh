@@ -20,7 +20,9 @@ if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
 fi
 
 bash scripts/s3-garage.sh install
-export S3_DATA=${JARC_TEST_S3_DATA:-/tmp/jarc-test-garage}
+# Each run has its own server directory (pid file, ports, data), so two
+# suites on one machine never stop each other's servers.
+export S3_DATA=${JARC_TEST_S3_DATA:-$(mktemp -d /tmp/jarc-test-garage.XXXXXX)}
 bash scripts/s3-garage.sh stop
 rm -rf "$S3_DATA"
 bash scripts/s3-garage.sh start >/dev/null
@@ -48,4 +50,5 @@ export JARC_TEST_MOTO_ENDPOINT=http://127.0.0.1:$moto_port
 s3_stop() {
   bash scripts/s3-garage.sh stop || true
   kill "$(cat "$S3_DATA/moto.pid")" 2>/dev/null || true
+  [ -n "${JARC_TEST_S3_DATA:-}" ] || rm -rf "$S3_DATA"
 }
