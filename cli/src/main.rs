@@ -309,20 +309,15 @@ struct PruneArgs {
 
 impl PruneArgs {
     fn options(&self, dry_run: bool) -> Result<jarc::prune::PruneOptions> {
-        let pct = self.max_unused.trim().trim_end_matches('%');
-        let pct: f64 = pct
-            .parse()
-            .ok()
-            .filter(|p: &f64| (0.0..=100.0).contains(p))
-            .ok_or_else(|| {
-                output::usage(format!(
-                    "--max-unused {:?}: expected a percentage from 0 to 100",
-                    self.max_unused
-                ))
-            })?;
+        let permille = jarc::util::parse_percent_permille(&self.max_unused).ok_or_else(|| {
+            output::usage(format!(
+                "--max-unused {:?}: expected a percentage from 0 to 100",
+                self.max_unused
+            ))
+        })?;
         Ok(jarc::prune::PruneOptions {
             dry_run,
-            max_unused_permille: (pct * 10.0).round() as u32,
+            max_unused_permille: permille,
             max_repack: self.max_repack.as_deref().map(parse_size).transpose()?,
             unindexed_age: if self.unindexed_now {
                 std::time::Duration::ZERO
@@ -335,19 +330,11 @@ impl PruneArgs {
 
 /// `1024`, `500K`, `500M`, `2G`, `1T` (powers of 1024).
 fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('M') => (&t[..t.len() - 1], 1 << 20),
-        Some('G') => (&t[..t.len() - 1], 1 << 30),
-        Some('T') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    num.trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .with_context(|| format!("size {s:?}: expected a number with an optional K, M, G or T"))
+    jarc::util::parse_size(s).ok_or_else(|| {
+        output::usage(format!(
+            "size {s:?}: expected a number with an optional K, M, G or T"
+        ))
+    })
 }
 
 fn run_prune(
@@ -903,51 +890,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
             prune,
             prune_opts,
         } => {
-            let repo = open(&cli)?;
-            let all = snapshot::list(&repo)?;
-            let gone: (Vec<jarc::Id>, Option<Vec<jarc::forget::Group>>) = if snapshots.is_empty() {
-                let policy = jarc::forget::Policy {
-                    last: keep_last.unwrap_or(0),
-                    hourly: keep_hourly.unwrap_or(0),
-                    daily: keep_daily.unwrap_or(0),
-                    weekly: keep_weekly.unwrap_or(0),
-                    monthly: keep_monthly.unwrap_or(0),
-                    yearly: keep_yearly.unwrap_or(0),
-                    within_ns: keep_within
-                        .as_deref()
-                        .map(jarc::forget::parse_duration)
-                        .transpose()
-                        .context("--keep-within")?,
-                    tags: keep_tag.clone(),
-                };
-                let groups = jarc::forget::apply(
-                    &all,
-                    &policy,
-                    jarc::forget::GroupBy::parse(group_by)?,
-                    *force,
-                )?;
-                let gone = groups
-                    .iter()
-                    .flat_map(|g| g.decisions.iter().filter(|d| !d.keep).map(|d| d.id))
-                    .collect();
-                (gone, Some(groups))
-            } else {
-                let mut ids = Vec::new();
-                for spec in snapshots {
-                    ids.push(snapshot::resolve(&repo, spec)?.0);
-                }
-                jarc::forget::check_ids(&all, &ids, *force)?;
-                (ids, None)
+            let policy = jarc::forget::Policy {
+                last: keep_last.unwrap_or(0),
+                hourly: keep_hourly.unwrap_or(0),
+                daily: keep_daily.unwrap_or(0),
+                weekly: keep_weekly.unwrap_or(0),
+                monthly: keep_monthly.unwrap_or(0),
+                yearly: keep_yearly.unwrap_or(0),
+                within_ns: keep_within
+                    .as_deref()
+                    .map(jarc::forget::parse_duration)
+                    .transpose()
+                    .context("--keep-within")?,
+                tags: keep_tag.clone(),
             };
-            let (gone, groups) = gone;
-            let mut pruned = None;
-            if !*dry_run {
-                jarc::forget::remove(&repo, &gone).context("forgetting snapshots")?;
-                drop(repo);
-                if *prune {
-                    pruned = Some(run_prune(&cli, &prune_opts.options(false)?, &bars)?);
+            let selection = if snapshots.is_empty() {
+                jarc::forget::Selection::Policy {
+                    policy: &policy,
+                    group_by: jarc::forget::GroupBy::parse(group_by)?,
                 }
+            } else {
+                jarc::forget::Selection::Ids(snapshots)
+            };
+            let repo = open(&cli)?;
+            let done = jarc::forget::forget(&repo, selection, *force, *dry_run)
+                .context("forgetting snapshots")?;
+            drop(repo);
+            let mut pruned = None;
+            if *prune && !*dry_run {
+                pruned = Some(run_prune(&cli, &prune_opts.options(false)?, &bars)?);
             }
+            let (groups, gone) = (done.groups, done.forgotten);
             output::forget(
                 cli.json,
                 groups.as_deref(),

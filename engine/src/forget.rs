@@ -274,6 +274,59 @@ pub fn check_ids(snaps: &[(Id, Snapshot)], ids: &[Id], force: bool) -> Result<()
     Ok(())
 }
 
+/// What to forget: snapshots named by the caller, or those a policy does
+/// not keep.
+pub enum Selection<'a> {
+    Ids(&'a [String]),
+    Policy {
+        policy: &'a Policy,
+        group_by: GroupBy,
+    },
+}
+
+/// What `forget` decided, and (unless a dry run) did.
+#[derive(Debug, Clone)]
+pub struct Forgotten {
+    /// Per group, each snapshot kept (with why) or not; `None` when ids
+    /// were given.
+    pub groups: Option<Vec<Group>>,
+    pub forgotten: Vec<Id>,
+}
+
+/// The forget command: choose the snapshots to forget, refuse a source's
+/// newest unless `force`, and delete them unless `dry_run`. A prune, if
+/// wanted, runs after this with its own session.
+pub fn forget(
+    repo: &Repository,
+    selection: Selection<'_>,
+    force: bool,
+    dry_run: bool,
+) -> Result<Forgotten> {
+    let all = crate::snapshot::list(repo)?;
+    let (forgotten, groups) = match selection {
+        Selection::Policy { policy, group_by } => {
+            let groups = apply(&all, policy, group_by, force)?;
+            let gone = groups
+                .iter()
+                .flat_map(|g| g.decisions.iter().filter(|d| !d.keep).map(|d| d.id))
+                .collect();
+            (gone, Some(groups))
+        }
+        Selection::Ids(specs) => {
+            let mut ids = Vec::new();
+            for spec in specs {
+                ids.push(crate::snapshot::resolve(repo, spec)?.0);
+            }
+            check_ids(&all, &ids, force)?;
+            (ids, None)
+        }
+    };
+    if !dry_run {
+        remove(repo, &forgotten)?;
+    }
+    Ok(Forgotten { groups, forgotten })
+}
+
 /// Delete snapshot objects. Each deletion stands alone: a crash part-way
 /// leaves the rest in place, which is a valid repository.
 pub fn remove(repo: &Repository, ids: &[Id]) -> Result<()> {

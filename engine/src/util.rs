@@ -216,9 +216,47 @@ pub fn first_few(items: &[String]) -> String {
     }
 }
 
+/// A size as an operator writes it: a number of bytes with an optional
+/// binary suffix K, M, G or T (`500M`, `2G`).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+}
+
+/// A percentage from 0 to 100 (`5`, `5%`, `2.5%`) in per mille.
+pub fn parse_percent_permille(s: &str) -> Option<u32> {
+    let p: f64 = s.trim().trim_end_matches('%').trim().parse().ok()?;
+    (0.0..=100.0)
+        .contains(&p)
+        .then(|| (p * 10.0).round() as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_and_percentages() {
+        assert_eq!(parse_size("500M"), Some(500 << 20));
+        assert_eq!(parse_size(" 2g "), Some(2 << 30));
+        assert_eq!(parse_size("17"), Some(17));
+        assert_eq!(parse_size("1.5G"), None);
+        assert_eq!(parse_size("99999999999T"), None);
+        assert_eq!(parse_percent_permille("5%"), Some(50));
+        assert_eq!(parse_percent_permille("2.5"), Some(25));
+        assert_eq!(parse_percent_permille("101%"), None);
+        assert_eq!(parse_percent_permille("x"), None);
+    }
 
     #[test]
     fn passwords_are_masked_in_every_form() {
