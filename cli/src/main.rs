@@ -16,9 +16,7 @@ use jarc::restore::site::{restore_site, DatabaseTarget, MediaTarget, SiteRestore
 use jarc::restore::{restore_media, RestoreOptions};
 use jarc::source::bucket::BucketSource;
 use jarc::source::dir::DirSource;
-use jarc::source::postgres::PostgresSource;
-use jarc::source::sqlite::SqliteSource;
-use jarc::source::{DatabaseSource, MediaSource};
+use jarc::source::MediaSource;
 use jarc::{snapshot, Repository};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -566,15 +564,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(m) = media {
                 site.storage = env::Storage::Local(cwd.join(m));
             }
-            let mut db: Box<dyn DatabaseSource> = match &site.database {
-                env::Database::Sqlite(p) => Box::new(SqliteSource::open(p)?),
-                env::Database::Postgres(u) => Box::new(PostgresSource::connect(u)?),
-            };
-            let media_source: Option<Box<dyn MediaSource>> = match (&site.storage, *no_media) {
-                (_, true) => None,
-                (env::Storage::Local(p), false) => Some(Box::new(DirSource::new(p)?)),
-                (env::Storage::S3(c), false) => Some(Box::new(BucketSource::new(c.clone())?)),
-            };
+            let (mut db, media_source) = jarc::source::site_sources(&site, !*no_media)?;
             let repo = backup_repo(&cli)?;
             let what = if *no_media {
                 site.describe_database()

@@ -110,3 +110,23 @@ pub trait DatabaseSource {
         None
     }
 }
+
+/// A site's database source and, when backed up too, its media source.
+pub type SiteSources = (Box<dyn DatabaseSource>, Option<Box<dyn MediaSource>>);
+
+/// The sources of a Jant site as its environment describes it: its
+/// database, and its media unless `with_media` is false (a local media
+/// directory or the `S3_*` bucket).
+pub fn site_sources(site: &crate::jant::env::Site, with_media: bool) -> Result<SiteSources> {
+    use crate::jant::env::{Database, Storage};
+    let db: Box<dyn DatabaseSource> = match &site.database {
+        Database::Sqlite(p) => Box::new(sqlite::SqliteSource::open(p)?),
+        Database::Postgres(u) => Box::new(postgres::PostgresSource::connect(u)?),
+    };
+    let media: Option<Box<dyn MediaSource>> = match (&site.storage, with_media) {
+        (_, false) => None,
+        (Storage::Local(p), true) => Some(Box::new(dir::DirSource::new(p)?)),
+        (Storage::S3(c), true) => Some(Box::new(bucket::BucketSource::new(c.clone())?)),
+    };
+    Ok((db, media))
+}
