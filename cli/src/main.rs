@@ -631,18 +631,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &bucket,
                 *media_only || (target_data_dir.is_none() && target_database.is_none()),
             ) {
-                let only = if *only_referenced {
-                    Some(
-                        jarc::database::referenced_keys(&repo, &snap)?
-                            .into_iter()
-                            .collect(),
-                    )
-                } else {
-                    None
-                };
                 let opts = RestoreOptions {
                     overwrite: *overwrite,
-                    only,
+                    only_referenced: *only_referenced,
                     ..Default::default()
                 };
                 let r = jarc::restore::bucket::restore_to_bucket(&repo, &snap, b, &opts, &bars);

@@ -25,8 +25,19 @@ pub fn restore_to_bucket(
     progress: &dyn Progress,
 ) -> Result<RestoreSummary> {
     let mut entries = media::entries(repo, snap)?;
+    let referenced: Option<HashSet<String>> = if opts.only_referenced {
+        Some(
+            crate::database::referenced_keys(repo, snap)?
+                .into_iter()
+                .collect(),
+        )
+    } else {
+        None
+    };
     entries.retain(|(k, e)| {
-        e.kind == EntryKind::File && opts.only.as_ref().is_none_or(|o| o.contains(k))
+        e.kind == EntryKind::File
+            && opts.only.as_ref().is_none_or(|o| o.contains(k))
+            && referenced.as_ref().is_none_or(|r| r.contains(k))
     });
     for (k, _) in &mut entries {
         *k = opts.target_key(k);

@@ -32,6 +32,9 @@ pub struct RestoreOptions {
     pub overwrite: bool,
     /// Restore only these keys (and the directories above them).
     pub only: Option<std::collections::BTreeSet<String>>,
+    /// Restore only the objects the snapshot's database rows reference
+    /// (media and posters a site uses), besides `only`.
+    pub only_referenced: bool,
     /// Leave files that already exist in the target alone (a live site's
     /// media directory: Jant never rewrites an object under the same key).
     pub keep_existing: bool,
@@ -112,6 +115,13 @@ pub fn restore_media(
     let mut entries = media::entries(repo, snap)?;
     if let Some(only) = &opts.only {
         entries.retain(|(k, e)| only.contains(k) && e.kind != EntryKind::Dir);
+    }
+    if opts.only_referenced {
+        let referenced: std::collections::HashSet<String> =
+            crate::database::referenced_keys(repo, snap)?
+                .into_iter()
+                .collect();
+        entries.retain(|(k, e)| referenced.contains(k) && e.kind != EntryKind::Dir);
     }
     if opts.rename.is_some() {
         for (k, _) in &mut entries {

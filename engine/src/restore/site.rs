@@ -165,6 +165,8 @@ pub fn restore_site(
         only: opts
             .only_referenced
             .then(|| referenced.iter().cloned().collect()),
+        // `only` holds the referenced keys already (computed above).
+        only_referenced: false,
         keep_existing: opts.content_only,
         jant_sidecars: true,
         rename,
