@@ -456,9 +456,10 @@ fn repo_location(cli: &Cli) -> Result<String> {
 
 /// The repository a backup writes to; the default one is created on first use.
 fn backup_repo(cli: &Cli) -> Result<Repository> {
-    if cli.repo.is_none() && !Path::new(DEFAULT_REPOSITORY).join("config").exists() {
-        Repository::init(DEFAULT_REPOSITORY, Config::new_random())
-            .with_context(|| format!("creating the default repository ./{DEFAULT_REPOSITORY}"))?;
+    if cli.repo.is_none()
+        && Repository::init_if_missing(DEFAULT_REPOSITORY)
+            .with_context(|| format!("creating the default repository ./{DEFAULT_REPOSITORY}"))?
+    {
         output::note(
             cli.json,
             &format!("created the default repository at ./{DEFAULT_REPOSITORY} (first use)"),

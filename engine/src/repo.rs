@@ -94,6 +94,20 @@ impl Repository {
         Repository::create(Backend::open(location, true)?, location, config)
     }
 
+    /// Create a repository at `location` with a new random config unless
+    /// one is there already (the default repository, made on first use);
+    /// whether it was created.
+    pub fn init_if_missing(location: &str) -> Result<bool> {
+        // An existing repository is left exactly as it is (its root's
+        // mode included: `init` would make it 0700).
+        if let Ok(b) = Backend::open(location, false) {
+            if b.head(layout::CONFIG)?.is_some() {
+                return Ok(false);
+            }
+        }
+        Repository::init(location, Config::new_random()).map(|_| true)
+    }
+
     /// `init` on a store the caller opened (an in-memory one).
     pub fn init_in(backend: Backend, config: Config) -> Result<Repository> {
         let location = backend.location().to_string();
