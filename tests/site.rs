@@ -838,3 +838,54 @@ fn a_killed_site_restore_is_finished_by_a_rerun() {
     );
     assert!(!out.join("jant.sqlite.jarc-partial").exists());
 }
+
+/// A damaged media object costs that object, not the recovery: a full
+/// site restore writes the database and every other object, names the
+/// damaged one, and exits 3.
+#[test]
+fn a_full_restore_writes_everything_it_can_and_names_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 40);
+    let repo = dir.path().join("repo");
+    init(&repo);
+    ok(&repo, &["backup", "--data-dir", data.to_str().unwrap()]);
+    let (victim, chunk) = {
+        let r = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
+        let (_, snap) = jarc::snapshot::resolve(&r, "latest").unwrap();
+        let entries = jarc::media::entries(&r, &snap).unwrap();
+        let (k, e) = entries
+            .iter()
+            .find(|(_, e)| e.kind == jarc::media::EntryKind::File && !e.chunks.is_empty())
+            .unwrap();
+        (k.clone(), e.chunks[0])
+    };
+    damage_blob(&repo, &chunk);
+    let target = dir.path().join("restored");
+    let o = run(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            target.to_str().unwrap(),
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains("media object(s) could not be restored; everything else was:"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("  {victim}: ")), "{out}");
+    // The database is whole, and every other object is as it was.
+    assert_eq!(
+        verify::sqlite_dump(&target.join("jant.sqlite")).unwrap(),
+        verify::sqlite_dump(&data.join("jant.sqlite")).unwrap()
+    );
+    let mut want = verify::file_digests(&data.join("media")).unwrap();
+    let mut got = verify::file_digests(&target.join("media")).unwrap();
+    assert!(want.keys().any(|k| k == &victim), "{victim} not among the media");
+    want.retain(|k, _| !k.starts_with(&victim));
+    got.retain(|k, _| !k.starts_with(&victim));
+    assert_eq!(got, want);
+}

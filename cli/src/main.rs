@@ -712,6 +712,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             };
             output::site_restore(cli.json, &id, &shown, &s);
+            if !s.media.failed.is_empty() {
+                return Ok(ExitCode::from(3));
+            }
         }
         Cmd::Export {
             snapshot: spec,

@@ -374,6 +374,15 @@ pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
     for v in &s.database.foreign_key_violations {
         println!("warning: foreign key violations (as in the source): {v}");
     }
+    if !s.media.failed.is_empty() {
+        println!(
+            "{} media object(s) could not be restored; everything else was:",
+            s.media.failed.len()
+        );
+        for (k, why) in &s.media.failed {
+            println!("  {k}: {why}");
+        }
+    }
 }
 
 pub fn demo(j: bool, r: &DemoReport) {

@@ -204,7 +204,11 @@ pub fn restore_site(
             )
         }
     };
-    if !media.failed.is_empty() {
+    // A full restore is a recovery: a site with every row and all but the
+    // damaged objects beats no site, so it goes on and names what failed
+    // (`media.failed`). Content restored into a live site is all or
+    // nothing: broken objects would show on the running site.
+    if !media.failed.is_empty() && opts.content_only {
         undo_media(&media);
         let (k, why) = &media.failed[0];
         return Err(Error::Invalid(format!(
