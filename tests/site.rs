@@ -884,7 +884,10 @@ fn a_full_restore_writes_everything_it_can_and_names_the_rest() {
     );
     let mut want = verify::file_digests(&data.join("media")).unwrap();
     let mut got = verify::file_digests(&target.join("media")).unwrap();
-    assert!(want.keys().any(|k| k == &victim), "{victim} not among the media");
+    assert!(
+        want.keys().any(|k| k == &victim),
+        "{victim} not among the media"
+    );
     want.retain(|k, _| !k.starts_with(&victim));
     got.retain(|k, _| !k.starts_with(&victim));
     assert_eq!(got, want);
