@@ -326,7 +326,6 @@ fn two_backups_into_one_repository_at_once() {
     // the shared chunks again (it cannot see unindexed packs), so the two
     // provably overlap.
     let go = t.path().join("go");
-    let reached = t.path().join("go.reached");
     let a = support::cmd(&repo)
         .env(
             "JARC_FAILPOINT",
@@ -337,12 +336,7 @@ fn two_backups_into_one_repository_at_once() {
         .spawn()
         .unwrap();
     let mut a = a;
-    let t0 = std::time::Instant::now();
-    while !reached.exists() {
-        assert!(a.try_wait().unwrap().is_none(), "first backup ended early");
-        assert!(t0.elapsed().as_secs() < 60, "first backup never paused");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_paused(&mut a, &go, 60);
     let b = support::cmd(&repo)
         .args(["--json", "backup", "--media", s2.to_str().unwrap()])
         .output()

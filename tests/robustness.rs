@@ -48,7 +48,6 @@ fn interrupted_backups_leave_a_valid_repository() {
     // A kill that provably lands before the commit: the backup pauses
     // with its packs and index written, and is killed there.
     let go = t.path().join("go");
-    let reached = t.path().join("go.reached");
     let mut child = cmd(&repo)
         .env(
             "JARC_FAILPOINT",
@@ -57,12 +56,7 @@ fn interrupted_backups_leave_a_valid_repository() {
         .args(["backup", "--force-read", "--media", src.to_str().unwrap()])
         .spawn()
         .unwrap();
-    let t0 = std::time::Instant::now();
-    while !reached.exists() {
-        assert!(child.try_wait().unwrap().is_none(), "backup ended early");
-        assert!(t0.elapsed().as_secs() < 120, "backup never paused");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_paused(&mut child, &go, 120);
     child.kill().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(child.wait().unwrap().signal(), Some(9));
@@ -302,13 +296,7 @@ fn a_file_that_vanishes_mid_backup_is_skipped_and_the_rest_saved() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let reached = t.path().join("go.reached");
-    let t0 = std::time::Instant::now();
-    while !reached.exists() {
-        assert!(child.try_wait().unwrap().is_none(), "backup ended early");
-        assert!(t0.elapsed().as_secs() < 60, "backup never paused");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_paused(&mut child, &go, 60);
     fs::remove_file(src.join("gone.jpg")).unwrap();
     fs::write(&go, b"").unwrap();
     let o = child.wait_with_output().unwrap();
@@ -719,7 +707,6 @@ fn an_interrupted_backup_stops_cleanly_and_the_next_reuses_its_uploads() {
     dataset(&src, 60, 1_000_000);
     init(&repo);
     let go = t.path().join("go");
-    let reached = t.path().join("go.reached");
     let mut child = cmd(&repo)
         .env(
             "JARC_FAILPOINT",
@@ -730,12 +717,7 @@ fn an_interrupted_backup_stops_cleanly_and_the_next_reuses_its_uploads() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = std::time::Instant::now();
-    while !reached.exists() {
-        assert!(child.try_wait().unwrap().is_none(), "backup ended early");
-        assert!(t0.elapsed().as_secs() < 60, "backup never wrote a pack");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_paused(&mut child, &go, 60);
     sigint(&child);
     std::thread::sleep(Duration::from_millis(200));
     fs::write(&go, b"").unwrap();

@@ -78,12 +78,7 @@ pub fn backup(j: bool, s: &BackupSummary) {
         eprintln!(
             "jarc: {} media object(s) could not be read and are not in the snapshot: {}",
             s.skipped.len(),
-            s.skipped
-                .iter()
-                .take(10)
-                .map(|k| k.key.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            jarc::util::joined_first(s.skipped.iter().map(|k| &k.key), 10)
         );
     }
     println!(
@@ -429,7 +424,7 @@ pub fn demo(j: bool, r: &DemoReport) {
 }
 
 fn first_ten(keys: &[String]) -> String {
-    keys.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+    jarc::util::joined_first(keys, 10)
 }
 
 pub fn export(j: bool, id: &Id, s: &ExportSummary) {
@@ -777,7 +772,7 @@ pub fn is_usage(e: &anyhow::Error) -> bool {
 /// names the remedy; the flag that asks for it is the CLI's.
 pub fn error(j: bool, e: &anyhow::Error) {
     let engine = e.chain().find_map(|c| c.downcast_ref::<jarc::Error>());
-    let hint = engine.and_then(jarc::Error::hint).map(|h| hint_text(&h));
+    let hint = engine.and_then(jarc::Error::hint);
     let message = format!("{e:#}");
     if j {
         let kind = if is_usage(e) && engine.is_none() {
@@ -789,16 +784,13 @@ pub fn error(j: bool, e: &anyhow::Error) {
             error: report::FailureBody {
                 kind,
                 message,
-                hint,
+                hint: hint.as_ref().map(hint_text),
             },
         };
         eprintln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         return;
     }
-    match hint {
-        Some(h) => eprintln!("jarc: error: {message}; {h}"),
-        None => eprintln!("jarc: error: {message}"),
-    }
+    eprintln!("jarc: error: {}", with_hint(&message, hint.as_ref()));
 }
 
 /// An engine error's message with the CLI's remedy appended.

@@ -231,7 +231,6 @@ fn backup_site_once(
         )?;
         skipped = left_out;
         tree_nodes_new += new;
-        skipped.sort_by(|a: &Skipped, b: &Skipped| a.key.cmp(&b.key));
         if !skipped.is_empty() {
             extra.push((EXTRA_SKIPPED.to_string(), skipped.len().to_string()));
             for s in skipped.iter().take(SKIPPED_LISTED) {
@@ -288,8 +287,6 @@ fn media_tree(
     summary: &mut Summary,
     warnings: &mut Vec<String>,
 ) -> Result<(Root, u64, Vec<Skipped>)> {
-    let mut skipped = Vec::new();
-    let skipped_out = &mut skipped;
     progress.phase("scan", 0);
     let scan = source.scan()?;
     crate::failpoint::hit("after-scan");
@@ -302,7 +299,7 @@ fn media_tree(
         progress.warn(&w);
         warnings.push(w);
     }
-    skipped_out.extend(scan.skipped);
+    let mut skipped = scan.skipped;
     let scanned = scan.entries;
 
     let mut prev = parent
@@ -395,7 +392,7 @@ fn media_tree(
         let w = format!("{key}: skipped: {reason}");
         progress.warn(&w);
         warnings.push(w);
-        skipped_out.push(Skipped { key, reason });
+        skipped.push(Skipped { key, reason });
         left_out[i] = true;
     };
     for (n, r) in read.into_iter().enumerate() {
@@ -454,6 +451,7 @@ fn media_tree(
         builder.push(s.key.into_bytes(), entry.encode())?;
     }
     let new = builder.new_nodes;
+    skipped.sort_by(|a, b| a.key.cmp(&b.key));
     Ok((builder.finish()?, new, skipped))
 }
 

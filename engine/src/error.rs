@@ -69,7 +69,7 @@ pub enum Error {
         source_name: String,
         message: String,
     },
-    #[error("{} object(s) referenced by the restored rows are missing from the snapshot: {}", .0.len(), .0.iter().take(10).cloned().collect::<Vec<_>>().join(", "))]
+    #[error("{} object(s) referenced by the restored rows are missing from the snapshot: {}", .0.len(), crate::util::joined_first(.0, 10))]
     MissingObjects(Vec<String>),
     /// The operator asked the command to stop; `kept` says what of its
     /// work stays usable.

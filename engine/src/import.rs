@@ -116,12 +116,7 @@ fn missing_error(path: &Path, missing: &[String]) -> Error {
             "{}: nothing was imported: {} object(s) named by media rows are not in objects/: {}",
             path.display(),
             missing.len(),
-            missing
-                .iter()
-                .take(10)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::util::joined_first(missing, 10)
         ),
         crate::error::Hint::AllowMissingObjects,
     )

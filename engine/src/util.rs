@@ -202,6 +202,17 @@ pub fn ser_rfc3339<S: serde::Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Err
     s.serialize_str(&rfc3339(*ns))
 }
 
+/// The first `n` names, comma-separated, for a message that gives the
+/// total count itself.
+pub fn joined_first<S: AsRef<str>>(items: impl IntoIterator<Item = S>, n: usize) -> String {
+    items
+        .into_iter()
+        .take(n)
+        .map(|s| s.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A few names for a message, and how many more there are.
 pub fn first_few(items: &[String]) -> String {
     let shown: Vec<&str> = items.iter().take(5).map(|s| s.as_str()).collect();

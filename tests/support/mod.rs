@@ -187,3 +187,20 @@ pub fn damage_blob(repo: &Path, blob: &jarc::Id) {
     bytes[(loc.offset + loc.length / 2) as usize] ^= 0x20;
     std::fs::write(&path, &bytes).unwrap();
 }
+
+/// Wait until a command run with `JARC_FAILPOINT=<point>:pause=<go>` has
+/// reached its pause (`<go>.reached` exists), failing if it ends first or
+/// does not get there within `secs`.
+pub fn wait_paused(child: &mut std::process::Child, go: &Path, secs: u64) {
+    let mut reached = go.as_os_str().to_owned();
+    reached.push(".reached");
+    let t0 = std::time::Instant::now();
+    while !Path::new(&reached).exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the command ended before it paused"
+        );
+        assert!(t0.elapsed().as_secs() < secs, "the command never paused");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

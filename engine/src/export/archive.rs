@@ -267,12 +267,7 @@ pub fn export_archive(
             format!(
                 "{} object(s) named by the site's media rows are missing from the snapshot: {}",
                 missing.len(),
-                missing
-                    .iter()
-                    .take(10)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::util::joined_first(&missing, 10)
             ),
             crate::error::Hint::AllowMissingObjects,
         ));

@@ -206,16 +206,14 @@ impl MediaSource for DirSource {
                 if jant::is_skipped_dir(&key) {
                     continue;
                 }
+                let unreadable = |e| Error::Unreadable {
+                    path: path.clone(),
+                    source: e,
+                };
                 let md = match fs::symlink_metadata(&path) {
                     Ok(md) => md,
                     Err(e) => {
-                        skip(
-                            &key,
-                            Error::Unreadable {
-                                path: path.clone(),
-                                source: e,
-                            },
-                        );
+                        skip(&key, unreadable(e));
                         continue;
                     }
                 };
@@ -227,13 +225,7 @@ impl MediaSource for DirSource {
                     let target = match fs::read_link(&path) {
                         Ok(t) => t,
                         Err(e) => {
-                            skip(
-                                &key,
-                                Error::Unreadable {
-                                    path: path.clone(),
-                                    source: e,
-                                },
-                            );
+                            skip(&key, unreadable(e));
                             continue;
                         }
                     };
