@@ -7,6 +7,8 @@
 #   bash benches/ab.sh OLD_JARC [MiB] [files] [rounds]
 #   (NEW_JARC defaults to this tree's release build)
 set -euo pipefail
+# Repositories are encrypted (format-spec §13); the benchmark's password.
+export JARC_PASSWORD=${JARC_PASSWORD:-bench-password}
 cd "$(dirname "$0")/.."
 OLD=${1:?usage: ab.sh OLD_JARC [MiB] [files] [rounds]}
 MIB=${2:-1024}

@@ -7,6 +7,8 @@
 #
 #   bash benches/archive.sh [MIB=2048] [FILES=400]
 set -euo pipefail
+# Repositories are encrypted (format-spec §13); the benchmark's password.
+export JARC_PASSWORD=${JARC_PASSWORD:-bench-password}
 cd "$(dirname "$0")/.."
 MIB=${1:-2048}
 FILES=${2:-400}

@@ -9,6 +9,8 @@
 #   REPO_DIR=/dev/shm bash benches/compare.sh   # repositories on tmpfs: compares
 #                                                # the engines, not this disk
 set -euo pipefail
+# Repositories are encrypted (format-spec §13); the benchmark's password.
+export JARC_PASSWORD=${JARC_PASSWORD:-bench-password}
 cd "$(dirname "$0")/.."
 MIB=${1:-1024}
 FILES=${2:-10000}

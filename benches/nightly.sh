@@ -9,6 +9,8 @@
 #
 #   bash benches/nightly.sh [posts] [rows]
 set -euo pipefail
+# Repositories are encrypted (format-spec §13); the benchmark's password.
+export JARC_PASSWORD=${JARC_PASSWORD:-bench-password}
 cd "$(dirname "$0")/.."
 POSTS=${1:-7500}
 ROWS=${2:-1000000}

@@ -11,6 +11,8 @@
 #
 #   bash benches/prune.sh [BLOBS=1000000]
 set -euo pipefail
+# Repositories are encrypted (format-spec §13); the benchmark's password.
+export JARC_PASSWORD=${JARC_PASSWORD:-bench-password}
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 if [ ! -x /usr/bin/time ]; then

@@ -10,6 +10,8 @@
 #
 #   bash benches/s3.sh [MIB=1024] [FILES=200]
 set -euo pipefail
+# Repositories are encrypted (format-spec §13); the benchmark's password.
+export JARC_PASSWORD=${JARC_PASSWORD:-bench-password}
 cd "$(dirname "$0")/.."
 MIB=${1:-1024}
 FILES=${2:-200}

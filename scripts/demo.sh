@@ -3,6 +3,8 @@
 # directory, back it up, change it, back it up again, show the diff,
 # restore into a blank directory and prove it byte-identical.
 set -euo pipefail
+# Repositories are encrypted (format-spec §13): the demo's password.
+export JARC_PASSWORD=${JARC_PASSWORD:-bench-password}
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p jarc-cli
 JARC="$PWD/target/release/jarc"

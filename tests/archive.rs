@@ -9,7 +9,7 @@ mod support;
 use jarc::demo::fixture as demo;
 use jarc::restore::content;
 use jarc::row::Value;
-use jarc::{snapshot, Repository};
+use jarc::snapshot;
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ fn snap_id(v: &serde_json::Value) -> String {
 
 /// Content rows of a snapshot's site, by table, in export order.
 fn content_rows(repo: &Path, id: &str) -> BTreeMap<String, (Vec<String>, Vec<Vec<Value>>)> {
-    let r = Repository::open(repo.to_str().unwrap()).unwrap();
+    let r = open_repo(repo.to_str().unwrap()).unwrap();
     let (_, s) = snapshot::resolve(&r, id).unwrap();
     content::select(&r, &s, SITE)
         .unwrap()
@@ -683,7 +683,7 @@ fn sites_missing_objects_and_db_export_dumps() {
         ],
     );
     let back = snap_id(&v);
-    let r = Repository::open(repo.to_str().unwrap()).unwrap();
+    let r = open_repo(repo.to_str().unwrap()).unwrap();
     let (_, a) = snapshot::resolve(&r, &id).unwrap();
     let (_, b) = snapshot::resolve(&r, &back).unwrap();
     let sa = jarc::database::schema(&r, &a).unwrap();

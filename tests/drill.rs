@@ -83,7 +83,7 @@ fn assert_scratch_removed(s: &Setup) {
 
 /// How many objects the snapshot's rows reference.
 fn referenced(repo: &Path) -> usize {
-    let r = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
+    let r = open_repo(repo.to_str().unwrap()).unwrap();
     let (_, snap) = jarc::snapshot::resolve(&r, "latest").unwrap();
     jarc::database::referenced_keys(&r, &snap).unwrap().len()
 }
@@ -120,7 +120,7 @@ fn clean_drill_passes_every_check_and_is_recorded() {
     assert_eq!(names, DRILL_CHECKS);
     assert!(failed_checks(&r).is_empty(), "{r}");
     // The digests compare every table's rows with what the backup recorded.
-    let tables = jarc::Repository::open(s.repo.to_str().unwrap())
+    let tables = open_repo(s.repo.to_str().unwrap())
         .and_then(|repo| jarc::snapshot::resolve(&repo, &snap))
         .unwrap()
         .1
@@ -242,7 +242,7 @@ fn clean_drill_passes_every_check_and_is_recorded() {
 fn a_damaged_pack_fails_the_drill_and_names_the_table_or_object() {
     let s = setup(40);
     let snap_id = backup(&s);
-    let r = jarc::Repository::open(s.repo.to_str().unwrap()).unwrap();
+    let r = open_repo(s.repo.to_str().unwrap()).unwrap();
     let (_, snap) = jarc::snapshot::resolve(&r, &snap_id).unwrap();
     let post_root = snap.root("db.rows/post").unwrap().node;
     let key = referenced_key(&s.data);
@@ -265,7 +265,7 @@ fn a_damaged_pack_fails_the_drill_and_names_the_table_or_object() {
     let detail = check(&r, "media restore")["detail"].as_str().unwrap();
     assert!(
         detail.starts_with(&format!("1 object(s) could not be restored: {key}: "))
-            && detail.contains("hash mismatch"),
+            && detail.contains("does not authenticate (damaged)"),
         "{detail}"
     );
     assert_eq!(
@@ -291,7 +291,7 @@ fn a_damaged_pack_fails_the_drill_and_names_the_table_or_object() {
         let detail = check(&r, name)["detail"].as_str().unwrap();
         assert!(
             detail.starts_with(&format!("table post: blob {post_root} in pack "))
-                && detail.contains("hash mismatch"),
+                && detail.contains("does not authenticate (damaged)"),
             "{name}: {detail}"
         );
     }

@@ -101,6 +101,50 @@ fn every_json_document_has_the_documented_fields() {
         json(&repo, &["forget", "--keep-last", "1", "--dry-run"]),
     );
     got.insert("prune".into(), json(&repo, &["prune", "--dry-run"]));
+    got.insert("key list".into(), json(&repo, &["key", "list"]));
+    let added = cmd(&repo)
+        .env("JARC_NEW_PASSWORD", "second")
+        .args(["--json", "key", "add"])
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", stderr(&added));
+    let added: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    let id = added["added"].as_str().unwrap().to_string();
+    got.insert("key add".into(), added);
+    let passwd = cmd(&repo)
+        .env("JARC_PASSWORD", "second")
+        .env("JARC_NEW_PASSWORD", "third")
+        .args(["--json", "key", "passwd"])
+        .output()
+        .unwrap();
+    assert!(passwd.status.success(), "{}", stderr(&passwd));
+    got.insert(
+        "key passwd".into(),
+        serde_json::from_slice(&passwd.stdout).unwrap(),
+    );
+    // Left: the test password's key (current) and the third one.
+    let listed = json(&repo, &["key", "list"]);
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert!(
+        !ids.contains(&id.as_str()),
+        "passwd removed the key it was opened with"
+    );
+    let other = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    got.insert("key remove".into(), json(&repo, &["key", "remove", &other]));
     let o = run(
         &repo,
         &[

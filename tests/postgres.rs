@@ -415,7 +415,7 @@ fn postgres_snapshot_exports_replay_into_postgres_with_jants_replace_sequence() 
     // import(export(S)) holds S's content rows.
     let back = json(&repo, &["import", z.to_str().unwrap()]);
     assert_eq!(back["dialect"], "pg");
-    let r = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
+    let r = open_repo(repo.to_str().unwrap()).unwrap();
     let rows = |spec: &str| {
         let (_, s) = jarc::snapshot::resolve(&r, spec).unwrap();
         jarc::restore::content::select(&r, &s, SITE)
@@ -502,7 +502,7 @@ fn postgres_drill_passes_then_fails_on_a_damaged_table_and_drops_its_database() 
 
     // Damage the post table's root node: the drill fails, names the table,
     // and still drops its database and directory.
-    let r0 = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
+    let r0 = open_repo(repo.to_str().unwrap()).unwrap();
     let (_, s) = jarc::snapshot::resolve(&r0, &snap).unwrap();
     let node = s.root("db.rows/post").unwrap().node;
     drop(r0);

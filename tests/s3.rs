@@ -67,6 +67,8 @@ struct Counts {
     head: AtomicU64,
     put: AtomicU64,
     delete: AtomicU64,
+    /// The object path of every PUT (query left off).
+    put_paths: std::sync::Mutex<Vec<String>>,
 }
 
 /// A TCP proxy to `upstream` that reads each HTTP request's head (and skips
@@ -124,6 +126,10 @@ fn forward_requests(client: TcpStream, mut server: TcpStream, counts: &Counts) {
             _ => &counts.put,
         };
         slot.fetch_add(1, Ordering::Relaxed);
+        if method == "PUT" {
+            let path = target.split('?').next().unwrap_or_default().to_string();
+            counts.put_paths.lock().unwrap().push(path);
+        }
         let len: u64 = head
             .lines()
             .find_map(|l| {
@@ -167,6 +173,12 @@ fn repository_on_s3_round_trips_checks_and_an_unchanged_nightly_is_cheap() {
     assert!(first["requests"]["put"].as_u64().unwrap() > first["packs_written"].as_u64().unwrap());
 
     // An unchanged nightly through a counting proxy: O(1) LISTs.
+    let before: Vec<String> = jarc_ok(&repo, &ep, &["snapshots"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
     let (proxy, counts) = counting_proxy(&ep);
     let o = repo_cmd(
         &proxy,
@@ -181,16 +193,39 @@ fn repository_on_s3_round_trips_checks_and_an_unchanged_nightly_is_cheap() {
     let second: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(second["files_unchanged"], 3);
     assert_eq!(second["bytes_new_raw"], 0);
-    // plans/, index/ and snapshots/; config, one index file, two
-    // snapshots; the session marker twice and one snapshot; the marker
-    // deleted at exit, after the summary was taken (format-spec §8.7).
-    assert_eq!(counts.list.load(Ordering::Relaxed), 3);
-    assert_eq!(counts.get.load(Ordering::Relaxed), 4);
-    assert_eq!(counts.put.load(Ordering::Relaxed), 3);
-    assert_eq!(counts.delete.load(Ordering::Relaxed), 1);
-    assert_eq!(second["requests"]["list"], 3);
-    assert_eq!(second["requests"]["get"], 4);
+    // keys/, plans/, index/ and snapshots/; config, the key object, one
+    // index file, two snapshots; two session markers and one snapshot;
+    // the closed marker at exit, after the summary was taken (format-spec
+    // §8.7). No DELETE, and no PUT to a name that existed: the backup
+    // host needs no delete or overwrite rights (§12.1).
+    assert_eq!(counts.list.load(Ordering::Relaxed), 4);
+    assert_eq!(counts.get.load(Ordering::Relaxed), 5);
+    assert_eq!(counts.put.load(Ordering::Relaxed), 4);
+    assert_eq!(counts.delete.load(Ordering::Relaxed), 0);
+    assert_eq!(second["requests"]["list"], 4);
+    assert_eq!(second["requests"]["get"], 5);
     assert_eq!(second["requests"]["put"], 3);
+    let puts = counts.put_paths.lock().unwrap().clone();
+    let distinct: std::collections::BTreeSet<&String> = puts.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        puts.len(),
+        "a name was written twice: {puts:?}"
+    );
+    let new_snapshot = second["snapshot"].as_str().unwrap();
+    assert!(!before.iter().any(|b| b == new_snapshot));
+    for p in &puts {
+        let name = p.split("/nightly/jarc/").nth(1).unwrap_or(p);
+        assert!(
+            name.starts_with("sessions/") || name == format!("snapshots/{new_snapshot}"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        puts.iter().filter(|p| p.contains("/sessions/")).count(),
+        3,
+        "{puts:?}"
+    );
 
     let out = t.path().join("out");
     jarc_ok(

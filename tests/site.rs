@@ -7,7 +7,6 @@ mod support;
 use jarc::demo::{fixture as demo, verify};
 use rusqlite::Connection;
 use std::path::Path;
-use std::process::Command;
 use support::*;
 
 fn site(dir: &Path, posts: usize) -> std::path::PathBuf {
@@ -36,7 +35,7 @@ fn default_repository_discovery_and_exact_round_trip() {
         "DATABASE_URL=file:./data/jant.sqlite\n",
     )
     .unwrap();
-    let o = Command::new(jarc_bin())
+    let o = bare()
         .current_dir(dir.path())
         .env_remove("JARC_REPOSITORY")
         .env_remove("DATA_DIR")
@@ -139,7 +138,7 @@ fn default_repository_discovery_and_exact_round_trip() {
     assert_eq!(verify::sqlite_dump(&dst).unwrap(), before);
 
     // An explicit repository that does not exist is an error, not created.
-    let o = Command::new(jarc_bin())
+    let o = bare()
         .current_dir(dir.path())
         .env_remove("JARC_REPOSITORY")
         .args(["backup", "--repo", "elsewhere"])
@@ -165,6 +164,7 @@ fn capture_is_consistent_while_jant_writes() {
     let repo = jarc::Repository::init(
         repo_dir.to_str().unwrap(),
         jarc::config::Config::new_random(),
+        Some(test_key()),
     )
     .unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -850,7 +850,7 @@ fn a_full_restore_writes_everything_it_can_and_names_the_rest() {
     init(&repo);
     ok(&repo, &["backup", "--data-dir", data.to_str().unwrap()]);
     let (victim, chunk) = {
-        let r = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
+        let r = open_repo(repo.to_str().unwrap()).unwrap();
         let (_, snap) = jarc::snapshot::resolve(&r, "latest").unwrap();
         let entries = jarc::media::entries(&r, &snap).unwrap();
         let (k, e) = entries

@@ -365,7 +365,7 @@ fn prune_repo(dir: &Path, blobs: u64) -> Result<()> {
     use jarc::snapshot::{Snapshot, SourceInfo, Summary};
     let mut config = jarc::config::Config::new_random();
     config.pack_size = 1 << 20;
-    let repo = jarc::Repository::init(dir.to_str().context("path")?, config)?;
+    let repo = jarc::Repository::init(dir.to_str().context("path")?, config, None)?;
     let t = Instant::now();
     let gens = 20u64;
     let per_gen = blobs / gens;

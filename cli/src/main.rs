@@ -12,14 +12,18 @@ use clap::{Parser, Subcommand};
 use jarc::backup::{backup_media, backup_site, BackupOptions};
 use jarc::config::Config;
 use jarc::jant::env::{self, Env};
+use jarc::repo::NewKey;
 use jarc::restore::site::{restore_site, DatabaseTarget, MediaTarget, SiteRestoreOptions};
 use jarc::restore::{restore_media, RestoreOptions};
 use jarc::source::bucket::BucketSource;
 use jarc::source::dir::DirSource;
 use jarc::source::MediaSource;
 use jarc::{snapshot, Repository};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -43,8 +47,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Create a new repository.
-    Init,
+    /// Create a new repository, encrypted: its password comes from
+    /// JARC_PASSWORD, JARC_PASSWORD_FILE or JARC_PASSWORD_COMMAND, or is
+    /// asked twice on a terminal.
+    Init {
+        /// Store every object in plaintext, readable by anyone who can read
+        /// the storage (not recommended).
+        #[arg(long)]
+        insecure_no_encryption: bool,
+    },
+    /// Manage the passwords (key objects) that open an encrypted repository.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
     /// Back up the Jant site that DATA_DIR / DATABASE_URL / LOCAL_STORAGE_PATH
     /// (shell, .env, .env.node) describe: its database and its media.
     Backup {
@@ -289,6 +305,19 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// List the key objects.
+    List,
+    /// Add a key with a new password (JARC_NEW_PASSWORD, _FILE or _COMMAND,
+    /// or asked twice on a terminal).
+    Add,
+    /// Remove a key (by id or unique prefix); the last one is refused.
+    Remove { id: String },
+    /// Change this password: add a key with the new one, remove the one used.
+    Passwd,
+}
+
 #[derive(clap::Args)]
 struct PruneArgs {
     /// Unused space allowed to remain in kept packs, as a share of the used
@@ -365,6 +394,143 @@ fn site_database() -> Option<jarc::snapshot::SourceInfo> {
     let cwd = std::env::current_dir().ok()?;
     let env = Env::load(&cwd).ok()?;
     Some(env::discover(&env, &cwd).ok()?.database.source_info())
+}
+
+/// The repository password, asked at most once per run: JARC_PASSWORD,
+/// JARC_PASSWORD_FILE or JARC_PASSWORD_COMMAND (shell or .env), else a
+/// prompt on the terminal. Called only for an encrypted repository.
+fn password() -> jarc::Result<Zeroizing<String>> {
+    static ASKED: OnceLock<Zeroizing<String>> = OnceLock::new();
+    if let Some(p) = ASKED.get() {
+        return Ok(p.clone());
+    }
+    let p = match jarc::secret::password_from(|k| std::env::var(k).ok())? {
+        Some(p) => p,
+        None if std::io::stdin().is_terminal() => prompt("repository password: ")?,
+        None => return Err(jarc::Error::NoPassword(
+            "set JARC_PASSWORD, JARC_PASSWORD_FILE or JARC_PASSWORD_COMMAND, or run jarc on a terminal to be asked for it".into(),
+        )),
+    };
+    let _ = ASKED.set(p.clone());
+    Ok(p)
+}
+
+fn prompt(text: &str) -> jarc::Result<Zeroizing<String>> {
+    rpassword::prompt_password(text)
+        .map(Zeroizing::new)
+        .map_err(|e| jarc::Error::Io {
+            path: "/dev/tty".into(),
+            source: e,
+        })
+}
+
+/// A password for a new key, asked twice on a terminal so a typo does not
+/// lock the repository; `from_env` first.
+fn new_password(
+    from_env: Option<Zeroizing<String>>,
+    vars: &str,
+) -> jarc::Result<Zeroizing<String>> {
+    if let Some(p) = from_env {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(jarc::Error::NoPassword(format!(
+            "a new key needs a password: set {vars}, or run jarc on a terminal to be asked for it"
+        )));
+    }
+    let p = prompt("new password: ")?;
+    if *prompt("the same password again: ")? != *p {
+        return Err(jarc::Error::Invalid(
+            "the two passwords differ; nothing was changed".into(),
+        ));
+    }
+    Ok(p)
+}
+
+/// Argon2id cost for new keys: JARC_KDF_PARAMS (m=KiB,t=N,p=N) or the
+/// defaults (about 0.5 s and 64 MiB).
+fn kdf() -> Result<jarc::keys::KdfParams> {
+    match std::env::var("JARC_KDF_PARAMS") {
+        Ok(v) => Ok(jarc::keys::KdfParams::parse(&v).context("JARC_KDF_PARAMS")?),
+        Err(_) => Ok(jarc::keys::KdfParams::default()),
+    }
+}
+
+/// The first key of a new repository (`init`, or the default repository
+/// made on first use); `None` when asked for plaintext.
+fn first_key(insecure_no_encryption: bool) -> Result<Option<NewKey>> {
+    if insecure_no_encryption {
+        return Ok(None);
+    }
+    let from_env = jarc::secret::password_from(|k| std::env::var(k).ok())?;
+    let pw = new_password(
+        from_env,
+        "JARC_PASSWORD, JARC_PASSWORD_FILE or JARC_PASSWORD_COMMAND (or pass --insecure-no-encryption to `jarc init`)",
+    )?;
+    Ok(Some(NewKey {
+        password: pw,
+        kdf: kdf()?,
+    }))
+}
+
+fn key_command(cli: &Cli, cmd: &KeyCmd) -> Result<()> {
+    use jarc::report::{KeyChange, KeyEntry};
+    let repo = open(cli)?;
+    let b = repo.backend();
+    let id = |name: &str| name.rsplit('/').next().unwrap_or_default().to_string();
+    let new_key = || -> Result<String> {
+        let from_env = jarc::secret::new_password_from(|k| std::env::var(k).ok())?;
+        let pw = new_password(
+            from_env,
+            "JARC_NEW_PASSWORD, JARC_NEW_PASSWORD_FILE or JARC_NEW_PASSWORD_COMMAND",
+        )?;
+        Ok(repo.add_key(&pw, kdf()?)?)
+    };
+    match cmd {
+        KeyCmd::List => {
+            if !repo.encrypted() {
+                output::note(cli.json, "the repository is not encrypted: it has no keys");
+            }
+            output::keys(cli.json, &KeyEntry::list(&repo)?);
+        }
+        KeyCmd::Add => {
+            let added = new_key()?;
+            output::key_change(
+                cli.json,
+                &KeyChange {
+                    added: Some(id(&added)),
+                    removed: None,
+                },
+            );
+        }
+        KeyCmd::Remove { id: wanted } => {
+            let name = jarc::keys::resolve(b, wanted)?;
+            jarc::keys::remove(b, &name)?;
+            output::key_change(
+                cli.json,
+                &KeyChange {
+                    added: None,
+                    removed: Some(id(&name)),
+                },
+            );
+        }
+        KeyCmd::Passwd => {
+            let current = repo
+                .key_in_use()
+                .context("the repository is not encrypted: it has no password to change")?
+                .to_string();
+            let added = new_key()?;
+            jarc::keys::remove(b, &current)?;
+            output::key_change(
+                cli.json,
+                &KeyChange {
+                    added: Some(id(&added)),
+                    removed: Some(id(&current)),
+                },
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Where the repository is when neither --repo nor JARC_REPOSITORY says.
@@ -457,8 +623,10 @@ fn repo_location(cli: &Cli) -> Result<String> {
 /// The repository a backup writes to; the default one is created on first use.
 fn backup_repo(cli: &Cli) -> Result<Repository> {
     if cli.repo.is_none()
-        && Repository::init_if_missing(DEFAULT_REPOSITORY)
-            .with_context(|| format!("creating the default repository ./{DEFAULT_REPOSITORY}"))?
+        && Repository::init_if_missing(DEFAULT_REPOSITORY, || {
+            first_key(false).map_err(|e| jarc::Error::Invalid(format!("{e:#}")))
+        })
+        .with_context(|| format!("creating the default repository ./{DEFAULT_REPOSITORY}"))?
     {
         output::note(
             cli.json,
@@ -470,14 +638,14 @@ fn backup_repo(cli: &Cli) -> Result<Repository> {
 
 fn open(cli: &Cli) -> Result<Repository> {
     let loc = repo_location(cli)?;
-    Repository::open(&loc).with_context(|| format!("opening repository {loc}"))
+    Repository::open(&loc, &password).with_context(|| format!("opening repository {loc}"))
 }
 
 /// Open for a command a concurrent prune must not break (format-spec
 /// §12.3): a `writer` commits a snapshot; any other reads.
 fn open_session(cli: &Cli, command: &str, writer: bool) -> Result<Repository> {
     let loc = repo_location(cli)?;
-    let repo = Repository::open_session(&loc, command, writer)
+    let repo = Repository::open_session(&loc, command, writer, &password)
         .with_context(|| format!("opening repository {loc}"))?;
     if let Some(why) = repo.unregistered() {
         if !cli.quiet {
@@ -492,12 +660,16 @@ fn open_session(cli: &Cli, command: &str, writer: bool) -> Result<Repository> {
 fn run(cli: Cli) -> Result<ExitCode> {
     let bars = progress::Bars::new(!cli.quiet && !cli.json);
     match &cli.cmd {
-        Cmd::Init => {
+        Cmd::Init {
+            insecure_no_encryption,
+        } => {
             let loc = repo_location(&cli)?;
-            let repo = Repository::init(&loc, Config::new_random())
+            let key = first_key(*insecure_no_encryption)?;
+            let repo = Repository::init(&loc, Config::new_random(), key)
                 .with_context(|| format!("creating repository {loc}"))?;
-            output::init(cli.json, repo.backend().location());
+            output::init(cli.json, &repo);
         }
+        Cmd::Key { cmd } => key_command(&cli, cmd)?,
         Cmd::Backup {
             data_dir,
             database,
@@ -535,8 +707,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             // --media alone: a media directory, as in a media-only backup.
             if let (Some(m), None, None) = (media, database, data_dir) {
-                let repo = backup_repo(&cli)?;
+                // The source is checked before the repository is touched:
+                // a wrong path leaves not even a session marker behind.
                 let source = DirSource::new(m)?;
+                let repo = backup_repo(&cli)?;
                 output::note(
                     cli.json,
                     &format!(
@@ -592,6 +766,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let repo = open(&cli)?;
             let drills = jarc::drill_record::last_drills(&repo)?;
             output::snapshots(cli.json, &snapshot::list(&repo)?, &drills);
+            if !repo.encrypted() {
+                output::plaintext_warning();
+            }
         }
         Cmd::Ls { snapshot: spec } => {
             let repo = open(&cli)?;

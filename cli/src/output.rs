@@ -45,13 +45,70 @@ pub fn time(ns: i64) -> String {
     t.format(&f).unwrap_or_default()
 }
 
-pub fn init(j: bool, location: &str) {
+pub fn init(j: bool, repo: &jarc::Repository) {
+    let location = repo.backend().location();
+    let key = repo
+        .key_in_use()
+        .map(|k| k.rsplit('/').next().unwrap_or(k).to_string());
     if j {
         print_json(&report::Created {
             created: location.to_string(),
+            encrypted: repo.encrypted(),
+            key,
         });
+    } else if let Some(k) = key {
+        println!(
+            "created encrypted jarc repository at {location} (key {})",
+            &k[..8.min(k.len())]
+        );
+        println!("keep the password safe: without it the repository cannot be read");
     } else {
         println!("created jarc repository at {location}");
+        plaintext_warning();
+    }
+}
+
+/// A plaintext repository says so wherever it is listed.
+pub fn plaintext_warning() {
+    eprintln!(
+        "jarc: warning: this repository is not encrypted: anyone who can read its storage can read the site, its users' password hashes and tokens included"
+    );
+}
+
+pub fn keys(j: bool, keys: &[report::KeyEntry]) {
+    if j {
+        print_json(&keys);
+        return;
+    }
+    for k in keys {
+        let when = k
+            .created
+            .map(jarc::util::rfc3339)
+            .unwrap_or_else(|| "-".into());
+        match &k.damaged {
+            Some(why) => println!("  {}  DAMAGED: {why}", &k.id[..8]),
+            None => println!(
+                "{} {}  created {when}  argon2id m={} KiB t={} p={}",
+                if k.current { "*" } else { " " },
+                &k.id[..8],
+                k.memory_kib.unwrap_or(0),
+                k.iterations.unwrap_or(0),
+                k.parallelism.unwrap_or(0)
+            ),
+        }
+    }
+}
+
+pub fn key_change(j: bool, c: &report::KeyChange) {
+    if j {
+        print_json(c);
+        return;
+    }
+    if let Some(a) = &c.added {
+        println!("added key {}", &a[..8.min(a.len())]);
+    }
+    if let Some(r) = &c.removed {
+        println!("removed key {}", &r[..8.min(r.len())]);
     }
 }
 
@@ -299,6 +356,14 @@ pub fn stats(j: bool, s: &Stats) {
         print_json(s);
         return;
     }
+    println!(
+        "encryption:         {}",
+        if s.encrypted {
+            "XChaCha20-Poly1305"
+        } else {
+            "NONE (plaintext repository)"
+        }
+    );
     println!("snapshots:          {}", s.snapshots);
     println!("logical size:       {}", bytes(s.logical_bytes));
     println!(

@@ -16,6 +16,7 @@
 //! synchronous, so each call blocks on a small private runtime. Calls come
 //! from rayon workers, never from inside the runtime, so `block_on` is safe.
 
+use crate::crypto::{Context, Sealer};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -88,6 +89,10 @@ pub struct Backend {
     /// repository's storage, or a Jant media bucket.
     role: &'static str,
     pub requests: Arc<RequestCounts>,
+    /// The repository's key, once its password opened it: every object
+    /// but `config` and key objects is stored sealed (format-spec §13).
+    /// A media bucket never has one.
+    sealer: Option<Arc<Sealer>>,
 }
 
 /// A listed object: its name relative to the store's root, its size, and
@@ -294,6 +299,7 @@ impl Backend {
             bucket: Some(cfg.bucket.clone()),
             role: REPOSITORY,
             requests: Arc::default(),
+            sealer: None,
         })
     }
 
@@ -325,6 +331,7 @@ impl Backend {
             bucket: None,
             role: REPOSITORY,
             requests: Arc::default(),
+            sealer: None,
         })
     }
 
@@ -341,6 +348,7 @@ impl Backend {
             bucket: None,
             role: REPOSITORY,
             requests: Arc::default(),
+            sealer: None,
         })
     }
 
@@ -348,6 +356,40 @@ impl Backend {
     /// tests and embedders, gone when the last clone is dropped.
     pub fn memory(location: &str) -> Result<Backend> {
         Backend::from_store(Arc::new(object_store::memory::InMemory::new()), location)
+    }
+
+    /// This store holds an encrypted repository: seal what it stores.
+    pub fn with_sealer(mut self, sealer: Sealer) -> Backend {
+        self.sealer = Some(Arc::new(sealer));
+        self
+    }
+
+    /// The sealer, in an encrypted repository.
+    pub fn sealer(&self) -> Option<&Sealer> {
+        self.sealer.as_deref()
+    }
+
+    /// The bytes to store for an object of kind `ctx`: sealed in an
+    /// encrypted repository, `plain` itself otherwise.
+    pub fn seal(&self, ctx: Context, plain: Vec<u8>) -> Vec<u8> {
+        match &self.sealer {
+            Some(s) => s.seal(ctx, &plain),
+            None => plain,
+        }
+    }
+
+    /// The plaintext of stored object `name` of kind `ctx`. A box that
+    /// does not open is damage, named as such.
+    pub fn unseal(&self, ctx: Context, name: &str, stored: Bytes) -> Result<Bytes> {
+        match &self.sealer {
+            Some(s) => s.open(ctx, &stored).map(Bytes::from).map_err(|_| {
+                Error::corrupt(
+                    name,
+                    "it does not authenticate (damaged, or not written with this repository's key)",
+                )
+            }),
+            None => Ok(stored),
+        }
     }
 
     /// This store is a Jant media bucket (a backup's source or a restore's

@@ -236,7 +236,7 @@ fn verify_pack(repo: &Repository, p: &IndexPack) -> (u64, Vec<Problem>) {
             "pack content does not match its name (hash mismatch)".to_string(),
         ));
     }
-    match pack::read_header(&bytes) {
+    match pack::read_header(&bytes, repo.backend().sealer()) {
         Ok(h) if h != p.blobs => {
             bad.push((p.id, None, "pack header disagrees with the index".into()))
         }
@@ -253,14 +253,8 @@ fn verify_pack(repo: &Repository, p: &IndexPack) -> (u64, Vec<Problem>) {
             ));
             continue;
         };
-        match pack::decode_blob(b.codec, stored, b.raw_length) {
-            Ok(plain) if repo.blob_id(&plain) == b.id => {}
-            Ok(_) => bad.push((
-                p.id,
-                Some(b.id),
-                "blob content does not match its id (hash mismatch)".into(),
-            )),
-            Err(e) => bad.push((p.id, Some(b.id), e.to_string())),
+        if let Err(why) = repo.plaintext_of(&b.id, b.codec, b.raw_length, stored) {
+            bad.push((p.id, Some(b.id), format!("blob {why}")));
         }
     }
     (bytes.len() as u64, bad)

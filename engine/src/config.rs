@@ -1,13 +1,20 @@
 //! The repository config object (`config`): format version, the parameters
 //! that fix blob identities and pack layout, and the 32-byte blob-id key.
-//! (format-spec/README.md §3)
+//! (format-spec/README.md §3; sealed in an encrypted repository, §13.3)
 
 use crate::codec;
+use crate::crypto::{Context, Sealer};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"JRCF";
-pub const VERSION: u16 = 1;
+/// The repository format version this build writes.
+pub const VERSION: u16 = 2;
+/// The oldest it reads: version 1 is version 2 without encryption, key
+/// objects or chained session markers.
+pub const OLDEST: u16 = 1;
+/// Magic of a sealed config (an encrypted repository's `config`).
+pub const SEALED_MAGIC: &[u8; 4] = b"JRCE";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkerParams {
@@ -27,12 +34,22 @@ pub struct Compression {
     pub raw_above_permille: u16,
 }
 
-/// The versioned slot for authenticated encryption. Blob ids are keyed
-/// hashes of the plaintext, so turning encryption on later changes how blobs
-/// are stored, never what they are called.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How objects are stored. Blob ids are keyed hashes of the plaintext
+/// either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Encryption {
+    /// Plaintext (`init` only when asked explicitly).
     None,
+    /// Every object sealed with XChaCha20-Poly1305 under a key derived
+    /// from the master key that `keys/` objects wrap (§13).
+    XChaCha20Poly1305,
+}
+
+/// What a repository's `config` object holds.
+pub enum Stored {
+    Plain(Config),
+    /// A sealed config: the master key (from a key object) opens it.
+    Sealed(Vec<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,9 +92,71 @@ impl Config {
         codec::encode(MAGIC, VERSION, self)
     }
 
+    /// The `config` object of an encrypted repository.
+    pub fn encode_sealed(&self, sealer: &Sealer) -> Vec<u8> {
+        let mut out = SEALED_MAGIC.to_vec();
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        sealer.seal_into(Context::Config, &self.encode(), &mut out);
+        out
+    }
+
+    /// A plaintext config, version 1 or 2.
     pub fn decode(bytes: &[u8]) -> Result<Config> {
-        let cfg: Config = codec::decode("config", MAGIC, VERSION, bytes)?;
+        let version = match bytes.get(..6) {
+            Some(h) if &h[..4] == MAGIC => u16::from_le_bytes([h[4], h[5]]),
+            _ => return codec::decode("config", MAGIC, VERSION, bytes),
+        };
+        if !(OLDEST..=VERSION).contains(&version) {
+            return Err(Error::UnsupportedVersion {
+                what: "config".into(),
+                found: version as u32,
+                supported: format!("{OLDEST} to {VERSION}"),
+            });
+        }
+        let cfg: Config = codec::decode_body("config", &bytes[6..])?;
+        if version == 1 && cfg.encryption != Encryption::None {
+            return Err(Error::corrupt(
+                "config",
+                "a version 1 config names encryption",
+            ));
+        }
         cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// What a `config` object holds, before any key is needed.
+    pub fn read(bytes: &[u8]) -> Result<Stored> {
+        match bytes.get(..6) {
+            Some(h) if &h[..4] == SEALED_MAGIC => {
+                let version = u16::from_le_bytes([h[4], h[5]]);
+                if version != VERSION {
+                    return Err(Error::UnsupportedVersion {
+                        what: "config".into(),
+                        found: version as u32,
+                        supported: format!("{OLDEST} to {VERSION}"),
+                    });
+                }
+                Ok(Stored::Sealed(bytes[6..].to_vec()))
+            }
+            _ => Config::decode(bytes).map(Stored::Plain),
+        }
+    }
+
+    /// Open a sealed config with the repository's sealer.
+    pub fn open_sealed(sealed: &[u8], sealer: &Sealer) -> Result<Config> {
+        let plain = sealer.open(Context::Config, sealed).map_err(|_| {
+            Error::corrupt(
+                "config",
+                "it does not authenticate under the key the password opened (damaged, or replaced by another repository's)",
+            )
+        })?;
+        let cfg = Config::decode(&plain)?;
+        if cfg.encryption == Encryption::None {
+            return Err(Error::corrupt(
+                "config",
+                "a sealed config says the repository is plaintext",
+            ));
+        }
         Ok(cfg)
     }
 

@@ -3,10 +3,12 @@
 //! at length: valid objects are flipped, truncated, extended and spliced,
 //! and every decoder must answer with `Ok` or `Err`, never a panic.
 
-use crate::config::Config;
+use crate::config::{Config, Stored};
+use crate::crypto::MasterKey;
 use crate::drill_record::DrillRecord;
 use crate::id::Id;
 use crate::index::{IndexFile, IndexPack};
+use crate::keys::{KdfParams, KeyFile};
 use crate::media::{EntryKind, MediaEntry, Sidecar};
 use crate::pack::{self, BlobKind, Codec, PackBlob, PackWriter};
 use crate::plan::{Condemned, Plan};
@@ -30,7 +32,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
     w.add(BlobKind::Data, Id([1; 32]), 9, &enc);
     vec![
         ("config", Config::new_random().encode()),
-        ("pack", w.finish().bytes),
+        ("pack", w.finish(None).bytes),
         (
             "index",
             IndexFile {
@@ -188,15 +190,45 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
                 command: "backup".into(),
                 started_ns: 12,
                 seen: Some(vec![Id([11; 32])]),
+                closed: false,
             }
             .encode(),
         ),
+        (
+            "key",
+            KeyFile::wrap(
+                &MasterKey::from_bytes([3; 32]),
+                "pw",
+                KdfParams {
+                    memory_kib: 64,
+                    iterations: 1,
+                    parallelism: 1,
+                },
+            )
+            .unwrap()
+            .encode(),
+        ),
+        ("sealed config", {
+            let mut c = Config::new_random();
+            c.encryption = crate::config::Encryption::XChaCha20Poly1305;
+            c.encode_sealed(&sealer())
+        }),
+        ("sealed pack", {
+            let mut w = PackWriter::default();
+            let enc = pack::encode_blob(b"abcabcabc", 3, 970);
+            w.add(BlobKind::Data, Id([1; 32]), 9, &enc);
+            w.finish(Some(&sealer())).bytes
+        }),
     ]
+}
+
+fn sealer() -> crate::crypto::Sealer {
+    MasterKey::from_bytes([3; 32]).sealer()
 }
 
 fn decode_all(b: &[u8]) {
     let _ = Config::decode(b);
-    let _ = pack::read_header(b);
+    let _ = pack::read_header(b, None);
     let _ = IndexFile::decode(b);
     let _ = Node::decode(b);
     let _ = Snapshot::decode(b);
@@ -206,6 +238,11 @@ fn decode_all(b: &[u8]) {
     let _ = DrillRecord::decode(b);
     let _ = Plan::decode(b);
     let _ = Marker::decode(b);
+    let _ = KeyFile::decode(b);
+    if let Ok(Stored::Sealed(c)) = Config::read(b) {
+        let _ = Config::open_sealed(&c, &sealer());
+    }
+    let _ = pack::read_header(b, Some(&sealer()));
 }
 
 #[test]
@@ -248,7 +285,7 @@ fn decoders_survive_mutation() {
     // Sanity: valid objects still decode.
     let s = samples();
     assert!(Config::decode(&s[0].1).is_ok());
-    assert!(pack::read_header(&s[1].1).is_ok());
+    assert!(pack::read_header(&s[1].1, None).is_ok());
     assert!(IndexFile::decode(&s[2].1).is_ok());
     assert!(Node::decode(&s[3].1).is_ok() && Node::decode(&s[4].1).is_ok());
     assert!(Snapshot::decode(&s[5].1).is_ok());
@@ -258,6 +295,12 @@ fn decoders_survive_mutation() {
     assert!(DrillRecord::decode(&s[9].1).is_ok());
     assert!(Plan::decode(&s[10].1).is_ok());
     assert!(Marker::decode(&s[11].1).is_ok());
+    assert!(KeyFile::decode(&s[12].1).is_ok());
+    match Config::read(&s[13].1) {
+        Ok(Stored::Sealed(c)) => assert!(Config::open_sealed(&c, &sealer()).is_ok()),
+        _ => panic!("sealed config"),
+    }
+    assert!(pack::read_header(&s[14].1, Some(&sealer())).is_ok());
 }
 
 /// The same pass over the text a Jant archive brings: db.sql and meta.json.

@@ -46,7 +46,9 @@ impl DrillRecord {
 }
 
 pub(crate) fn save(repo: &Repository, r: &DrillRecord) -> Result<String> {
-    let bytes = r.encode();
+    let bytes = repo
+        .backend()
+        .seal(crate::crypto::Context::Drill, r.encode());
     let name = crate::layout::drill(&Id::of_bytes(&bytes));
     repo.backend().put(&name, Bytes::from(bytes))?;
     Ok(name)
@@ -58,6 +60,9 @@ pub fn load(repo: &Repository, name: &str) -> Result<(Id, DrillRecord)> {
     let id = crate::layout::id_of(name)
         .filter(|id| *id == Id::of_bytes(&bytes))
         .ok_or_else(|| Error::corrupt(name, "content does not match its name"))?;
+    let bytes = repo
+        .backend()
+        .unseal(crate::crypto::Context::Drill, name, bytes)?;
     let r = DrillRecord::decode(&bytes).map_err(|e| match e {
         Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
         other => other,

@@ -88,6 +88,13 @@ pub enum Error {
     /// where its source can; otherwise the table is refused.
     #[error("table {table} has a row whose primary key {key} does not identify it (a NULL, or a key another row has too), and its source offers no other key for its rows")]
     UnusableKey { table: String, key: String },
+    /// The repository is encrypted and the password unlocks none of its
+    /// keys (a mistyped password, or the key it belonged to was removed).
+    #[error("wrong password: it opens none of the {keys} key(s) of the repository{}", if *.keys == 1 { "" } else { " (each key has its own password)" })]
+    WrongPassword { keys: usize },
+    /// The repository is encrypted and no password was given.
+    #[error("the repository is encrypted and no password was given: {0}")]
+    NoPassword(String),
 }
 
 /// What the caller can do about a refusal. The engine names the remedy;
@@ -168,6 +175,8 @@ impl Error {
             Error::Interrupted { .. } => "interrupted",
             Error::RowOrder(_) => "row-order",
             Error::UnusableKey { .. } => "unusable-key",
+            Error::WrongPassword { .. } => "wrong-password",
+            Error::NoPassword(_) => "no-password",
         }
     }
 

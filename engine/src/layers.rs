@@ -13,11 +13,13 @@ pub const LAYERS: [&[&str]; 7] = [
         "progress",
         "codec",
         "layout",
+        "crypto",
+        "secret",
     ],
     // 1. Named byte objects.
     &["backend", "fault_store"],
     // 2. The content-addressed blob store.
-    &["config", "pack", "index", "plan", "session", "repo"],
+    &["config", "keys", "pack", "index", "plan", "session", "repo"],
     // 3. Generic structure over blobs.
     &[
         "chunker",

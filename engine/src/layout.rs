@@ -18,6 +18,7 @@ pub const SNAPSHOTS: &str = "snapshots";
 pub const SESSIONS: &str = "sessions";
 pub const PLANS: &str = "plans";
 pub const DRILLS: &str = "drills";
+pub const KEYS: &str = "keys";
 
 /// `data/<first two hex digits>/<hex>`: packs are sharded so that no local
 /// directory holds more than 1/256 of them.
@@ -42,10 +43,32 @@ pub fn drill(id: &Id) -> String {
     format!("{DRILLS}/{}", id.to_hex())
 }
 
-/// A session marker is named by a random nonce, not by its content: it is
-/// rewritten in place while its session runs.
+/// `keys/<hex>`: a key object (format-spec §13.2), named by its content.
+pub fn key(id: &Id) -> String {
+    format!("{KEYS}/{}", id.to_hex())
+}
+
+/// A session is named by a random nonce, not by its content: its markers
+/// are `<session>.<seq>`, one object per write (format-spec §12.1).
 pub fn session(nonce: &[u8; 16]) -> String {
     format!("{SESSIONS}/{}", hex::encode(nonce))
+}
+
+/// The `seq`th marker of `session`: 8 hex digits, so names sort by seq.
+pub fn session_marker(session: &str, seq: u32) -> String {
+    format!("{session}.{seq:08x}")
+}
+
+/// The session a marker belongs to, and its sequence number. A version 1
+/// marker (no `.<seq>`, rewritten in place) is its own session at seq 0.
+pub fn session_of(marker: &str) -> (&str, u32) {
+    match marker.rsplit_once('.') {
+        Some((base, seq)) if seq.len() == 8 => match u32::from_str_radix(seq, 16) {
+            Ok(n) => (base, n),
+            Err(_) => (marker, 0),
+        },
+        _ => (marker, 0),
+    }
 }
 
 /// The id an object's name ends in (`data/ab/ab12…` → `ab12…`), if it
@@ -63,10 +86,21 @@ mod tests {
         let id = Id([0xab; 32]);
         let hex = id.to_hex();
         assert_eq!(pack(&id), format!("data/ab/{hex}"));
-        for name in [pack(&id), index(&id), snapshot(&id), plan(&id), drill(&id)] {
+        for name in [
+            pack(&id),
+            index(&id),
+            snapshot(&id),
+            plan(&id),
+            drill(&id),
+            key(&id),
+        ] {
             assert_eq!(id_of(&name), Some(id), "{name}");
         }
-        assert_eq!(session(&[1; 16]), format!("sessions/{}", "01".repeat(16)));
+        let s = session(&[1; 16]);
+        assert_eq!(s, format!("sessions/{}", "01".repeat(16)));
+        assert_eq!(session_marker(&s, 26), format!("{s}.0000001a"));
+        assert_eq!(session_of(&session_marker(&s, 26)), (s.as_str(), 26));
+        assert_eq!(session_of(&s), (s.as_str(), 0));
         assert_eq!(id_of("sessions/0101"), None);
         assert_eq!(id_of(CONFIG), None);
     }

@@ -6,6 +6,7 @@
 //! it is never modified afterwards.
 
 use crate::codec;
+use crate::crypto::{self, Context, Sealer};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use serde::{Deserialize, Serialize};
@@ -173,7 +174,11 @@ impl PackWriter {
 
     /// Finish, but never as a pack `avoid` names: append the first blob
     /// again (a blob may repeat within a pack) until the bytes differ.
-    pub fn finish_avoiding(mut self, avoid: impl Fn(&Id) -> bool) -> FinishedPack {
+    pub fn finish_avoiding(
+        mut self,
+        avoid: impl Fn(&Id) -> bool,
+        sealer: Option<&Sealer>,
+    ) -> FinishedPack {
         let mut repeated = 0;
         for _ in 0..8 {
             if self.blobs.is_empty() {
@@ -181,7 +186,7 @@ impl PackWriter {
             }
             let data_len = self.buf.len();
             let blobs = self.blobs.clone();
-            let fin = self.finish();
+            let fin = self.finish(sealer);
             if !avoid(&fin.id) {
                 return FinishedPack { repeated, ..fin };
             }
@@ -198,14 +203,27 @@ impl PackWriter {
         }
         FinishedPack {
             repeated,
-            ..self.finish()
+            ..self.finish(sealer)
         }
     }
 
-    pub fn finish(self) -> FinishedPack {
+    /// Append the header and trailer. With a sealer the header is sealed,
+    /// and zeros inside it pad the whole pack to a Padmé length (§13.4):
+    /// a reader of the bucket sees neither where blobs start nor the
+    /// exact size of what a pack holds.
+    pub fn finish(self, sealer: Option<&Sealer>) -> FinishedPack {
         let PackWriter { mut buf, blobs } = self;
         let header = Header { blobs };
-        let hbytes = codec::encode(HEADER_MAGIC, HEADER_VERSION, &header);
+        let mut hbytes = codec::encode(HEADER_MAGIC, HEADER_VERSION, &header);
+        if let Some(s) = sealer {
+            let unpadded = buf.len() + 4 + hbytes.len() + crypto::OVERHEAD + TRAILER_LEN;
+            let pad = (crypto::padme(unpadded as u64) as usize).saturating_sub(unpadded);
+            let mut plain = Vec::with_capacity(4 + hbytes.len() + pad);
+            plain.extend_from_slice(&(hbytes.len() as u32).to_le_bytes());
+            plain.extend_from_slice(&hbytes);
+            plain.resize(plain.len() + pad, 0);
+            hbytes = s.seal(Context::PackHeader, &plain);
+        }
         buf.extend_from_slice(&hbytes);
         buf.extend_from_slice(&(hbytes.len() as u32).to_le_bytes());
         buf.extend_from_slice(TRAILER_MAGIC);
@@ -250,8 +268,25 @@ pub fn decode_header(header: &[u8], data_len: u64) -> Result<Vec<PackBlob>> {
     Ok(h.blobs)
 }
 
+/// The header envelope inside a sealed header: `u32 LE n ‖ envelope (n) ‖
+/// zero padding`.
+fn open_header<'a>(stored: &'a [u8], sealer: Option<&Sealer>) -> Result<Cow<'a, [u8]>> {
+    let Some(s) = sealer else {
+        return Ok(Cow::Borrowed(stored));
+    };
+    let plain = s
+        .open(Context::PackHeader, stored)
+        .map_err(|_| Error::corrupt("pack header", "it does not authenticate (damaged)"))?;
+    let n = plain
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .filter(|n| 4 + n <= plain.len())
+        .ok_or_else(|| Error::corrupt("pack header", "its length prefix exceeds it"))?;
+    Ok(Cow::Owned(plain[4..4 + n].to_vec()))
+}
+
 /// Parse the header of a whole pack held in memory.
-pub fn read_header(pack: &[u8]) -> Result<Vec<PackBlob>> {
+pub fn read_header(pack: &[u8], sealer: Option<&Sealer>) -> Result<Vec<PackBlob>> {
     if pack.len() < TRAILER_LEN {
         return Err(Error::corrupt("pack", "shorter than its trailer"));
     }
@@ -260,7 +295,8 @@ pub fn read_header(pack: &[u8]) -> Result<Vec<PackBlob>> {
         .len()
         .checked_sub(TRAILER_LEN + hlen)
         .ok_or_else(|| Error::corrupt("pack", "header length exceeds the pack"))?;
-    decode_header(&pack[data_len..pack.len() - TRAILER_LEN], data_len as u64)
+    let header = open_header(&pack[data_len..pack.len() - TRAILER_LEN], sealer)?;
+    decode_header(&header, data_len as u64)
 }
 
 #[cfg(test)]
@@ -286,8 +322,8 @@ mod tests {
         assert_eq!(e2.codec, Codec::Raw);
         w.add(BlobKind::Data, Id([1; 32]), text.len() as u32, &e1);
         w.add(BlobKind::Tree, Id([2; 32]), noise.len() as u32, &e2);
-        let p = w.finish();
-        let blobs = read_header(&p.bytes).unwrap();
+        let p = w.finish(None);
+        let blobs = read_header(&p.bytes, None).unwrap();
         assert_eq!(blobs, p.blobs);
         let b = &blobs[0];
         let stored = &p.bytes[b.offset as usize..(b.offset + b.length) as usize];
@@ -295,6 +331,33 @@ mod tests {
         let mut bad = p.bytes.clone();
         let n = bad.len();
         bad[n - 1] ^= 1;
-        assert!(read_header(&bad).is_err());
+        assert!(read_header(&bad, None).is_err());
+    }
+
+    #[test]
+    fn a_sealed_header_hides_the_layout_and_pads_the_pack() {
+        let s = crate::crypto::MasterKey::from_bytes([5; 32]).sealer();
+        let mut w = PackWriter::default();
+        let blob = EncodedBlob {
+            codec: Codec::Raw,
+            bytes: Cow::Owned(s.seal(Context::Blob(&[1; 32]), &[7u8; 1000])),
+        };
+        w.add(BlobKind::Data, Id([1; 32]), 1000, &blob);
+        let p = w.finish(Some(&s));
+        assert_eq!(
+            p.bytes.len() as u64,
+            crate::crypto::padme(p.bytes.len() as u64)
+        );
+        assert_eq!(read_header(&p.bytes, Some(&s)).unwrap(), p.blobs);
+        let e = read_header(&p.bytes, None).unwrap_err().to_string();
+        assert!(e.contains("wrong magic"), "{e}");
+        let mut bad = p.bytes.clone();
+        let at = bad.len() - TRAILER_LEN - 1;
+        bad[at] ^= 1;
+        let e = read_header(&bad, Some(&s)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "pack header is corrupt: it does not authenticate (damaged)"
+        );
     }
 }

@@ -48,7 +48,7 @@ impl Plan {
 }
 
 pub fn save(backend: &Backend, plan: &Plan) -> Result<Id> {
-    let bytes = plan.encode();
+    let bytes = backend.seal(crate::crypto::Context::Plan, plan.encode());
     let id = Id::of_bytes(&bytes);
     backend.put(&crate::layout::plan(&id), Bytes::from(bytes))?;
     Ok(id)
@@ -77,10 +77,15 @@ pub fn load_checked(backend: &Backend) -> Result<Loaded> {
         };
         let id = crate::layout::id_of(&l.name);
         match id {
-            Some(id) if Id::of_bytes(&bytes) == id => match Plan::decode(&bytes) {
-                Ok(p) => out.push((id, p)),
-                Err(e) => bad.push(format!("{}: {e}", l.name)),
-            },
+            Some(id) if Id::of_bytes(&bytes) == id => {
+                match backend
+                    .unseal(crate::crypto::Context::Plan, &l.name, bytes)
+                    .and_then(|b| Plan::decode(&b))
+                {
+                    Ok(p) => out.push((id, p)),
+                    Err(e) => bad.push(format!("{}: {e}", l.name)),
+                }
+            }
             Some(_) => bad.push(format!("{}: content does not match its name", l.name)),
             None => bad.push(format!("{}: not a plan name", l.name)),
         }

@@ -28,9 +28,9 @@ use crate::backend::Listed;
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::id::Id;
-use crate::index::{BlobLoc, Index, IndexFile, IndexPack};
+use crate::index::{BlobLoc, Index, IndexPack};
 use crate::layout;
-use crate::pack::{self, EncodedBlob};
+use crate::pack::EncodedBlob;
 use crate::plan::{self, Condemned, Plan};
 use crate::progress::Progress;
 use crate::refs;
@@ -231,14 +231,13 @@ fn copy_out(
                     format!("blob {id} lies beyond its end"),
                 )
             })?;
-            let plain = pack::decode_blob(loc.codec, stored, loc.raw_length)
-                .map_err(|e| Error::corrupt(format!("blob {id} in pack {pack_id}"), e))?;
-            if repo.blob_id(&plain) != id {
-                return Err(Error::corrupt(
-                    format!("blob {id} in pack {pack_id}"),
-                    "content does not match its id (hash mismatch); prune will not copy it",
-                ));
-            }
+            repo.plaintext_of(&id, loc.codec, loc.raw_length, stored)
+                .map_err(|why| {
+                    Error::corrupt(
+                        format!("blob {id} in pack {pack_id}"),
+                        format!("{why}; prune will not copy it"),
+                    )
+                })?;
             repo.copy_blob(
                 loc.kind,
                 id,
@@ -528,7 +527,7 @@ fn ripe_plans(
     plans.extend(mine);
     let sessions = session::list(backend)?;
     let now1 = session::now_in(&sessions, own);
-    r.sessions_swept = session::sweep(backend, &sessions, now1, &hostname)?;
+    r.sessions_swept = session::sweep(backend, &sessions, now1, own, &hostname)?;
     let mut ripe = Vec::new();
     for (id, p) in plans {
         let held = session::holding_back(&sessions, &id, now1, own, &hostname);
@@ -600,21 +599,15 @@ fn execute(
     let mut kept: Vec<IndexPack> = Vec::new();
     let mut replaced = Vec::new();
     for name in affected {
-        let bytes = match backend.get(name) {
-            Ok(b) => b,
-            Err(Error::NotFound(_)) => continue,
-            Err(e) => return Err(e),
+        let Some(f) = repo.read_index_file(name)? else {
+            continue;
         };
-        let f = IndexFile::decode(&bytes).map_err(|e| match e {
-            Error::Corrupt { detail, .. } => Error::corrupt(name.clone(), detail),
-            other => other,
-        })?;
         kept.extend(f.packs.into_iter().filter(|p| !doomed.contains(&p.id)));
         replaced.push(name.clone());
     }
     if !kept.is_empty() {
         for file in crate::repo::split_index(kept) {
-            let bytes = file.encode();
+            let bytes = backend.seal(crate::crypto::Context::Index, file.encode());
             backend.put(&layout::index(&Id::of_bytes(&bytes)), Bytes::from(bytes))?;
         }
     }

@@ -15,7 +15,8 @@
 //! only add distinct names, or the same name with the same bytes.
 
 use crate::backend::Backend;
-use crate::config::Config;
+use crate::config::{Config, Encryption, Stored};
+use crate::crypto::{Context, MasterKey};
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::id::Id;
@@ -25,6 +26,7 @@ use crate::pack::{self, BlobKind, EncodedBlob, PackWriter};
 use crate::plan::Plan;
 use crate::session::Session;
 use bytes::Bytes;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -41,9 +43,22 @@ pub struct SaveCounters {
     pub repeated_bytes: AtomicU64,
 }
 
+/// Asked for the password when, and only when, the repository is
+/// encrypted (a plaintext one never prompts).
+pub type Password<'a> = &'a dyn Fn() -> Result<zeroize::Zeroizing<String>>;
+
+/// The first key of a new encrypted repository.
+pub struct NewKey {
+    pub password: zeroize::Zeroizing<String>,
+    pub kdf: crate::keys::KdfParams,
+}
+
 pub struct Repository {
     backend: Backend,
     config: Config,
+    /// In an encrypted repository: the master key, and the key object
+    /// the password opened (`key` commands need both).
+    master: Option<(MasterKey, String)>,
     index: RwLock<Index>,
     /// The plans loaded with the index, and the packs they condemn.
     plans: RwLock<Plans>,
@@ -90,14 +105,21 @@ impl Repository {
     /// with it; where it silently ignores it (Garage), the config is written,
     /// read back and compared, which catches a racing `init` unless both
     /// writes land before either read (format-spec §8.6).
-    pub fn init(location: &str, config: Config) -> Result<Repository> {
-        Repository::create(Backend::open(location, true)?, location, config)
+    ///
+    /// With `key`, the repository is encrypted (format-spec §13): a random
+    /// master key, wrapped by the key's password in `keys/<id>`, seals
+    /// every other object; `config`'s blob-id key is derived from it.
+    pub fn init(location: &str, config: Config, key: Option<NewKey>) -> Result<Repository> {
+        Repository::create(Backend::open(location, true)?, location, config, key)
     }
 
     /// Create a repository at `location` with a new random config unless
     /// one is there already (the default repository, made on first use);
-    /// whether it was created.
-    pub fn init_if_missing(location: &str) -> Result<bool> {
+    /// whether it was created. `key` is asked only when it is created.
+    pub fn init_if_missing(
+        location: &str,
+        key: impl FnOnce() -> Result<Option<NewKey>>,
+    ) -> Result<bool> {
         // An existing repository is left exactly as it is (its root's
         // mode included: `init` would make it 0700).
         if let Ok(b) = Backend::open(location, false) {
@@ -105,17 +127,22 @@ impl Repository {
                 return Ok(false);
             }
         }
-        Repository::init(location, Config::new_random()).map(|_| true)
+        Repository::init(location, Config::new_random(), key()?).map(|_| true)
     }
 
     /// `init` on a store the caller opened (an in-memory one).
-    pub fn init_in(backend: Backend, config: Config) -> Result<Repository> {
+    pub fn init_in(backend: Backend, config: Config, key: Option<NewKey>) -> Result<Repository> {
         let location = backend.location().to_string();
-        Repository::create(backend, &location, config)
+        Repository::create(backend, &location, config, key)
     }
 
     /// Messages name the repository as the user gave it (`location`).
-    fn create(backend: Backend, location: &str, config: Config) -> Result<Repository> {
+    fn create(
+        backend: Backend,
+        location: &str,
+        mut config: Config,
+        key: Option<NewKey>,
+    ) -> Result<Repository> {
         config.validate()?;
         if backend.head(layout::CONFIG)?.is_some() {
             return Err(Error::AlreadyARepository(location.to_string()));
@@ -128,7 +155,26 @@ impl Repository {
         } else if backend.has_any("")? {
             return Err(Error::DirectoryNotEmpty(location.to_string()));
         }
-        let bytes = Bytes::from(config.encode());
+        // The key object goes first: a config that names encryption is
+        // never without a key that opens it. A racing `init` that loses
+        // leaves its key object behind, which opens nothing of this
+        // repository's (the config's seal fails under its master key).
+        let (bytes, master) = match key {
+            None => {
+                config.encryption = Encryption::None;
+                (Bytes::from(config.encode()), None)
+            }
+            Some(k) => {
+                let master = MasterKey::random();
+                config.encryption = Encryption::XChaCha20Poly1305;
+                config.key = master.blob_id_key();
+                let name = crate::keys::add(&backend, &master, &k.password, k.kdf)?;
+                (
+                    Bytes::from(config.encode_sealed(&master.sealer())),
+                    Some((master, name)),
+                )
+            }
+        };
         if backend.local_root().is_some() || backend.probe_create_if_absent(layout::PROBE)? {
             if !backend.put_if_absent(layout::CONFIG, bytes)? {
                 return Err(Error::AlreadyARepository(location.to_string()));
@@ -139,12 +185,18 @@ impl Repository {
                 return Err(Error::AlreadyARepository(location.to_string()));
             }
         }
-        Ok(Repository::with(backend, config, Index::default()))
+        let backend = match &master {
+            Some((m, _)) => backend.with_sealer(m.sealer()),
+            None => backend,
+        };
+        let mut repo = Repository::with(backend, config, Index::default());
+        repo.master = master;
+        Ok(repo)
     }
 
     /// Open an existing repository and load its index.
-    pub fn open(location: &str) -> Result<Repository> {
-        Repository::open_inner(location, None)
+    pub fn open(location: &str, password: Password) -> Result<Repository> {
+        Repository::open_inner(location, None, password)
     }
 
     /// Open a repository for a command a concurrent prune must not break:
@@ -152,28 +204,46 @@ impl Repository {
     /// §12.3). A `writer` (backup, import) records the plans it saw and
     /// reuses no blob they condemn; any other session holds back every
     /// plan until it ends.
-    pub fn open_session(location: &str, command: &str, writer: bool) -> Result<Repository> {
-        Repository::open_inner(location, Some((command, writer)))
+    pub fn open_session(
+        location: &str,
+        command: &str,
+        writer: bool,
+        password: Password,
+    ) -> Result<Repository> {
+        Repository::open_inner(location, Some((command, writer)), password)
     }
 
-    fn open_inner(location: &str, session: Option<(&str, bool)>) -> Result<Repository> {
-        Repository::load(Backend::open(location, false)?, location, session)
+    fn open_inner(
+        location: &str,
+        session: Option<(&str, bool)>,
+        password: Password,
+    ) -> Result<Repository> {
+        Repository::load(Backend::open(location, false)?, location, session, password)
     }
 
     /// `open` (`session` = `None`) or `open_session` (`Some((command,
     /// writer))`) on a store the caller opened (an in-memory one).
-    pub fn open_in(backend: Backend, session: Option<(&str, bool)>) -> Result<Repository> {
+    pub fn open_in(
+        backend: Backend,
+        session: Option<(&str, bool)>,
+        password: Password,
+    ) -> Result<Repository> {
         let location = backend.location().to_string();
-        Repository::load(backend, &location, session)
+        Repository::load(backend, &location, session, password)
     }
 
-    fn load(backend: Backend, location: &str, session: Option<(&str, bool)>) -> Result<Repository> {
+    fn load(
+        backend: Backend,
+        location: &str,
+        session: Option<(&str, bool)>,
+        password: Password,
+    ) -> Result<Repository> {
         let raw = match backend.get(layout::CONFIG) {
             Ok(b) => b,
             Err(Error::NotFound(_)) => return Err(Error::NotARepository(location.to_string())),
             Err(e) => return Err(e),
         };
-        let config = match Config::decode(&raw) {
+        let stored = match Config::read(&raw) {
             Err(Error::Corrupt { detail, .. }) if detail.starts_with("wrong magic") => {
                 return Err(Error::Invalid(format!(
                     "{location} is not a jarc repository: its config object is not in jarc's format"
@@ -181,7 +251,26 @@ impl Repository {
             }
             other => other?,
         };
-        let repo = Repository::with(backend, config, Index::default());
+        let (backend, config, master) = match stored {
+            Stored::Plain(c) => (backend, c, None),
+            Stored::Sealed(sealed) => {
+                let pw = password()?;
+                let (master, name) = crate::keys::unlock_fitting(&backend, &pw, |m| {
+                    Config::open_sealed(&sealed, &m.sealer()).is_ok()
+                })?;
+                let sealer = master.sealer();
+                let config = Config::open_sealed(&sealed, &sealer)?;
+                if config.key != master.blob_id_key() {
+                    return Err(Error::corrupt(
+                        "config",
+                        "its blob-id key is not the one the master key derives",
+                    ));
+                }
+                (backend.with_sealer(sealer), config, Some((master, name)))
+            }
+        };
+        let mut repo = Repository::with(backend, config, Index::default());
+        repo.master = master;
         if let Some((command, writer)) = session {
             let s = match Session::begin(&repo.backend, command) {
                 Ok(s) => s,
@@ -306,6 +395,7 @@ impl Repository {
         Repository {
             backend,
             config,
+            master: None,
             index: RwLock::new(index),
             plans: RwLock::default(),
             session: Mutex::default(),
@@ -359,18 +449,26 @@ impl Repository {
             if skip(&l.name) {
                 continue;
             }
-            let bytes = match self.backend.get(&l.name) {
-                Ok(b) => b,
-                Err(Error::NotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            let f = IndexFile::decode(&bytes).map_err(|e| match e {
-                Error::Corrupt { detail, .. } => Error::corrupt(l.name.clone(), detail),
-                other => other,
-            })?;
-            each(&l.name, f);
+            if let Some(f) = self.read_index_file(&l.name)? {
+                each(&l.name, f);
+            }
         }
         Ok(())
+    }
+
+    /// One index file, opened and decoded; `None` when it is gone (a
+    /// prune replaced it since the listing).
+    pub fn read_index_file(&self, name: &str) -> Result<Option<IndexFile>> {
+        let bytes = match self.backend.get(name) {
+            Ok(b) => b,
+            Err(Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let bytes = self.backend.unseal(Context::Index, name, bytes)?;
+        IndexFile::decode(&bytes).map(Some).map_err(|e| match e {
+            Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
+            other => other,
+        })
     }
 
     pub fn backend(&self) -> &Backend {
@@ -379,6 +477,24 @@ impl Repository {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Whether objects are stored sealed.
+    pub fn encrypted(&self) -> bool {
+        self.master.is_some()
+    }
+
+    /// The key object the password opened, in an encrypted repository.
+    pub fn key_in_use(&self) -> Option<&str> {
+        self.master.as_ref().map(|(_, n)| n.as_str())
+    }
+
+    /// Add a key object that opens this repository with `password`.
+    pub fn add_key(&self, password: &str, kdf: crate::keys::KdfParams) -> Result<String> {
+        let (master, _) = self.master.as_ref().ok_or_else(|| {
+            Error::Invalid("the repository is not encrypted: it has no keys".into())
+        })?;
+        crate::keys::add(&self.backend, master, password, kdf)
     }
 
     pub fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -403,7 +519,12 @@ impl Repository {
             return Ok((id, false));
         }
         let c = &self.config.compression;
-        let enc = pack::encode_blob(data, c.level, c.raw_above_permille);
+        let mut enc = pack::encode_blob(data, c.level, c.raw_above_permille);
+        if let Some(s) = self.backend.sealer() {
+            // Sealed outside the packer's lock, so workers encrypt in
+            // parallel; the pack then takes the box as it is.
+            enc.bytes = Cow::Owned(s.seal(Context::Blob(&id.0), &enc.bytes));
+        }
         self.saved.blobs.fetch_add(1, Ordering::Relaxed);
         self.saved
             .raw_bytes
@@ -451,7 +572,7 @@ impl Repository {
     fn write_pack(&self, p: PackWriter) -> Result<()> {
         // A pack with the bytes (so the name) of one a plan condemns would
         // be deleted with it; make it differ (format-spec §12.4).
-        let fin = p.finish_avoiding(|id| self.is_condemned(id));
+        let fin = p.finish_avoiding(|id| self.is_condemned(id), self.backend.sealer());
         let size = fin.bytes.len() as u64;
         self.saved
             .repeated_bytes
@@ -488,7 +609,7 @@ impl Repository {
         failpoint::hit("before-index");
         let mut last = None;
         for file in split_index(packs) {
-            let bytes = file.encode();
+            let bytes = self.backend.seal(Context::Index, file.encode());
             let id = Id::of_bytes(&bytes);
             self.backend.put(&layout::index(&id), Bytes::from(bytes))?;
             if !self.frozen.load(Ordering::Relaxed) {
@@ -529,13 +650,39 @@ impl Repository {
             &layout::pack(&loc.pack),
             loc.offset as u64..loc.offset as u64 + loc.length as u64,
         )?;
-        let data = pack::decode_blob(loc.codec, &stored, loc.raw_length)
-            .map_err(|e| Error::corrupt(format!("blob {id} in pack {}", loc.pack), e))?;
+        self.plaintext_of(id, loc.codec, loc.raw_length, &stored)
+            .map_err(|why| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why))
+    }
+
+    /// The verified plaintext of a blob from its stored bytes: opened (in
+    /// an encrypted repository), decoded, and hashed against its id. The
+    /// error says what was wrong, for the caller to name the blob.
+    pub fn plaintext_of(
+        &self,
+        id: &Id,
+        codec: pack::Codec,
+        raw_length: u32,
+        stored: &[u8],
+    ) -> std::result::Result<Vec<u8>, String> {
+        let detail = |e: Error| match e {
+            Error::Corrupt { detail, .. } => detail,
+            other => other.to_string(),
+        };
+        let data = match self.backend.sealer() {
+            Some(s) => {
+                let opened = s
+                    .open(Context::Blob(&id.0), stored)
+                    .map_err(|_| "it does not authenticate (damaged)".to_string())?;
+                // A raw blob's opened box is its plaintext: no second copy.
+                match codec {
+                    pack::Codec::Raw if opened.len() == raw_length as usize => opened,
+                    _ => pack::decode_blob(codec, &opened, raw_length).map_err(detail)?,
+                }
+            }
+            None => pack::decode_blob(codec, stored, raw_length).map_err(detail)?,
+        };
         if self.blob_id(&data) != *id {
-            return Err(Error::corrupt(
-                format!("blob {id} in pack {}", loc.pack),
-                "content does not match its id (hash mismatch)",
-            ));
+            return Err("content does not match its id (hash mismatch)".into());
         }
         Ok(data)
     }

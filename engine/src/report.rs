@@ -24,6 +24,49 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Serialize)]
 pub struct Created {
     pub created: String,
+    pub encrypted: bool,
+    /// The key object made for the password (encrypted repositories).
+    pub key: Option<String>,
+}
+
+/// `key list`: one entry per key object.
+#[derive(Debug, Serialize)]
+pub struct KeyEntry {
+    /// The key's id (its object is `keys/<id>`).
+    pub id: String,
+    #[serde(serialize_with = "crate::util::ser_rfc3339_opt")]
+    pub created: Option<i64>,
+    pub memory_kib: Option<u32>,
+    pub iterations: Option<u32>,
+    pub parallelism: Option<u32>,
+    /// The key this run's password opened.
+    pub current: bool,
+    /// Why the key object cannot be used, if it is damaged.
+    pub damaged: Option<String>,
+}
+
+impl KeyEntry {
+    pub fn list(repo: &crate::Repository) -> crate::Result<Vec<KeyEntry>> {
+        Ok(crate::keys::list(repo.backend())?
+            .into_iter()
+            .map(|k| KeyEntry {
+                id: k.name.rsplit('/').next().unwrap_or_default().to_string(),
+                current: repo.key_in_use() == Some(k.name.as_str()),
+                created: k.created_ns,
+                memory_kib: k.params.map(|p| p.memory_kib),
+                iterations: k.params.map(|p| p.iterations),
+                parallelism: k.params.map(|p| p.parallelism),
+                damaged: k.damaged,
+            })
+            .collect())
+    }
+}
+
+/// `key add`, `key remove`, `key passwd`: the key objects added and removed.
+#[derive(Debug, Serialize)]
+pub struct KeyChange {
+    pub added: Option<String>,
+    pub removed: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

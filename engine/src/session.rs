@@ -13,7 +13,13 @@
 //!
 //! Liveness uses only the store's clock: a marker is refreshed every
 //! `REFRESH` and counts as abandoned when its Last-Modified is `STALE`
-//! older than the prune's own marker's. A session that could not refresh
+//! older than the prune's own marker's.
+//!
+//! A session never overwrites or deletes an object (format-spec §12.1,
+//! version 2): each write of its marker is a new object
+//! `sessions/<session>.<seq>`, the highest `seq` being the current one,
+//! and it ends by writing a `closed` marker. Only prune deletes markers
+//! (`sweep`), so a host that backs up needs no delete rights. A session that could not refresh
 //! for `STALE / 2` (a suspended process, a long network outage) does not
 //! trust that it still holds anything back; `Repository::before_commit`
 //! re-verifies its snapshot's blobs before committing.
@@ -29,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 pub const MAGIC: &[u8; 4] = b"JRSS";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// A marker not refreshed for this long (store clock) is abandoned.
 pub const STALE: Duration = Duration::from_secs(3600);
 /// How often a running session rewrites its marker.
@@ -45,6 +51,19 @@ pub struct Marker {
     /// The plans this session saw before loading the index; `None` holds
     /// back every plan.
     pub seen: Option<Vec<Id>>,
+    /// The session has ended: it holds nothing back (version 2).
+    pub closed: bool,
+}
+
+/// A version 1 marker: version 2 without `closed`, written in place and
+/// deleted at the end by earlier builds.
+#[derive(Deserialize)]
+struct MarkerV1 {
+    hostname: String,
+    pid: u32,
+    command: String,
+    started_ns: i64,
+    seen: Option<Vec<Id>>,
 }
 
 impl Marker {
@@ -53,6 +72,17 @@ impl Marker {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Marker> {
+        if bytes.len() >= 6 && bytes[..4] == MAGIC[..] && bytes[4..6] == 1u16.to_le_bytes() {
+            let v1: MarkerV1 = codec::decode("session marker", MAGIC, 1, bytes)?;
+            return Ok(Marker {
+                hostname: v1.hostname,
+                pid: v1.pid,
+                command: v1.command,
+                started_ns: v1.started_ns,
+                seen: v1.seen,
+                closed: false,
+            });
+        }
         codec::decode("session marker", MAGIC, VERSION, bytes)
     }
 }
@@ -77,28 +107,33 @@ impl Stamp {
 
 struct Shared {
     marker: Marker,
+    /// The sequence number of the next write.
+    next: u32,
     /// When the last successful write of the marker started.
     refreshed: Stamp,
 }
 
-/// A running session. Dropping it stops the refresher and deletes the marker.
+/// A running session. Dropping it stops the refresher and writes a
+/// closed marker; nothing is deleted.
 pub struct Session {
     backend: Backend,
+    /// `sessions/<random>`: every marker of this session starts with it.
     pub name: String,
     shared: Arc<Mutex<Shared>>,
     stop: Option<mpsc::Sender<()>>,
     refresher: Option<std::thread::JoinHandle<()>>,
 }
 
-fn write(backend: &Backend, name: &str, shared: &Mutex<Shared>) -> Result<()> {
-    let (bytes, started) = {
-        let s = shared.lock().map_err(|_| poisoned())?;
-        (s.marker.encode(), Stamp::now())
-    };
-    backend.put(name, Bytes::from(bytes))?;
-    if let Ok(mut s) = shared.lock() {
-        s.refreshed = started;
-    }
+/// Write the marker as the session's next object. The lock is held across
+/// the PUT so that a higher sequence number always holds newer state.
+fn write(backend: &Backend, base: &str, shared: &Mutex<Shared>) -> Result<()> {
+    let mut s = shared.lock().map_err(|_| poisoned())?;
+    let started = Stamp::now();
+    let bytes = backend.seal(crate::crypto::Context::Session, s.marker.encode());
+    let name = crate::layout::session_marker(base, s.next);
+    s.next += 1;
+    backend.put(&name, Bytes::from(bytes))?;
+    s.refreshed = started;
     Ok(())
 }
 
@@ -118,7 +153,9 @@ impl Session {
                 command: command.to_string(),
                 started_ns: crate::util::now_ns(),
                 seen: None,
+                closed: false,
             },
+            next: 0,
             refreshed: Stamp::now(),
         }));
         write(backend, &name, &shared)?;
@@ -163,28 +200,38 @@ impl Drop for Session {
         if let Some(t) = self.refresher.take() {
             let _ = t.join();
         }
-        let _ = self.backend.delete(&self.name);
+        if let Ok(mut s) = self.shared.lock() {
+            s.marker.closed = true;
+        }
+        let _ = write(&self.backend, &self.name, &self.shared);
     }
 }
 
-/// A marker as a prune sees it.
+/// A session as a prune sees it: its newest marker.
 pub struct Seen {
+    /// The session (`sessions/<random>`).
     pub name: String,
+    /// Store time of its newest marker.
     pub modified_ns: i64,
     /// `None` when the marker could not be read (still being written, or
     /// damaged): it holds back every plan until it goes stale.
     pub marker: Option<Marker>,
+    /// Every marker object of the session, newest last.
+    pub objects: Vec<String>,
 }
 
-/// Every marker with its store time.
+/// Every session, by its newest marker, with its store time. Only the
+/// newest marker of each is read.
 pub fn list(backend: &Backend) -> Result<Vec<Seen>> {
     let mut out = Vec::new();
-    for Listed {
-        name, modified_ns, ..
-    } in backend.list(crate::layout::SESSIONS)?
-    {
-        let marker = match backend.get(&name) {
-            Ok(b) => Marker::decode(&b).ok(),
+    for (name, objects, modified_ns) in group(backend.list(crate::layout::SESSIONS)?) {
+        let newest = objects.last().cloned().unwrap_or_default();
+        let marker = match backend.get(&newest) {
+            Ok(b) => backend
+                .unseal(crate::crypto::Context::Session, &newest, b)
+                .and_then(|b| Marker::decode(&b))
+                .ok(),
+            // Swept by another prune since the LIST.
             Err(Error::NotFound(_)) => continue,
             Err(e) => return Err(e),
         };
@@ -192,12 +239,32 @@ pub fn list(backend: &Backend) -> Result<Vec<Seen>> {
             name,
             modified_ns,
             marker,
+            objects,
         });
     }
     Ok(out)
 }
 
-/// The store's clock: the Last-Modified of marker `own` in `sessions`;
+/// Marker objects by session: (session, its objects oldest first, store
+/// time of the newest).
+fn group(listed: Vec<Listed>) -> Vec<(String, Vec<String>, i64)> {
+    let mut by: std::collections::BTreeMap<String, Vec<(u32, String, i64)>> = Default::default();
+    for l in listed {
+        let (base, seq) = crate::layout::session_of(&l.name);
+        by.entry(base.to_string())
+            .or_default()
+            .push((seq, l.name.clone(), l.modified_ns));
+    }
+    by.into_iter()
+        .map(|(base, mut v)| {
+            v.sort();
+            let modified = v.last().map(|x| x.2).unwrap_or_default();
+            (base, v.into_iter().map(|x| x.1).collect(), modified)
+        })
+        .collect()
+}
+
+/// The store's clock: the Last-Modified of session `own`'s newest marker;
 /// the host clock when there is no such marker (a dry run has none), which
 /// only a dry run's report uses.
 pub fn now_in(sessions: &[Seen], own: &str) -> i64 {
@@ -209,9 +276,9 @@ pub fn now_in(sessions: &[Seen], own: &str) -> i64 {
 
 /// `now_in` from one LIST, without reading any marker.
 pub fn store_now(backend: &Backend, own: &str) -> Result<i64> {
-    let listed = backend.list(crate::layout::SESSIONS)?;
+    let grouped = group(backend.list(crate::layout::SESSIONS)?);
     Ok(time_of(
-        listed.iter().map(|l| (l.name.as_str(), l.modified_ns)),
+        grouped.iter().map(|(n, _, t)| (n.as_str(), *t)),
         own,
     ))
 }
@@ -242,8 +309,9 @@ fn dead_here(m: &Marker, hostname: &str) -> bool {
     }
 }
 
-/// The sessions that hold back `plan`: alive (refreshed within `STALE` of
-/// `now_ns`, store clock, and not provably dead) and not having seen it.
+/// The sessions that hold back `plan`: alive (not closed, refreshed within
+/// `STALE` of `now_ns`, store clock, and not provably dead) and not
+/// having seen it.
 /// `own` is the asking prune's marker, which never holds itself back.
 pub fn holding_back<'a>(
     sessions: &'a [Seen],
@@ -258,24 +326,41 @@ pub fn holding_back<'a>(
         .filter(|s| now_ns.saturating_sub(s.modified_ns) < STALE.as_nanos() as i64)
         .filter(|s| match &s.marker {
             Some(m) => {
-                !dead_here(m, hostname) && !m.seen.as_ref().is_some_and(|v| v.contains(plan))
+                !m.closed
+                    && !dead_here(m, hostname)
+                    && !m.seen.as_ref().is_some_and(|v| v.contains(plan))
             }
             None => true,
         })
         .collect()
 }
 
-/// Delete markers left by processes on this host that no longer exist,
-/// and markers abandoned for `2 × STALE`, so the prefix does not grow.
-pub fn sweep(backend: &Backend, sessions: &[Seen], now_ns: i64, hostname: &str) -> Result<u64> {
+/// Delete the markers of sessions that ended (closed), of processes on
+/// this host that no longer exist, and of sessions abandoned for
+/// `2 × STALE`; of a live session, every marker but its newest. Returns
+/// the sessions swept whole. Only prune calls this: it is the one command
+/// that needs delete rights.
+pub fn sweep(
+    backend: &Backend,
+    sessions: &[Seen],
+    now_ns: i64,
+    own: &str,
+    hostname: &str,
+) -> Result<u64> {
     let mut n = 0;
     for s in sessions {
+        let closed = s.marker.as_ref().is_some_and(|m| m.closed);
         let dead = s.marker.as_ref().is_some_and(|m| dead_here(m, hostname));
         let old = now_ns.saturating_sub(s.modified_ns) >= 2 * STALE.as_nanos() as i64;
-        if dead || old {
-            backend.delete(&s.name)?;
-            n += 1;
+        let whole = (closed || dead || old) && s.name != own;
+        let keep = if whole { 0 } else { 1 };
+        for name in &s.objects[..s.objects.len().saturating_sub(keep)] {
+            match backend.delete(name) {
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
+        n += whole as u64;
     }
     Ok(n)
 }
@@ -287,6 +372,7 @@ mod tests {
     fn seen(name: &str, age_s: i64, m: Option<Option<Vec<Id>>>) -> Seen {
         Seen {
             name: name.into(),
+            objects: vec![format!("{name}.00000000")],
             modified_ns: 10_000 * 1_000_000_000 - age_s * 1_000_000_000,
             marker: m.map(|seen| Marker {
                 hostname: "elsewhere".into(),
@@ -294,6 +380,7 @@ mod tests {
                 command: "backup".into(),
                 started_ns: 0,
                 seen,
+                closed: name == "closed",
             }),
         }
     }
@@ -309,6 +396,7 @@ mod tests {
             seen("saw-y", 10, Some(Some(vec![y]))),
             seen("unreadable", 10, None),
             seen("stale", 3600, Some(None)),
+            seen("closed", 10, Some(None)),
         ];
         let names = |p: &Id| -> Vec<String> {
             holding_back(&all, p, now, "own", "here")

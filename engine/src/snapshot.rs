@@ -92,7 +92,9 @@ impl Snapshot {
 
 /// Write a snapshot: the commit point. Call only after `Repository::flush`.
 pub fn save(repo: &Repository, snap: &Snapshot) -> Result<Id> {
-    let bytes = snap.encode();
+    let bytes = repo
+        .backend()
+        .seal(crate::crypto::Context::Snapshot, snap.encode());
     let id = Id::of_bytes(&bytes);
     crate::failpoint::hit("before-snapshot");
     repo.backend()
@@ -108,6 +110,11 @@ pub fn load(repo: &Repository, id: &Id) -> Result<Snapshot> {
             "content does not match its name",
         ));
     }
+    let bytes = repo.backend().unseal(
+        crate::crypto::Context::Snapshot,
+        &format!("snapshot {id}"),
+        bytes,
+    )?;
     Snapshot::decode(&bytes).map_err(|e| match e {
         Error::Corrupt { detail, .. } => Error::corrupt(format!("snapshot {id}"), detail),
         other => other,

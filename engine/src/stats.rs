@@ -9,6 +9,9 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
+    /// Objects are sealed (format-spec §13); false for a repository made
+    /// without encryption.
+    pub encrypted: bool,
     pub snapshots: u64,
     /// Sum of every snapshot's file bytes: what storing each one whole would cost.
     pub logical_bytes: u64,
@@ -32,7 +35,10 @@ pub struct Stats {
 }
 
 pub fn stats(repo: &Repository) -> Result<Stats> {
-    let mut s = Stats::default();
+    let mut s = Stats {
+        encrypted: repo.encrypted(),
+        ..Stats::default()
+    };
     for (_, snap) in snapshot::list(repo)? {
         s.snapshots += 1;
         s.logical_bytes += snap.summary.bytes;

@@ -493,7 +493,7 @@ mod tests {
     fn repo(dir: &std::path::Path) -> Repository {
         let mut c = Config::new_random();
         c.tree_node_target = 512;
-        Repository::init(dir.to_str().unwrap(), c).unwrap()
+        Repository::init(dir.to_str().unwrap(), c, None).unwrap()
     }
 
     fn build_map(r: &Repository, m: &BTreeMap<Vec<u8>, Vec<u8>>) -> Root {

@@ -202,6 +202,14 @@ pub fn ser_rfc3339<S: serde::Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Err
     s.serialize_str(&rfc3339(*ns))
 }
 
+/// `ser_rfc3339` for a time that may be unknown (`null`).
+pub fn ser_rfc3339_opt<S: serde::Serializer>(ns: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ns {
+        Some(ns) => s.serialize_str(&rfc3339(*ns)),
+        None => s.serialize_none(),
+    }
+}
+
 /// The first `n` names, comma-separated, for a message that gives the
 /// total count itself.
 pub fn joined_first<S: AsRef<str>>(items: impl IntoIterator<Item = S>, n: usize) -> String {
@@ -250,6 +258,22 @@ pub fn parse_percent_permille(s: &str) -> Option<u32> {
     (0.0..=100.0)
         .contains(&p)
         .then(|| (p * 10.0).round() as u32)
+}
+
+/// Create `path` (it must not exist) readable by its owner only, and
+/// write `bytes` into it: a password file never exists with a wider mode.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> crate::error::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| crate::error::Error::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| crate::error::Error::io(path, e))
 }
 
 #[cfg(test)]

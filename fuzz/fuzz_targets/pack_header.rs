@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = jarc::pack::read_header(data);
+    let _ = jarc::pack::read_header(data, None);
 });

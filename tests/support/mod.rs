@@ -14,13 +14,66 @@ pub fn jarc_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_jarc"))
 }
 
-pub fn cmd(repo: &Path) -> Command {
+/// The password every test repository is made and opened with: the
+/// suite's repositories are encrypted, as `init` makes them.
+pub const PASSWORD: &str = "jarc test password";
+
+/// The environment that gives jarc the test password, and a cheap KDF
+/// (the default's 0.5 s per command would cost the suite minutes).
+pub const KEY_ENV: [(&str, &str); 2] = [
+    ("JARC_PASSWORD", PASSWORD),
+    ("JARC_KDF_PARAMS", "m=256,t=1,p=1"),
+];
+
+/// Password variables a developer's shell may hold, which would clash
+/// with `KEY_ENV`.
+pub const OTHER_PASSWORD_VARS: [&str; 5] = [
+    "JARC_PASSWORD_FILE",
+    "JARC_PASSWORD_COMMAND",
+    "JARC_NEW_PASSWORD",
+    "JARC_NEW_PASSWORD_FILE",
+    "JARC_NEW_PASSWORD_COMMAND",
+];
+
+/// `c` with the test password and nothing else that could stand in for it.
+pub fn keyed(c: &mut Command) -> &mut Command {
+    for v in OTHER_PASSWORD_VARS {
+        c.env_remove(v);
+    }
+    c.envs(KEY_ENV)
+}
+
+/// jarc with the test password, and no repository or failpoint inherited.
+pub fn bare() -> Command {
     let mut c = Command::new(jarc_bin());
-    c.env_remove("JARC_REPOSITORY")
-        .env_remove("JARC_FAILPOINT")
-        .arg("--repo")
-        .arg(repo);
+    keyed(&mut c)
+        .env_remove("JARC_REPOSITORY")
+        .env_remove("JARC_FAILPOINT");
     c
+}
+
+pub fn cmd(repo: &Path) -> Command {
+    let mut c = bare();
+    c.arg("--repo").arg(repo);
+    c
+}
+
+/// Open a test repository in this process, with the test password.
+pub fn open_repo(location: &str) -> jarc::Result<jarc::Repository> {
+    jarc::Repository::open(location, &test_password)
+}
+
+pub fn test_password() -> jarc::Result<zeroize::Zeroizing<String>> {
+    Ok(zeroize::Zeroizing::new(PASSWORD.to_string()))
+}
+
+/// The key `init` would make from `KEY_ENV`, for repositories a test
+/// creates in this process.
+pub fn test_key() -> jarc::repo::NewKey {
+    jarc::repo::NewKey {
+        password: zeroize::Zeroizing::new(PASSWORD.to_string()),
+        kdf: jarc::keys::KdfParams::parse(KEY_ENV[1].1).unwrap(),
+    }
 }
 
 /// Run jarc against `repo`; returns the output whatever the exit status.
@@ -123,7 +176,24 @@ pub fn capture(root: &Path) -> BTreeMap<String, Node> {
 }
 
 /// Every file under a directory with its size: to prove nothing was written.
+/// In a repository, session markers are left out: every command that
+/// opens a session writes them, never deletes them (a backup host needs
+/// no delete rights), and prune sweeps them (format-spec §12.1).
 pub fn listing(root: &Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    if !root.exists() {
+        return out;
+    }
+    if root.join("config").is_file() {
+        out = listing_all(root);
+        out.retain(|k, _| !k.starts_with("sessions/"));
+        return out;
+    }
+    listing_all(root)
+}
+
+/// `listing`, session markers included.
+pub fn listing_all(root: &Path) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     if !root.exists() {
         return out;
@@ -180,7 +250,7 @@ pub const DRILL_CHECKS: [&str; 13] = [
 /// Flip one byte in the middle of a blob's stored bytes, so exactly that
 /// blob is damaged.
 pub fn damage_blob(repo: &Path, blob: &jarc::Id) {
-    let r = jarc::Repository::open(repo.to_str().unwrap()).unwrap();
+    let r = open_repo(repo.to_str().unwrap()).unwrap();
     let loc = r.index().lookup(blob).unwrap();
     let path = repo.join(jarc::layout::pack(&loc.pack));
     let mut bytes = std::fs::read(&path).unwrap();

@@ -31,7 +31,7 @@ pub fn bucket(tag: &str) -> String {
 /// jarc with the repository's JARC_S3_* set for the Garage server (and
 /// nothing inherited that could stand in for them).
 pub fn repo_cmd(endpoint: &str, region: &str, secret: &str) -> Command {
-    let mut c = Command::new(super::jarc_bin());
+    let mut c = super::bare();
     c.env_remove("JARC_REPOSITORY")
         .env_remove("JARC_FAILPOINT")
         .env_remove("AWS_ACCESS_KEY_ID")

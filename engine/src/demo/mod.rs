@@ -24,6 +24,9 @@ use crate::source::sqlite::SqliteSource;
 pub struct DemoReport {
     pub site: PathBuf,
     pub repository: PathBuf,
+    /// The repository is encrypted, as every `init` makes it; its
+    /// password is in this file (mode 0600), for `JARC_PASSWORD_FILE`.
+    pub password_file: PathBuf,
     pub restored: PathBuf,
     pub first: BackupSummary,
     pub second: BackupSummary,
@@ -64,7 +67,17 @@ pub fn run(dir: &Path, posts: usize, progress: &dyn Progress) -> Result<DemoRepo
         }
     }
     create_sqlite_site(&site, posts)?;
-    let repo = Repository::init(&repo_dir.to_string_lossy(), Config::new_random())?;
+    let password_file = dir.join("repository.password");
+    let password = zeroize::Zeroizing::new(hex::encode(rand::random::<[u8; 16]>()));
+    crate::util::write_private(&password_file, password.as_bytes())?;
+    let repo = Repository::init(
+        &repo_dir.to_string_lossy(),
+        Config::new_random(),
+        Some(crate::repo::NewKey {
+            password,
+            kdf: crate::keys::KdfParams::default(),
+        }),
+    )?;
     let first = site_backup(&repo, &site, progress)?;
     change_sqlite_site(&site)?;
     let second = site_backup(&repo, &site, progress)?;
@@ -86,6 +99,7 @@ pub fn run(dir: &Path, posts: usize, progress: &dyn Progress) -> Result<DemoRepo
     Ok(DemoReport {
         site,
         repository: repo_dir,
+        password_file,
         restored,
         first,
         second,
