@@ -242,10 +242,13 @@ fn backup_site_once(
     roots.extend(opts.extra_roots.iter().cloned());
     roots.sort_by(|a, b| a.0.cmp(&b.0));
 
-    // The last moment to honour a stop: after this, the snapshot commits.
     stop_if_interrupted(progress)?;
     progress.phase("commit", 0);
+    // Waits for the last packs to go out, which may take a while; the
+    // check after it is the last moment to honour a stop: after it, the
+    // snapshot commits.
     repo.flush()?;
+    stop_if_interrupted(progress)?;
     summary.blobs_new = saved.blobs.load(Ordering::Relaxed) - before[0];
     summary.bytes_new_raw = saved.raw_bytes.load(Ordering::Relaxed) - before[1];
     summary.bytes_new_stored = saved.stored_bytes.load(Ordering::Relaxed) - before[2];

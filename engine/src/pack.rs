@@ -142,17 +142,13 @@ pub struct FinishedPack {
 }
 
 impl PackWriter {
-    /// A writer that fills `buf` (cleared) instead of a fresh allocation.
-    pub fn with_buffer(mut buf: Vec<u8>) -> PackWriter {
-        buf.clear();
-        PackWriter {
-            buf,
-            blobs: Vec::new(),
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Make room for `total` bytes in all.
+    pub fn reserve(&mut self, total: usize) {
+        self.buf.reserve(total.saturating_sub(self.buf.len()));
     }
 
     pub fn is_empty(&self) -> bool {

@@ -29,7 +29,8 @@ use bytes::Bytes;
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What this process has added to the repository since it opened it.
 #[derive(Debug, Default)]
@@ -69,9 +70,10 @@ pub struct Repository {
     /// also stops two workers storing the same new chunk twice.
     pending: Mutex<HashSet<Id>>,
     written: Mutex<Vec<IndexPack>>,
-    /// Pack buffers handed back by the backend, for the next packs.
-    spare: Mutex<Vec<Vec<u8>>>,
-    pub saved: SaveCounters,
+
+    pub saved: Arc<SaveCounters>,
+    /// The thread that PUTs full packs, started by the first one.
+    uploader: Mutex<Option<Uploader>>,
     /// Why a reader runs without a session marker (the storage refused to
     /// take one: a read-only mount or key), for the caller to tell.
     unregistered: Mutex<Option<String>>,
@@ -402,8 +404,8 @@ impl Repository {
             packers: [Mutex::default(), Mutex::default()],
             pending: Mutex::default(),
             written: Mutex::default(),
-            spare: Mutex::default(),
-            saved: SaveCounters::default(),
+            saved: Arc::default(),
+            uploader: Mutex::default(),
             unregistered: Mutex::default(),
             frozen: Default::default(),
         }
@@ -519,21 +521,37 @@ impl Repository {
             return Ok((id, false));
         }
         let c = &self.config.compression;
-        let mut enc = pack::encode_blob(data, c.level, c.raw_above_permille);
-        if let Some(s) = self.backend.sealer() {
-            // Sealed outside the packer's lock, so workers encrypt in
-            // parallel; the pack then takes the box as it is.
-            enc.bytes = Cow::Owned(s.seal(Context::Blob(&id.0), &enc.bytes));
-        }
+        let enc = pack::encode_blob(data, c.level, c.raw_above_permille);
+        let Some(s) = self.backend.sealer() else {
+            self.count_saved(data.len(), enc.bytes.len());
+            self.copy_blob(kind, id, data.len() as u32, &enc)?;
+            return Ok((id, true));
+        };
+        // Sealed outside the packer's lock, so workers encrypt in
+        // parallel, into a buffer this thread reuses (no allocation, no
+        // page faults per blob); the pack then takes the box as it is.
+        SEALED.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            s.seal_into(Context::Blob(&id.0), &enc.bytes, &mut buf);
+            self.count_saved(data.len(), buf.len());
+            let sealed = EncodedBlob {
+                codec: enc.codec,
+                bytes: Cow::Borrowed(&buf[..]),
+            };
+            self.copy_blob(kind, id, data.len() as u32, &sealed)
+        })?;
+        Ok((id, true))
+    }
+
+    fn count_saved(&self, raw: usize, stored: usize) {
         self.saved.blobs.fetch_add(1, Ordering::Relaxed);
         self.saved
             .raw_bytes
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
+            .fetch_add(raw as u64, Ordering::Relaxed);
         self.saved
             .stored_bytes
-            .fetch_add(enc.bytes.len() as u64, Ordering::Relaxed);
-        self.copy_blob(kind, id, data.len() as u32, &enc)?;
-        Ok((id, true))
+            .fetch_add(stored as u64, Ordering::Relaxed);
     }
 
     /// Add encoded bytes to the kind's pack, writing the pack when full.
@@ -550,15 +568,12 @@ impl Repository {
             let mut p = self.packers[kind_slot(kind)]
                 .lock()
                 .map_err(|_| poisoned())?;
+            // Room for a whole pack at once: growing by doubling would
+            // move the bytes already in it.
+            p.reserve(self.config.pack_size as usize + enc.bytes.len());
             p.add(kind, id, raw_length, enc);
             if p.len() >= self.config.pack_size as usize {
-                let buf = self
-                    .spare
-                    .lock()
-                    .ok()
-                    .and_then(|mut s| s.pop())
-                    .unwrap_or_default();
-                Some(std::mem::replace(&mut *p, PackWriter::with_buffer(buf)))
+                Some(std::mem::take(&mut *p))
             } else {
                 None
             }
@@ -569,26 +584,29 @@ impl Repository {
         Ok(())
     }
 
+    /// Hand a full pack to the uploader. A pack is indexed (`written`)
+    /// only once its PUT returned, so format-spec §8.2's order holds; an
+    /// upload that failed fails the next `write_pack` or `flush`.
     fn write_pack(&self, p: PackWriter) -> Result<()> {
         // A pack with the bytes (so the name) of one a plan condemns would
         // be deleted with it; make it differ (format-spec §12.4).
         let fin = p.finish_avoiding(|id| self.is_condemned(id), self.backend.sealer());
-        let size = fin.bytes.len() as u64;
         self.saved
             .repeated_bytes
             .fetch_add(fin.repeated, Ordering::Relaxed);
-        self.backend
-            .put(&layout::pack(&fin.id), Bytes::from(fin.bytes))?;
-        self.saved.packs.fetch_add(1, Ordering::Relaxed);
-        failpoint::hit("after-pack");
-        self.written
-            .lock()
-            .map_err(|_| poisoned())?
-            .push(IndexPack {
-                id: fin.id,
-                size,
-                blobs: fin.blobs,
-            });
+        let pack = IndexPack {
+            id: fin.id,
+            size: fin.bytes.len() as u64,
+            blobs: fin.blobs,
+        };
+        let mut slot = self.uploader.lock().map_err(|_| poisoned())?;
+        let up = match &mut *slot {
+            Some(u) => u,
+            None => slot.insert(Uploader::start(self.backend.clone(), self.saved.clone())?),
+        };
+        up.send(Bytes::from(fin.bytes), pack)?;
+        let done = up.finished(false)?;
+        self.written.lock().map_err(|_| poisoned())?.extend(done);
         Ok(())
     }
 
@@ -601,6 +619,10 @@ impl Repository {
             if !p.is_empty() {
                 self.write_pack(p)?;
             }
+        }
+        if let Some(up) = &mut *self.uploader.lock().map_err(|_| poisoned())? {
+            let done = up.finished(true)?;
+            self.written.lock().map_err(|_| poisoned())?.extend(done);
         }
         let packs = std::mem::take(&mut *self.written.lock().map_err(|_| poisoned())?);
         if packs.is_empty() {
@@ -685,6 +707,98 @@ impl Repository {
             return Err("content does not match its id (hash mismatch)".into());
         }
         Ok(data)
+    }
+}
+
+thread_local! {
+    /// Each worker's buffer for sealing a blob before it joins a pack.
+    static SEALED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Full packs go to storage on a thread of their own, so the workers that
+/// fill packs keep chunking, hashing, compressing and sealing while one is
+/// copied out and synced (a local PUT is a write and an fsync; an S3 PUT a
+/// round trip). The hand-over blocks while the previous pack is still
+/// going out: at most one full pack waits, which bounds memory.
+struct Uploader {
+    tx: Option<mpsc::SyncSender<(Bytes, IndexPack)>>,
+    results: mpsc::Receiver<Result<IndexPack>>,
+    /// Packs sent, and results received.
+    sent: u64,
+    received: u64,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Uploader {
+    fn start(backend: Backend, saved: Arc<SaveCounters>) -> Result<Uploader> {
+        let (tx, rx) = mpsc::sync_channel::<(Bytes, IndexPack)>(0);
+        let (done_tx, results) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("jarc-upload".into())
+            .spawn(move || {
+                for (bytes, pack) in rx {
+                    let r = backend.put(&layout::pack(&pack.id), bytes).map(|()| {
+                        saved.packs.fetch_add(1, Ordering::Relaxed);
+                        failpoint::hit("after-pack");
+                        pack
+                    });
+                    if done_tx.send(r).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| Error::io("pack upload thread", e))?;
+        Ok(Uploader {
+            tx: Some(tx),
+            results,
+            sent: 0,
+            received: 0,
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&mut self, bytes: Bytes, pack: IndexPack) -> Result<()> {
+        let gone = || Error::Invalid("the pack upload thread stopped".into());
+        self.tx
+            .as_ref()
+            .ok_or_else(gone)?
+            .send((bytes, pack))
+            .map_err(|_| gone())?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// The packs uploaded since the last call; with `all`, after waiting
+    /// for every pack sent. The first failed upload is the error.
+    fn finished(&mut self, all: bool) -> Result<Vec<IndexPack>> {
+        let mut out = Vec::new();
+        while self.received < self.sent {
+            let r = if all {
+                self.results
+                    .recv()
+                    .map_err(|_| Error::Invalid("the pack upload thread stopped".into()))?
+            } else {
+                match self.results.try_recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            };
+            self.received += 1;
+            out.push(r?);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Uploader {
+    /// Packs handed over are written before the thread ends: a repository
+    /// dropped on an error path leaves them as unindexed packs (§8.3),
+    /// never half-written.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
