@@ -18,63 +18,16 @@
 
 use crate::crypto::{Context, Sealer};
 use crate::error::{Error, Result};
+use crate::metered::MeteredStore;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Request counters, so summaries can state what a run cost on a metered store.
-#[derive(Debug, Default)]
-pub struct RequestCounts {
-    pub list: AtomicU64,
-    pub get: AtomicU64,
-    pub put: AtomicU64,
-    pub head: AtomicU64,
-    pub delete: AtomicU64,
-    /// Bytes received by GETs.
-    pub bytes_read: AtomicU64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RequestSnapshot {
-    pub list: u64,
-    pub get: u64,
-    pub put: u64,
-    pub head: u64,
-    pub delete: u64,
-    pub bytes_read: u64,
-}
-
-impl RequestCounts {
-    pub fn snapshot(&self) -> RequestSnapshot {
-        RequestSnapshot {
-            list: self.list.load(Ordering::Relaxed),
-            get: self.get.load(Ordering::Relaxed),
-            put: self.put.load(Ordering::Relaxed),
-            head: self.head.load(Ordering::Relaxed),
-            delete: self.delete.load(Ordering::Relaxed),
-            bytes_read: self.bytes_read.load(Ordering::Relaxed),
-        }
-    }
-}
-
-impl RequestSnapshot {
-    /// What was spent between `earlier` and `self`.
-    pub fn since(&self, earlier: &RequestSnapshot) -> RequestSnapshot {
-        RequestSnapshot {
-            list: self.list - earlier.list,
-            get: self.get - earlier.get,
-            put: self.put - earlier.put,
-            head: self.head - earlier.head,
-            delete: self.delete - earlier.delete,
-            bytes_read: self.bytes_read - earlier.bytes_read,
-        }
-    }
-}
+pub use crate::metered::{RequestCounts, RequestSnapshot};
 
 #[derive(Clone)]
 pub struct Backend {
@@ -115,8 +68,6 @@ pub const PART_SIZE: usize = 8 << 20;
 /// Parts of one upload in flight at once: memory is bounded by this many
 /// part buffers per upload.
 pub const PARTS_IN_FLIGHT: usize = 4;
-/// S3 servers page listings at 1,000 keys.
-const LIST_PAGE: u64 = 1000;
 
 /// Where and how to reach an S3-compatible bucket. `Debug` never shows the
 /// secret.
@@ -291,14 +242,15 @@ impl Backend {
 
     /// A bucket (under its prefix) as a store.
     pub fn s3(cfg: &S3Config) -> Result<Backend> {
+        let requests = Arc::<RequestCounts>::default();
         Ok(Backend {
-            store: cfg.store()?,
+            store: Arc::new(MeteredStore::new(cfg.store()?, requests.clone())),
             rt: Arc::new(runtime("s3 client runtime")?),
             location: cfg.describe(),
             local_root: None,
             bucket: Some(cfg.bucket.clone()),
             role: REPOSITORY,
-            requests: Arc::default(),
+            requests,
             sealer: None,
         })
     }
@@ -323,14 +275,15 @@ impl Backend {
                 message: e.to_string(),
             })?
             .with_fsync(true);
+        let requests = Arc::<RequestCounts>::default();
         Ok(Backend {
-            store: Arc::new(store),
+            store: Arc::new(MeteredStore::new(Arc::new(store), requests.clone())),
             rt: Arc::new(runtime(&abs.display().to_string())?),
             location: abs.display().to_string(),
             local_root: Some(abs),
             bucket: None,
             role: REPOSITORY,
-            requests: Arc::default(),
+            requests,
             sealer: None,
         })
     }
@@ -340,14 +293,15 @@ impl Backend {
     /// the unit tier uses. It behaves as a bucket does: no directories, no
     /// staged files, no permissions to set.
     pub fn from_store(store: Arc<dyn ObjectStore>, location: &str) -> Result<Backend> {
+        let requests = Arc::<RequestCounts>::default();
         Ok(Backend {
-            store,
+            store: Arc::new(MeteredStore::new(store, requests.clone())),
             rt: Arc::new(runtime(location)?),
             location: location.to_string(),
             local_root: None,
             bucket: None,
             role: REPOSITORY,
-            requests: Arc::default(),
+            requests,
             sealer: None,
         })
     }
@@ -469,7 +423,6 @@ impl Backend {
         if self.bucket.is_some() && data.len() > MULTIPART_THRESHOLD {
             return self.put_parts(name, &p, attributes, std::iter::once(Ok(data)));
         }
-        self.requests.put.fetch_add(1, Ordering::Relaxed);
         let opts = object_store::PutOptions {
             attributes,
             ..Default::default()
@@ -533,13 +486,11 @@ impl Backend {
             attributes,
             ..Default::default()
         };
-        self.requests.put.fetch_add(1, Ordering::Relaxed);
         let upload = self
             .rt
             .block_on(self.store.put_multipart_opts(p, opts))
             .map_err(|e| self.err("put", name, e))?;
         let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut bytes = 0usize;
         for piece in pieces {
             let piece = match piece {
                 Ok(b) => b,
@@ -548,7 +499,6 @@ impl Backend {
                     return Err(e);
                 }
             };
-            bytes += piece.len();
             if let Err(e) = self.rt.block_on(w.wait_for_capacity(PARTS_IN_FLIGHT)) {
                 let _ = self.rt.block_on(w.abort());
                 return Err(self.err("put", name, e));
@@ -557,9 +507,6 @@ impl Backend {
             let _in_runtime = self.rt.enter();
             w.put(piece);
         }
-        // The parts and the completion are requests too.
-        let parts = bytes.div_ceil(PART_SIZE).max(1) as u64;
-        self.requests.put.fetch_add(parts + 1, Ordering::Relaxed);
         self.rt
             .block_on(w.finish())
             .map(|_| ())
@@ -575,22 +522,17 @@ impl Backend {
     }
 
     pub fn get(&self, name: &str) -> Result<Bytes> {
-        self.requests.get.fetch_add(1, Ordering::Relaxed);
         let p = self.path(name)?;
         let got = self
             .rt
             .block_on(async { self.store.get(&p).await?.bytes().await })
             .map_err(|e| self.err("get", name, e))?;
-        self.requests
-            .bytes_read
-            .fetch_add(got.len() as u64, Ordering::Relaxed);
         Ok(got)
     }
 
     /// Open an object for streaming: its metadata now, its bytes as they
     /// arrive, so an object of any size passes through bounded memory.
     pub fn get_stream(&self, name: &str) -> Result<(ObjectReader, Vec<(String, String)>)> {
-        self.requests.get.fetch_add(1, Ordering::Relaxed);
         let p = self.path(name)?;
         let got = self
             .rt
@@ -600,7 +542,6 @@ impl Backend {
         Ok((
             ObjectReader {
                 rt: self.rt.handle().clone(),
-                requests: self.requests.clone(),
                 stream: got.into_stream(),
                 buf: Bytes::new(),
             },
@@ -609,16 +550,12 @@ impl Backend {
     }
 
     pub fn get_range(&self, name: &str, range: Range<u64>) -> Result<Bytes> {
-        self.requests.get.fetch_add(1, Ordering::Relaxed);
         let p = self.path(name)?;
         let want = range.end - range.start;
         let got = self
             .rt
             .block_on(self.store.get_range(&p, range))
             .map_err(|e| self.err("get", name, e))?;
-        self.requests
-            .bytes_read
-            .fetch_add(got.len() as u64, Ordering::Relaxed);
         if got.len() as u64 != want {
             return Err(Error::corrupt(
                 format!("object {name}"),
@@ -630,7 +567,6 @@ impl Backend {
 
     /// Size of an object, or `None` if it does not exist.
     pub fn head(&self, name: &str) -> Result<Option<u64>> {
-        self.requests.head.fetch_add(1, Ordering::Relaxed);
         let p = self.path(name)?;
         match self.rt.block_on(self.store.head(&p)) {
             Ok(meta) => Ok(Some(meta.size)),
@@ -648,7 +584,6 @@ impl Backend {
         } else {
             Some(self.path(prefix)?)
         };
-        self.requests.list.fetch_add(1, Ordering::Relaxed);
         let mut stream = self.store.list(p.as_ref());
         match self.rt.block_on(stream.next()) {
             None | Some(Err(object_store::Error::NotFound { .. })) => Ok(false),
@@ -671,13 +606,8 @@ impl Backend {
         let metas = match res {
             Ok(m) => m,
             Err(object_store::Error::NotFound { .. }) => Vec::new(),
-            Err(e) => {
-                self.requests.list.fetch_add(1, Ordering::Relaxed);
-                return Err(self.err("list", prefix, e));
-            }
+            Err(e) => return Err(self.err("list", prefix, e)),
         };
-        let pages = (metas.len() as u64).div_ceil(LIST_PAGE).max(1);
-        self.requests.list.fetch_add(pages, Ordering::Relaxed);
         let mut out: Vec<Listed> = metas
             .into_iter()
             .map(|m| Listed {
@@ -696,7 +626,6 @@ impl Backend {
     /// bucket has no directories: a failed command that wrote and deleted
     /// its session marker leaves the repository exactly as it found it.
     pub fn delete(&self, name: &str) -> Result<()> {
-        self.requests.delete.fetch_add(1, Ordering::Relaxed);
         let p = self.path(name)?;
         match self.rt.block_on(self.store.delete(&p)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -774,7 +703,6 @@ impl Backend {
     /// already there. Stores that ignore `If-None-Match` (found by
     /// [`Backend::probe_create_if_absent`]) must not be given this.
     pub fn put_if_absent(&self, name: &str, data: Bytes) -> Result<bool> {
-        self.requests.put.fetch_add(1, Ordering::Relaxed);
         let p = self.path(name)?;
         let opts = object_store::PutOptions {
             mode: object_store::PutMode::Create,
@@ -837,7 +765,6 @@ fn metadata(a: &object_store::Attributes) -> Vec<(String, String)> {
 /// piece of the body on the backend's runtime.
 pub struct ObjectReader {
     rt: tokio::runtime::Handle,
-    requests: Arc<RequestCounts>,
     stream: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
     buf: Bytes,
 }
@@ -855,9 +782,6 @@ impl std::io::Read for ObjectReader {
         let n = out.len().min(self.buf.len());
         out[..n].copy_from_slice(&self.buf[..n]);
         self.buf = self.buf.slice(n..);
-        self.requests
-            .bytes_read
-            .fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }

@@ -17,7 +17,7 @@ pub const LAYERS: [&[&str]; 7] = [
         "secret",
     ],
     // 1. Named byte objects.
-    &["backend", "fault_store"],
+    &["metered", "backend", "fault_store"],
     // 2. The content-addressed blob store.
     &["config", "keys", "pack", "index", "plan", "session", "repo"],
     // 3. Generic structure over blobs.

@@ -47,6 +47,7 @@ pub mod layout;
 pub mod media;
 #[cfg(test)]
 mod memory_tier;
+pub mod metered;
 pub mod pack;
 pub mod plan;
 pub mod progress;
