@@ -892,3 +892,69 @@ fn a_full_restore_writes_everything_it_can_and_names_the_rest() {
     got.retain(|k, _| !k.starts_with(&victim));
     assert_eq!(got, want);
 }
+
+/// A database-only snapshot is listed by its database: `snapshots` shows
+/// its tables and rows (not "0 files, 0 B"), `ls` its tables with their
+/// row counts, and times carry their zone.
+#[test]
+fn listings_show_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 30);
+    let repo = dir.path().join("repo");
+    init(&repo);
+    json(
+        &repo,
+        &["backup", "--data-dir", data.to_str().unwrap(), "--no-media"],
+    );
+    let db = data.join("jant.sqlite");
+    let c = Connection::open(&db).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let posts = count(&db, "SELECT count(*) FROM post") as u64;
+    assert!(posts > 0);
+
+    let snaps = json(&repo, &["snapshots"]);
+    let d = &snaps[0]["database"];
+    let ls = json(&repo, &["ls", "latest"]);
+    let listed: Vec<(&str, u64)> = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "table")
+        .map(|e| (e["key"].as_str().unwrap(), e["size"].as_u64().unwrap()))
+        .collect();
+    assert!(listed.contains(&("post", posts)), "{ls}");
+    for t in &tables {
+        if t.ends_with("_fts") || t.contains("_fts_") {
+            continue;
+        }
+        assert!(
+            listed.iter().any(|(n, _)| n == t),
+            "table {t} not listed: {ls}"
+        );
+    }
+    let rows: u64 = listed.iter().map(|(_, n)| n).sum();
+    assert_eq!(d["tables"].as_u64().unwrap(), listed.len() as u64, "{d}");
+    assert_eq!(d["rows"].as_u64().unwrap(), rows);
+    assert_eq!(snaps[0]["summary"]["files"], 0);
+
+    let text = ok(&repo, &["snapshots"]);
+    let line = text.lines().nth(1).unwrap();
+    assert!(
+        line.contains(&format!("{} t / {rows} rows", listed.len())),
+        "{text}"
+    );
+    assert!(line.contains(" UTC "), "{text}");
+    let text = ok(&repo, &["ls", "latest"]);
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with(&format!("{posts} rows"))
+                && l.ends_with("table post")),
+        "{text}"
+    );
+}

@@ -773,7 +773,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Ls { snapshot: spec } => {
             let repo = open(&cli)?;
             let (_, snap) = snapshot::resolve(&repo, spec)?;
-            output::ls(cli.json, &jarc::media::entries(&repo, &snap)?);
+            output::ls(
+                cli.json,
+                &snap.tables(),
+                &jarc::media::entries(&repo, &snap)?,
+            );
         }
         Cmd::Diff { a, b } => {
             let repo = open(&cli)?;

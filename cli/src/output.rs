@@ -41,7 +41,8 @@ pub fn bytes(n: u64) -> String {
 pub fn time(ns: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(ns as i128)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    // The zone is said: every time jarc records is UTC.
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     t.format(&f).unwrap_or_default()
 }
 
@@ -199,15 +200,20 @@ pub fn snapshots(j: bool, list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bo
         return;
     }
     println!(
-        "{:<10} {:<19} {:<16} {:>8} {:>10}  {:<17} source",
-        "id", "time", "host", "files", "size", "drilled"
+        "{:<10} {:<23} {:<16} {:>17} {:>8} {:>10}  {:<17} source",
+        "id", "time", "host", "database", "files", "size", "drilled"
     );
     for (id, s) in list {
+        let db = match s.database_size() {
+            Some(d) => format!("{} t / {} rows", d.tables, d.rows),
+            None => "-".into(),
+        };
         println!(
-            "{:<10} {:<19} {:<16} {:>8} {:>10}  {:<17} {}{}{}",
+            "{:<10} {:<23} {:<16} {:>17} {:>8} {:>10}  {:<17} {}{}{}",
             id.short(),
             time(s.time_ns),
             s.hostname,
+            db,
             s.summary.files,
             bytes(s.summary.bytes),
             drilled(drills.get(id)),
@@ -226,10 +232,13 @@ pub fn snapshots(j: bool, list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bo
     println!("{} snapshots", list.len());
 }
 
-pub fn ls(j: bool, entries: &[(String, MediaEntry)]) {
+pub fn ls(j: bool, tables: &[(&str, u64)], entries: &[(String, MediaEntry)]) {
     if j {
-        print_json(&report::ls(entries));
+        print_json(&report::ls(tables, entries));
         return;
+    }
+    for (t, rows) in tables {
+        println!("{:>10}  {:<23}  table {t}", format!("{rows} rows"), "");
     }
     for (k, e) in entries {
         let suffix = if e.kind == EntryKind::Dir { "/" } else { "" };

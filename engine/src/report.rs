@@ -86,6 +86,9 @@ pub struct SnapshotItem {
     pub source: SourceInfo,
     pub parent: Option<String>,
     pub summary: Summary,
+    /// Its database's tables and rows (`null` without one): `summary`
+    /// counts media only.
+    pub database: Option<crate::snapshot::DatabaseSize>,
     /// Media objects its backup left out (unreadable, vanished, changing).
     pub skipped: u64,
     pub last_drill: Option<LastDrill>,
@@ -102,6 +105,7 @@ pub fn snapshots(list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bool)>) -> 
             source: s.source.clone(),
             parent: s.parent.map(|p| p.to_hex()),
             summary: s.summary.clone(),
+            database: s.database_size(),
             skipped: crate::backup::skipped_count(s),
             last_drill: drills.get(id).map(|(t, passed)| LastDrill {
                 time: rfc3339(*t),
@@ -126,10 +130,21 @@ pub struct LsItem {
     pub meta: BTreeMap<String, String>,
 }
 
-pub fn ls(entries: &[(String, MediaEntry)]) -> Vec<LsItem> {
-    entries
-        .iter()
-        .map(|(k, e)| LsItem {
+/// `ls`: the snapshot's tables first (`type` `table`, `key` the table,
+/// `size` its rows), then its media objects.
+pub fn ls(tables: &[(&str, u64)], entries: &[(String, MediaEntry)]) -> Vec<LsItem> {
+    let tables = tables.iter().map(|(t, rows)| LsItem {
+        key: t.to_string(),
+        kind: "table",
+        size: *rows,
+        mtime: String::new(),
+        mode: String::new(),
+        content: String::new(),
+        chunks: 0,
+        meta: BTreeMap::new(),
+    });
+    tables
+        .chain(entries.iter().map(|(k, e)| LsItem {
             key: k.clone(),
             kind: match e.kind {
                 EntryKind::File => "file",
@@ -142,7 +157,7 @@ pub fn ls(entries: &[(String, MediaEntry)]) -> Vec<LsItem> {
             content: e.content.to_hex(),
             chunks: e.chunks.len(),
             meta: e.meta.iter().cloned().collect(),
-        })
+        }))
         .collect()
 }
 

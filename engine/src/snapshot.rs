@@ -88,6 +88,35 @@ impl Snapshot {
     pub fn root(&self, name: &str) -> Option<&Root> {
         self.roots.iter().find(|(n, _)| n == name).map(|(_, r)| r)
     }
+
+    /// The database's tables and their row counts, from the roots alone
+    /// (nothing is read): empty for a snapshot without a database.
+    pub fn tables(&self) -> Vec<(&str, u64)> {
+        self.roots
+            .iter()
+            .filter_map(|(n, r)| {
+                n.strip_prefix(crate::schema::ROWS_ROOT_PREFIX)
+                    .map(|t| (t, r.count))
+            })
+            .collect()
+    }
+
+    /// (tables, rows) of its database, if it holds one.
+    pub fn database_size(&self) -> Option<DatabaseSize> {
+        self.root(crate::schema::SCHEMA_ROOT)?;
+        let t = self.tables();
+        Some(DatabaseSize {
+            tables: t.len() as u64,
+            rows: t.iter().map(|(_, n)| n).sum(),
+        })
+    }
+}
+
+/// A snapshot's database in two numbers, for listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DatabaseSize {
+    pub tables: u64,
+    pub rows: u64,
 }
 
 /// Write a snapshot: the commit point. Call only after `Repository::flush`.
