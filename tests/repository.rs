@@ -516,3 +516,60 @@ fn jarc_variables_in_dot_env_are_honoured() {
         stderr(&o)
     );
 }
+
+/// `snapshots` filters by host, tag and source; `dump` writes one object's
+/// bytes exactly, and names what it cannot find.
+#[test]
+fn snapshot_filters_and_dump() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b, repo) = (
+        t.path().join("a"),
+        t.path().join("b"),
+        t.path().join("repo"),
+    );
+    let big = noise(11, 5_000_000);
+    write(&a.join("dir/big.bin"), &big);
+    write(&b.join("small.txt"), b"small");
+    init(&repo);
+    let sa = a.to_str().unwrap();
+    let sb = b.to_str().unwrap();
+    json(
+        &repo,
+        &[
+            "backup", "--media", sa, "--host", "h1", "--tag", "x", "--tag", "y",
+        ],
+    );
+    json(
+        &repo,
+        &["backup", "--media", sb, "--host", "h2", "--tag", "x"],
+    );
+    let count = |args: &[&str]| {
+        let mut v = vec!["snapshots"];
+        v.extend_from_slice(args);
+        json(&repo, &v).as_array().unwrap().len()
+    };
+    assert_eq!(count(&[]), 2);
+    assert_eq!(count(&["--host", "h1"]), 1);
+    assert_eq!(count(&["--tag", "x"]), 2);
+    assert_eq!(count(&["--tag", "x", "--tag", "y"]), 1);
+    assert_eq!(count(&["--tag", "z"]), 0);
+    assert_eq!(count(&["--source", sb]), 1);
+    assert_eq!(count(&["--host", "h2", "--tag", "y"]), 0);
+
+    let id = json(&repo, &["snapshots", "--host", "h1"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = run(&repo, &["dump", &id, "dir/big.bin"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout.len(), big.len());
+    assert!(o.stdout == big, "dumped bytes differ");
+    let o = run(&repo, &["dump", &id, "dir/nope.bin"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "jarc: error: the snapshot holds no media object \"dir/nope.bin\"\n"
+    );
+    let o = run(&repo, &["dump", &id, "dir"]);
+    assert!(stderr(&o).contains("is not a file"), "{}", stderr(&o));
+}

@@ -96,7 +96,23 @@ enum Cmd {
         allow_empty: bool,
     },
     /// List snapshots.
-    Snapshots,
+    Snapshots {
+        /// Only those taken on this host.
+        #[arg(long)]
+        host: Option<String>,
+        /// Only those with this tag (repeatable: all of them).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only those whose source (its description or id) contains this.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Write one media object of a snapshot to standard output.
+    Dump {
+        snapshot: String,
+        /// The object's key, as `ls` shows it.
+        key: String,
+    },
     /// List the objects of a snapshot.
     Ls { snapshot: String },
     /// Show what changed between two snapshots.
@@ -762,13 +778,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::backup(cli.json, &s);
             return Ok(backup_code(&s));
         }
-        Cmd::Snapshots => {
+        Cmd::Snapshots { host, tags, source } => {
             let repo = open(&cli)?;
             let drills = jarc::drill_record::last_drills(&repo)?;
-            output::snapshots(cli.json, &snapshot::list(&repo)?, &drills);
+            let filter = snapshot::Filter {
+                host: host.clone(),
+                tags: tags.clone(),
+                source: source.clone(),
+            };
+            let mut list = snapshot::list(&repo)?;
+            list.retain(|(_, s)| filter.matches(s));
+            output::snapshots(cli.json, &list, &drills);
             if !repo.encrypted() {
                 output::plaintext_warning();
             }
+        }
+        Cmd::Dump {
+            snapshot: spec,
+            key,
+        } => {
+            let repo = open(&cli)?;
+            let (_, snap) = snapshot::resolve(&repo, spec)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            match jarc::restore::dump_object(&repo, &snap, key, &mut out) {
+                // `jarc dump … | head`: the reader had enough.
+                Err(jarc::Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    return Ok(ExitCode::from(141));
+                }
+                other => other?,
+            };
         }
         Cmd::Ls { snapshot: spec } => {
             let repo = open(&cli)?;

@@ -112,6 +112,27 @@ impl Snapshot {
     }
 }
 
+/// Which snapshots a listing shows: all of these must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Taken on this host.
+    pub host: Option<String>,
+    /// Carries every one of these tags.
+    pub tags: Vec<String>,
+    /// Its source's description or id contains this.
+    pub source: Option<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        self.host.as_ref().is_none_or(|h| *h == s.hostname)
+            && self.tags.iter().all(|t| s.tags.contains(t))
+            && self.source.as_ref().is_none_or(|w| {
+                s.source.description.contains(w.as_str()) || s.source.id.contains(w.as_str())
+            })
+    }
+}
+
 /// A snapshot's database in two numbers, for listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DatabaseSize {

@@ -90,6 +90,29 @@ impl Node {
     }
 }
 
+/// The value stored under `key`, reading one node per level of the tree.
+pub fn get(repo: &Repository, root: &Id, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    let mut id = *root;
+    loop {
+        match load_node(repo, &id)? {
+            Node::Leaf(entries) => {
+                return Ok(entries.into_iter().find(|e| e.key == key).map(|e| e.value))
+            }
+            Node::Internal { children, .. } => {
+                // The last child whose first key is not above `key`.
+                match children
+                    .iter()
+                    .rev()
+                    .find(|c| c.first_key.as_slice() <= key)
+                {
+                    Some(c) => id = c.node,
+                    None => return Ok(None),
+                }
+            }
+        }
+    }
+}
+
 pub fn load_node(repo: &Repository, id: &Id) -> Result<Node> {
     let bytes = repo.load_blob(id)?;
     Node::decode(&bytes).map_err(|e| match e {
@@ -500,6 +523,35 @@ mod tests {
         let root = build(r, m.iter().map(|(k, v)| (k.clone(), v.clone()))).unwrap();
         r.flush().unwrap();
         root
+    }
+
+    #[test]
+    fn get_finds_every_key_through_internal_nodes_and_no_other() {
+        let t = tempfile::tempdir().unwrap();
+        let r = repo(t.path());
+        let m: BTreeMap<Vec<u8>, Vec<u8>> = (0..3000u64)
+            .map(|i| {
+                (
+                    format!("k{:06}", i * 2).into_bytes(),
+                    i.to_le_bytes().to_vec(),
+                )
+            })
+            .collect();
+        let root = build_map(&r, &m);
+        assert!(matches!(
+            load_node(&r, &root.node).unwrap(),
+            Node::Internal { .. }
+        ));
+        for (k, v) in m.iter().step_by(37) {
+            assert_eq!(get(&r, &root.node, k).unwrap().as_ref(), Some(v));
+        }
+        for missing in ["k000001", "k005999", "a", "z", ""] {
+            assert_eq!(
+                get(&r, &root.node, missing.as_bytes()).unwrap(),
+                None,
+                "{missing}"
+            );
+        }
     }
 
     #[test]

@@ -75,6 +75,34 @@ pub struct RestoreSummary {
 }
 
 /// Reject keys that would escape the target: absolute, `..`, empty parts.
+/// Write one media object of a snapshot to `out` (`jarc dump`): its
+/// bytes, chunk by chunk, each verified. Returns the bytes written.
+pub fn dump_object(
+    repo: &Repository,
+    snap: &Snapshot,
+    key: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<u64> {
+    let missing = || Error::Invalid(format!("the snapshot holds no media object {key:?}"));
+    let root = snap.root(crate::snapshot::MEDIA_ROOT).ok_or_else(missing)?;
+    let value = crate::tree::get(repo, &root.node, key.as_bytes())?.ok_or_else(missing)?;
+    let entry = MediaEntry::decode(&value)?;
+    if entry.kind != EntryKind::File {
+        return Err(Error::Invalid(format!(
+            "media object {key:?} is not a file (a directory or a symlink)"
+        )));
+    }
+    let mut n = 0;
+    for c in &entry.chunks {
+        let data = repo.load_blob(c)?;
+        out.write_all(&data)
+            .map_err(|e| Error::io("standard output", e))?;
+        n += data.len() as u64;
+    }
+    out.flush().map_err(|e| Error::io("standard output", e))?;
+    Ok(n)
+}
+
 pub fn safe_relative(key: &str) -> Result<PathBuf> {
     let p = Path::new(key);
     let ok = media::key_problem(key).is_none()
