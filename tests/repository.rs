@@ -573,3 +573,88 @@ fn snapshot_filters_and_dump() {
     let o = run(&repo, &["dump", &id, "dir"]);
     assert!(stderr(&o).contains("is not a file"), "{}", stderr(&o));
 }
+
+/// `backup --exclude` leaves matching objects (and directories, with what
+/// is under them) out of the snapshot; `restore --include/--exclude` picks
+/// objects of a media restore; a bad pattern is a usage error.
+#[test]
+fn exclude_on_backup_and_include_exclude_on_restore() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    for k in [
+        "2026/01/a.jpg",
+        "2026/01/a.tmp",
+        "2026/02/b.jpg",
+        "cache/thumbs/x.jpg",
+        "keep/cache/y.jpg",
+        ".trash/z.jpg",
+    ] {
+        write(&src.join(k), k.as_bytes());
+    }
+    init(&repo);
+    let s = src.to_str().unwrap();
+    let b = json(
+        &repo,
+        &[
+            "backup",
+            "--media",
+            s,
+            "--exclude",
+            "*.tmp",
+            "--exclude",
+            "/cache",
+            "--exclude",
+            ".trash",
+        ],
+    );
+    let keys: Vec<String> = json(&repo, &["ls", "latest"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "file")
+        .map(|e| e["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        keys,
+        ["2026/01/a.jpg", "2026/02/b.jpg", "keep/cache/y.jpg"],
+        "{b}"
+    );
+    assert_eq!(b["files"], 3, "{b}");
+
+    let out = t.path().join("out");
+    json(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target",
+            out.to_str().unwrap(),
+            "--include",
+            "2026/*",
+            "--exclude",
+            "02",
+        ],
+    );
+    let got: Vec<String> = capture(&out).into_keys().collect();
+    assert_eq!(got, ["2026", "2026/01", "2026/01/a.jpg"]);
+
+    let o = run(&repo, &["backup", "--media", s, "--exclude", "["]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--exclude: pattern \"[\": "),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            "x",
+            "--include",
+            "a",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -84,6 +84,11 @@ enum Cmd {
         /// Tag the snapshot (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Leave out media objects matching PATTERN (repeatable): `*.tmp`
+        /// matches any name, `cache/thumbs` a path from the media root; a
+        /// matched directory goes with everything under it.
+        #[arg(long, value_name = "PATTERN")]
+        exclude: Vec<String>,
         /// Read every file, even those unchanged since the parent snapshot.
         #[arg(long)]
         force_read: bool,
@@ -158,6 +163,13 @@ enum Cmd {
         /// With --target-bucket: restore the media only, not the database.
         #[arg(long, requires = "target_bucket")]
         media_only: bool,
+        /// Media restores (--target, --target-bucket --media-only): only
+        /// objects matching PATTERN (repeatable), as --exclude reads them.
+        #[arg(long, value_name = "PATTERN")]
+        include: Vec<String>,
+        /// Media restores: not the objects matching PATTERN (repeatable).
+        #[arg(long, value_name = "PATTERN")]
+        exclude: Vec<String>,
     },
     /// Write a snapshot as a Jant site snapshot archive that `jant site
     /// snapshot import` accepts (--output FILE.zip, or a directory when the
@@ -369,6 +381,11 @@ impl PruneArgs {
             },
         })
     }
+}
+
+/// Patterns given to `flag`; an invalid one is a usage error.
+fn selection(patterns: &[String], flag: &str) -> Result<jarc::selection::Selection> {
+    jarc::selection::Selection::new(patterns).map_err(|e| output::usage(format!("{flag}: {e}")))
 }
 
 /// `1024`, `500K`, `500M`, `2G`, `1T` (powers of 1024).
@@ -693,11 +710,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_media,
             media_bucket,
             tags,
+            exclude,
             force_read,
             host,
             allow_empty,
         } => {
             let opts = BackupOptions {
+                exclude: selection(exclude, "--exclude")?,
                 tags: tags.clone(),
                 force_read: *force_read,
                 hostname: host.clone(),
@@ -840,7 +859,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             overwrite,
             target_bucket,
             media_only,
+            include,
+            exclude,
         } => {
+            let media_restore = target.is_some()
+                || (target_bucket.is_some()
+                    && (*media_only || (target_data_dir.is_none() && target_database.is_none())));
+            if !media_restore && !(include.is_empty() && exclude.is_empty()) {
+                return Err(output::usage(
+                    "--include and --exclude select media objects of a media restore (--target, or --target-bucket with --media-only); a site restore writes what its rows name".to_string(),
+                ));
+            }
             let repo = open_session(&cli, "restore", false)?;
             let (id, snap) = snapshot::resolve(&repo, spec)?;
             let bucket = match target_bucket {
@@ -857,6 +886,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let opts = RestoreOptions {
                     overwrite: *overwrite,
                     only_referenced: *only_referenced,
+                    include: selection(include, "--include")?,
+                    exclude: selection(exclude, "--exclude")?,
                     ..Default::default()
                 };
                 let r = jarc::restore::bucket::restore_to_bucket(&repo, &snap, b, &opts, &bars);
@@ -873,6 +904,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(target) = target {
                 let opts = RestoreOptions {
                     overwrite: *overwrite,
+                    include: selection(include, "--include")?,
+                    exclude: selection(exclude, "--exclude")?,
                     ..Default::default()
                 };
                 let s = restore_media(&repo, &snap, target, &opts, &bars).with_context(|| {

@@ -37,6 +37,8 @@ pub struct BackupOptions {
     /// Record a database without tables even when the previous snapshot of
     /// its source had some.
     pub allow_empty_database: bool,
+    /// Media objects (and directories, with all under them) left out.
+    pub exclude: crate::selection::Selection,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -303,7 +305,11 @@ fn media_tree(
         warnings.push(w);
     }
     let mut skipped = scan.skipped;
-    let scanned = scan.entries;
+    let mut scanned = scan.entries;
+    if !opts.exclude.is_empty() {
+        scanned.retain(|s| !opts.exclude.matches(&s.key));
+        skipped.retain(|s| !opts.exclude.matches(&s.key));
+    }
 
     let mut prev = parent
         .and_then(|s| s.root(MEDIA_ROOT))

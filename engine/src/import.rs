@@ -283,6 +283,7 @@ fn run(
         time_ns,
         extra_roots: order_roots(repo, db)?,
         allow_empty_database: true,
+        exclude: Default::default(),
     };
     backup::backup_site(repo, Some(db), Some(media), &bopts, progress)
 }
@@ -364,6 +365,7 @@ pub fn import_sql(
         time_ns,
         extra_roots: Vec::new(),
         allow_empty_database: true,
+        exclude: Default::default(),
     };
     let backup = backup::backup_site(
         repo,

@@ -15,6 +15,7 @@ pub const LAYERS: [&[&str]; 7] = [
         "layout",
         "crypto",
         "secret",
+        "selection",
     ],
     // 1. Named byte objects.
     &["metered", "backend", "fault_store"],

@@ -59,6 +59,7 @@ pub mod restore;
 pub mod row;
 pub mod schema;
 pub mod secret;
+pub mod selection;
 pub mod session;
 pub mod snapshot;
 pub mod source;

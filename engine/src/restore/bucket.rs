@@ -39,6 +39,7 @@ pub fn restore_to_bucket(
             && opts.only.as_ref().is_none_or(|o| o.contains(k))
             && referenced.as_ref().is_none_or(|r| r.contains(k))
     });
+    opts.select(&mut entries);
     for (k, _) in &mut entries {
         *k = opts.target_key(k);
     }

@@ -47,9 +47,41 @@ pub struct RestoreOptions {
     /// (Jant's single-site import remaps a snapshot's site id this way).
     /// `only` names keys as the snapshot has them.
     pub rename: Option<(String, String)>,
+    /// Only objects these patterns match (empty: all), and the
+    /// directories above them.
+    pub include: crate::selection::Selection,
+    /// Not the objects these match (nor anything under a matched directory).
+    pub exclude: crate::selection::Selection,
 }
 
 impl RestoreOptions {
+    /// Apply `include` and `exclude`: a directory stays when it matches
+    /// or holds an object that stays.
+    pub fn select(&self, entries: &mut Vec<(String, MediaEntry)>) {
+        if self.include.is_empty() && self.exclude.is_empty() {
+            return;
+        }
+        let wanted = |k: &str| {
+            (self.include.is_empty() || self.include.matches(k)) && !self.exclude.matches(k)
+        };
+        let kept_dirs: std::collections::HashSet<String> = entries
+            .iter()
+            .filter(|(k, e)| e.kind != EntryKind::Dir && wanted(k))
+            .flat_map(|(k, _)| {
+                k.match_indices('/')
+                    .map(|(i, _)| k[..i].to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        entries.retain(|(k, e)| {
+            if e.kind == EntryKind::Dir {
+                kept_dirs.contains(k) || wanted(k)
+            } else {
+                wanted(k)
+            }
+        });
+    }
+
     /// The key an object is written under.
     pub(crate) fn target_key(&self, key: &str) -> String {
         match &self.rename {
@@ -151,6 +183,7 @@ pub fn restore_media(
                 .collect();
         entries.retain(|(k, e)| referenced.contains(k) && e.kind != EntryKind::Dir);
     }
+    opts.select(&mut entries);
     if opts.rename.is_some() {
         for (k, _) in &mut entries {
             *k = opts.target_key(k);

@@ -170,6 +170,8 @@ pub fn restore_site(
         keep_existing: opts.content_only,
         jant_sidecars: true,
         rename,
+        // A site is restored whole: its rows name its objects.
+        ..Default::default()
     };
     let (media, undo_media): (RestoreSummary, Undo) = match media_target {
         MediaTarget::Dir(media_dir) => {
