@@ -865,7 +865,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let media_restore = target.is_some()
                 || (target_bucket.is_some()
                     && (*media_only || (target_data_dir.is_none() && target_database.is_none())));
-            if !media_restore && !(include.is_empty() && exclude.is_empty()) {
+            let selects = !include.is_empty() || !exclude.is_empty();
+            if selects && !media_restore {
                 return Err(output::usage(
                     "--include and --exclude select media objects of a media restore (--target, or --target-bucket with --media-only); a site restore writes what its rows name".to_string(),
                 ));
