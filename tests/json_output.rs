@@ -65,6 +65,13 @@ fn every_json_document_has_the_documented_fields() {
     );
     write(&src.join("c.txt"), b"new");
     json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    got.insert(
+        "backup --dry-run".into(),
+        json(
+            &repo,
+            &["backup", "--media", src.to_str().unwrap(), "--dry-run"],
+        ),
+    );
     got.insert("snapshots".into(), json(&repo, &["snapshots"]));
     got.insert("ls".into(), json(&repo, &["ls", "latest"]));
     let ids: Vec<String> = got["snapshots"]

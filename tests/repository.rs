@@ -658,3 +658,48 @@ fn exclude_on_backup_and_include_exclude_on_restore() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// `backup --dry-run` says exactly what the backup then does (new,
+/// changed, unchanged, bytes to read), and writes nothing at all.
+#[test]
+fn a_dry_run_predicts_the_backup_and_writes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    write(&src.join("a.bin"), &noise(1, 300_000));
+    write(&src.join("b.bin"), &noise(2, 200_000));
+    init(&repo);
+    let s = src.to_str().unwrap();
+    let first = json(&repo, &["backup", "--media", s, "--dry-run"]);
+    assert_eq!(first["parent"], serde_json::Value::Null);
+    assert_eq!(
+        (first["files_new"].as_u64(), first["bytes_read"].as_u64()),
+        (Some(2), Some(500_000))
+    );
+    json(&repo, &["backup", "--media", s]);
+    write(&src.join("b.bin"), &noise(3, 250_000));
+    write(&src.join("c.bin"), &noise(4, 1_000));
+    let before = listing_all(&repo);
+    let dry = json(&repo, &["backup", "--media", s, "--dry-run"]);
+    assert_eq!(listing_all(&repo), before, "a dry run wrote something");
+    let real = json(&repo, &["backup", "--media", s]);
+    for f in [
+        "files",
+        "bytes",
+        "files_new",
+        "files_changed",
+        "files_unchanged",
+        "bytes_read",
+    ] {
+        assert_eq!(dry[f], real[f], "{f}: {dry} vs {real}");
+    }
+    assert_eq!(
+        (dry["files_new"].as_u64(), dry["files_changed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(dry["bytes_read"], 251_000);
+    let text = ok(&repo, &["backup", "--media", s, "--dry-run"]);
+    assert!(
+        text.starts_with("dry run: nothing was read or written\n"),
+        "{text}"
+    );
+}

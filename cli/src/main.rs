@@ -9,7 +9,7 @@ mod progress;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use jarc::backup::{backup_media, backup_site, BackupOptions};
+use jarc::backup::{backup_site, BackupOptions};
 use jarc::config::Config;
 use jarc::jant::env::{self, Env};
 use jarc::repo::NewKey;
@@ -99,6 +99,10 @@ enum Cmd {
         /// of its source had some.
         #[arg(long)]
         allow_empty: bool,
+        /// Say what would be read (new and changed media, by comparing with
+        /// the last snapshot) without reading or writing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List snapshots.
     Snapshots {
@@ -631,6 +635,38 @@ fn jarc_vars_from_dotenv() {
     }
 }
 
+/// Back up (or, `dry_run`, say what a backup would read) the sources,
+/// `what` naming them in the opening line.
+fn run_backup(
+    cli: &Cli,
+    dry_run: bool,
+    db: Option<&mut dyn jarc::source::DatabaseSource>,
+    media: Option<&dyn MediaSource>,
+    what: &str,
+    opts: &BackupOptions,
+    bars: &progress::Bars,
+) -> Result<ExitCode> {
+    if dry_run {
+        // An existing repository only: a dry run creates nothing.
+        let repo = open(cli)?;
+        let info = db.as_ref().map(|d| d.info());
+        let r = jarc::backup::dry_run(&repo, info.as_ref(), media, opts, bars)
+            .context("backup --dry-run failed")?;
+        bars.done();
+        output::dry_run(cli.json, &r);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let repo = backup_repo(cli)?;
+    output::note(
+        cli.json,
+        &format!("backing up {what} into {}", repo.backend().location()),
+    );
+    let s = backup_site(&repo, db, media, opts, bars).context("backup failed")?;
+    bars.done();
+    output::backup(cli.json, &s);
+    Ok(backup_code(&s))
+}
+
 /// A backup that left media objects out saved everything else: exit 3,
 /// as a monitor needs to tell it from success and from failure.
 fn backup_code(s: &jarc::backup::BackupSummary) -> ExitCode {
@@ -714,6 +750,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             force_read,
             host,
             allow_empty,
+            dry_run,
         } => {
             let opts = BackupOptions {
                 exclude: selection(exclude, "--exclude")?,
@@ -726,38 +763,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             if let Some(name) = media_bucket {
                 let source = BucketSource::new(jant_bucket(name, "--media-bucket")?)?;
-                let repo = backup_repo(&cli)?;
-                output::note(
-                    cli.json,
-                    &format!(
-                        "backing up {} into {}",
-                        source.info().description,
-                        repo.backend().location()
-                    ),
-                );
-                let s = backup_media(&repo, &source, &opts, &bars).context("backup failed")?;
-                bars.done();
-                output::backup(cli.json, &s);
-                return Ok(backup_code(&s));
+                let what = source.info().description;
+                return run_backup(&cli, *dry_run, None, Some(&source), &what, &opts, &bars);
             }
             // --media alone: a media directory, as in a media-only backup.
             if let (Some(m), None, None) = (media, database, data_dir) {
                 // The source is checked before the repository is touched:
                 // a wrong path leaves not even a session marker behind.
                 let source = DirSource::new(m)?;
-                let repo = backup_repo(&cli)?;
-                output::note(
-                    cli.json,
-                    &format!(
-                        "backing up media {} into {}",
-                        m.display(),
-                        repo.backend().location()
-                    ),
-                );
-                let s = backup_media(&repo, &source, &opts, &bars).context("backup failed")?;
-                bars.done();
-                output::backup(cli.json, &s);
-                return Ok(backup_code(&s));
+                let what = format!("media {}", m.display());
+                return run_backup(&cli, *dry_run, None, Some(&source), &what, &opts, &bars);
             }
             let cwd = std::env::current_dir().context("reading the working directory")?;
             let mut env = Env::load(&cwd)?;
@@ -775,27 +790,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 site.storage = env::Storage::Local(cwd.join(m));
             }
             let (mut db, media_source) = jarc::source::site_sources(&site, !*no_media)?;
-            let repo = backup_repo(&cli)?;
             let what = if *no_media {
                 site.describe_database()
             } else {
                 site.describe()
             };
-            output::note(
-                cli.json,
-                &format!("backing up {what} into {}", repo.backend().location()),
-            );
-            let s = backup_site(
-                &repo,
+            return run_backup(
+                &cli,
+                *dry_run,
                 Some(db.as_mut()),
                 media_source.as_deref(),
+                &what,
                 &opts,
                 &bars,
-            )
-            .context("backup failed")?;
-            bars.done();
-            output::backup(cli.json, &s);
-            return Ok(backup_code(&s));
+            );
         }
         Cmd::Snapshots { host, tags, source } => {
             let repo = open(&cli)?;

@@ -69,6 +69,38 @@ pub fn init(j: bool, repo: &jarc::Repository) {
     }
 }
 
+pub fn dry_run(j: bool, r: &jarc::backup::DryRun) {
+    if j {
+        print_json(r);
+        return;
+    }
+    let s = &r.summary;
+    println!("dry run: nothing was read or written");
+    println!(
+        "would back up {} ({})",
+        r.source.description,
+        match &r.parent {
+            Some(p) => format!("compared with snapshot {}", p.short()),
+            None => "no earlier snapshot of it: everything is new".into(),
+        }
+    );
+    println!(
+        "media: {} files, {} ({} new, {} changed, {} unchanged); would read {}",
+        s.files,
+        bytes(s.bytes),
+        s.files_new,
+        s.files_changed,
+        s.files_unchanged,
+        bytes(s.bytes_read)
+    );
+    if let Some(d) = &r.database {
+        println!("database: {d}, read in full when the backup runs");
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+}
+
 /// A plaintext repository says so wherever it is listed.
 pub fn plaintext_warning() {
     eprintln!(

@@ -95,6 +95,60 @@ pub fn backup_media(
     backup_site(repo, None, Some(source), opts, progress)
 }
 
+/// What a backup would do, found without reading any content or writing
+/// anything (`backup --dry-run`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DryRun {
+    /// What would be backed up.
+    pub source: SourceInfo,
+    /// The snapshot it would be compared against.
+    pub parent: Option<Id>,
+    /// Media counts as the backup would record them; `bytes_read` is what
+    /// it would read (new and changed objects).
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// The database the backup would capture, read in full at backup time
+    /// (its rows are diffed against the parent then, not now).
+    pub database: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// `backup --dry-run`: scan the media and compare them with the parent
+/// snapshot, as a backup would, and stop there. Opens no session, writes
+/// nothing, reads no object's content.
+pub fn dry_run(
+    repo: &Repository,
+    db: Option<&SourceInfo>,
+    media: Option<&dyn MediaSource>,
+    opts: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<DryRun> {
+    let info = site_info(db, media.map(|m| m.info()).as_ref())?;
+    let hostname = opts.hostname.clone().unwrap_or_else(crate::util::hostname);
+    let parent = snapshot::latest_of_source(repo, &info, &hostname)?;
+    let mut summary = Summary::default();
+    let mut warnings = Vec::new();
+    if let Some(source) = media {
+        media_tree(
+            repo,
+            source,
+            parent.as_ref().map(|(_, s)| s),
+            opts,
+            true,
+            progress,
+            &mut summary,
+            &mut warnings,
+        )?;
+    }
+    Ok(DryRun {
+        source: info,
+        parent: parent.map(|(id, _)| id),
+        summary,
+        database: db.map(|d| d.description.clone()),
+        warnings,
+    })
+}
+
 /// The source kind of a site backup (database, and media if any).
 pub const SITE_KIND: &str = "jant-site";
 
@@ -227,10 +281,12 @@ fn backup_site_once(
             source,
             parent.as_ref().map(|(_, s)| s),
             opts,
+            false,
             progress,
             &mut summary,
             &mut warnings,
-        )?;
+        )?
+        .ok_or_else(|| Error::Invalid("media tree not built".into()))?;
         skipped = left_out;
         tree_nodes_new += new;
         if !skipped.is_empty() {
@@ -283,15 +339,20 @@ fn backup_site_once(
 
 /// Scan, reuse what the parent already holds, read the rest, and build the
 /// media listing tree. Returns the root and how many tree nodes were new.
+/// The media listing of a backup: (its tree's root, tree nodes it stored,
+/// what it left out). With `plan_only`, stops once it knows what it would
+/// read (`summary` filled, nothing read or stored) and returns `None`.
+#[allow(clippy::too_many_arguments)]
 fn media_tree(
     repo: &Repository,
     source: &dyn MediaSource,
     parent: Option<&Snapshot>,
     opts: &BackupOptions,
+    plan_only: bool,
     progress: &dyn Progress,
     summary: &mut Summary,
     warnings: &mut Vec<String>,
-) -> Result<(Root, u64, Vec<Skipped>)> {
+) -> Result<Option<(Root, u64, Vec<Skipped>)>> {
     progress.phase("scan", 0);
     let scan = source.scan()?;
     crate::failpoint::hit("after-scan");
@@ -387,6 +448,9 @@ fn media_tree(
         .collect();
     let read_total: u64 = to_read.iter().map(|&i| scanned[i].entry.size).sum();
     summary.bytes_read = read_total;
+    if plan_only {
+        return Ok(None);
+    }
     progress.phase("backup", read_total);
 
     let chunker = Chunker::new(&repo.config().chunker);
@@ -461,7 +525,7 @@ fn media_tree(
     }
     let new = builder.new_nodes;
     skipped.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok((builder.finish()?, new, skipped))
+    Ok(Some((builder.finish()?, new, skipped)))
 }
 
 fn save_chunks(repo: &Repository, batch: &[&[u8]], progress: &dyn Progress) -> Result<Vec<Id>> {
