@@ -468,3 +468,43 @@ fn staged_files_and_unindexed_packs_can_be_freed() {
     assert!(!orphan.exists(), "{r}");
     repo.check_read_data();
 }
+
+/// What prune holds back, it names with a time: a killed backup's packs
+/// (no index names them) until they are a day old, and a plan until the
+/// session holding it ends or goes stale.
+#[test]
+fn prune_says_what_it_holds_back_and_until_when() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, dir) = (t.path().join("src"), t.path().join("repo"));
+    write(&src.join("a.bin"), &noise(1, 2_000_000));
+    init(&dir);
+    let o = cmd(&dir)
+        .env("JARC_FAILPOINT", "after-pack")
+        .args(["backup", "--media", src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        None,
+        "backup was not killed: {}",
+        stderr(&o)
+    );
+    let r = json(&dir, &["prune"])["report"].clone();
+    assert_eq!(r["packs_unindexed"], 0, "{r}");
+    assert!(r["packs_unindexed_held"].as_u64().unwrap() >= 1, "{r}");
+    let until = r["unindexed_held_until"].as_str().unwrap();
+    let day = time::Duration::days(1);
+    let t_until =
+        time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    assert!(
+        t_until > now + day - time::Duration::minutes(5)
+            && t_until < now + day + time::Duration::minutes(5),
+        "{until}"
+    );
+    let text = ok(&dir, &["prune"]);
+    assert!(
+        text.contains("held back: ") && text.contains(&until[..13]),
+        "{text}"
+    );
+}

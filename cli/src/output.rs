@@ -843,6 +843,14 @@ pub fn prune(j: bool, r: &jarc::prune::PruneReport, dry_run: bool) {
             by.join(", ")
         );
     }
+    if let Some(until) = r.unindexed_held_until {
+        println!(
+            "held back: {} packs ({}) no index names, younger than the unindexed age (a running backup's, or a killed one's); a prune after {} frees them (--unindexed-now frees them at once when no backup is running)",
+            r.packs_unindexed_held,
+            bytes(r.bytes_unindexed_held),
+            jarc::util::rfc3339(until)
+        );
+    }
 }
 
 /// A command line that asks for something impossible or incomplete: exit

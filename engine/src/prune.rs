@@ -86,6 +86,13 @@ pub struct PruneReport {
     pub packs_unused: u64,
     pub packs_repacked: u64,
     pub packs_unindexed: u64,
+    /// Packs no index names that are too young to condemn (a running
+    /// backup's, or a killed one's), their bytes, and when (store clock)
+    /// the youngest of them is old enough: a later prune frees them then.
+    pub packs_unindexed_held: u64,
+    pub bytes_unindexed_held: u64,
+    #[serde(serialize_with = "crate::util::ser_rfc3339_opt")]
+    pub unindexed_held_until: Option<i64>,
     pub bytes_condemned: u64,
     /// Live bytes copied out of repacked packs.
     pub bytes_repacked: u64,
@@ -267,10 +274,19 @@ fn group_by_pack(idx: &Index, want: impl Fn(usize, u32) -> bool) -> BTreeMap<u32
     out
 }
 
+/// A session holding a plan back, and until when: it ends, or its marker
+/// goes stale (store clock) if it stops refreshing it.
 fn describe(s: &session::Seen) -> String {
+    let stale = crate::util::rfc3339(
+        s.modified_ns
+            .saturating_add(session::STALE.as_nanos() as i64),
+    );
     match &s.marker {
-        Some(m) => format!("{} on {} (pid {})", m.command, m.hostname, m.pid),
-        None => format!("{} (unreadable marker)", s.name),
+        Some(m) => format!(
+            "{} on {} (pid {}) until it ends, or {stale} if it stops refreshing its marker",
+            m.command, m.hostname, m.pid
+        ),
+        None => format!("{} (unreadable marker) until {stale}", s.name),
     }
 }
 
@@ -435,16 +451,22 @@ fn plan(
             continue;
         };
         let age = now0.saturating_sub(modified_ns);
-        if !idx.has_pack(&id)
-            && !repo.is_condemned(&id)
-            && age >= opts.unindexed_age.as_nanos() as i64
-        {
+        if idx.has_pack(&id) || repo.is_condemned(&id) {
+            continue;
+        }
+        let min_age = opts.unindexed_age.as_nanos() as i64;
+        if age >= min_age {
             condemned.push(Condemned {
                 pack: id,
                 size,
                 unindexed: true,
             });
             r.packs_unindexed += 1;
+        } else {
+            r.packs_unindexed_held += 1;
+            r.bytes_unindexed_held += size;
+            let ripe = modified_ns.saturating_add(min_age);
+            r.unindexed_held_until = Some(r.unindexed_held_until.map_or(ripe, |t| t.max(ripe)));
         }
     }
     r.bytes_condemned = condemned.iter().map(|c| c.size).sum();
