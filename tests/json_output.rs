@@ -108,6 +108,7 @@ fn every_json_document_has_the_documented_fields() {
         json(&repo, &["forget", "--keep-last", "1", "--dry-run"]),
     );
     got.insert("prune".into(), json(&repo, &["prune", "--dry-run"]));
+    got.insert("repair index".into(), json(&repo, &["repair", "index"]));
     got.insert("key list".into(), json(&repo, &["key", "list"]));
     let added = cmd(&repo)
         .env("JARC_NEW_PASSWORD", "second")

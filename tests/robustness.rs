@@ -753,3 +753,93 @@ fn an_interrupted_backup_stops_cleanly_and_the_next_reuses_its_uploads() {
     );
     assert_eq!(capture(&src), capture(&out));
 }
+
+/// A deleted index file costs no data and a damaged one stops nothing for
+/// good: `repair index` rebuilds both from the packs' own headers, after
+/// which check is clean (no unindexed packs left for prune to take) and
+/// every snapshot restores identical.
+#[test]
+fn repair_index_rebuilds_deleted_and_damaged_index_files() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    dataset(&src, 3, 400_000);
+    init(&repo);
+    json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    write(&src.join("later.bin"), &noise(77, 300_000));
+    json(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    let index: Vec<String> = listing(&repo)
+        .into_keys()
+        .filter(|k| k.starts_with("index/") && !k.ends_with('/'))
+        .collect();
+    assert_eq!(index.len(), 2, "{index:?}");
+
+    // One deleted: its packs look like leftovers.
+    fs::remove_file(repo.join(&index[0])).unwrap();
+    let o = run(&repo, &["--json", "check"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        !c["report"]["warnings"].as_array().unwrap().is_empty(),
+        "{c}"
+    );
+    let r = json(&repo, &["repair", "index"]);
+    assert!(r["packs_indexed"].as_u64().unwrap() >= 1, "{r}");
+    assert_eq!(r["index_files_written"], 1, "{r}");
+    assert_eq!(r["packs_unreadable"], serde_json::json!([]), "{r}");
+    let c = json(&repo, &["check", "--read-data"]);
+    assert_eq!(c["ok"], true, "{c}");
+    assert_eq!(c["report"]["warnings"], serde_json::json!([]), "{c}");
+    let p = json(&repo, &["prune", "--unindexed-now", "--dry-run"])["report"].clone();
+    assert_eq!(p["packs_unindexed"], 0, "{p}");
+
+    // One damaged: every command names it; repair replaces it.
+    let damaged = index[1].clone();
+    let mut b = fs::read(repo.join(&damaged)).unwrap();
+    b[10] ^= 1;
+    fs::write(repo.join(&damaged), b).unwrap();
+    let o = run(&repo, &["snapshots"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{damaged} is corrupt: content does not match its name"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let r = json(&repo, &["repair", "index"]);
+    assert_eq!(
+        r["damaged_index_files_removed"],
+        serde_json::json!([damaged]),
+        "{r}"
+    );
+    assert!(r["packs_indexed"].as_u64().unwrap() >= 1, "{r}");
+    assert_check_clean(&repo);
+    for s in json(&repo, &["snapshots"]).as_array().unwrap() {
+        let out = t
+            .path()
+            .join(format!("out-{}", s["short_id"].as_str().unwrap()));
+        ok(
+            &repo,
+            &[
+                "restore",
+                s["id"].as_str().unwrap(),
+                "--target",
+                out.to_str().unwrap(),
+            ],
+        );
+    }
+    let out = t.path().join(format!(
+        "out-{}",
+        json(&repo, &["snapshots"])[1]["short_id"].as_str().unwrap()
+    ));
+    assert_eq!(capture(&out), capture(&src));
+    // Nothing left to repair.
+    let r = json(&repo, &["repair", "index"]);
+    assert_eq!(
+        (
+            r["packs_indexed"].as_u64(),
+            r["index_files_written"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+}

@@ -238,6 +238,11 @@ enum Cmd {
     },
     /// Sizes, dedup and compression ratios.
     Stats,
+    /// Rebuild what the repository's metadata lacks from what it holds.
+    Repair {
+        #[command(subcommand)]
+        what: RepairCmd,
+    },
     /// Prove a snapshot restores: restore it into a scratch environment,
     /// verify the database and media, report RTO and RPO, and record the
     /// result in the repository. Exits 3 when a check fails.
@@ -335,6 +340,13 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         posts: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum RepairCmd {
+    /// Index every pack no intact index file names, from the pack's own
+    /// header, then delete damaged index files.
+    Index,
 }
 
 #[derive(Subcommand)]
@@ -1062,6 +1074,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             bars.done();
             output::check(cli.json, &r);
             if !r.ok() {
+                return Ok(ExitCode::from(3));
+            }
+        }
+        Cmd::Repair {
+            what: RepairCmd::Index,
+        } => {
+            let loc = repo_location(&cli)?;
+            let repo = Repository::open_for_repair(&loc, &password)
+                .with_context(|| format!("opening repository {loc}"))?;
+            let r = jarc::repair::repair_index(&repo, &bars).context("repair index")?;
+            bars.done();
+            output::repair(cli.json, &r);
+            if !r.packs_unreadable.is_empty() {
                 return Ok(ExitCode::from(3));
             }
         }

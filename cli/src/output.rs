@@ -69,6 +69,23 @@ pub fn init(j: bool, repo: &jarc::Repository) {
     }
 }
 
+pub fn repair(j: bool, r: &jarc::repair::RepairReport) {
+    if j {
+        print_json(r);
+        return;
+    }
+    println!(
+        "{} packs: {} indexed again ({} blobs) in {} new index file(s); {} left to the prune that condemns them",
+        r.packs, r.packs_indexed, r.blobs_indexed, r.index_files_written, r.packs_condemned_skipped
+    );
+    for n in &r.damaged_index_files_removed {
+        println!("removed damaged index file {n}");
+    }
+    for (p, why) in &r.packs_unreadable {
+        println!("UNREADABLE: {p}: {why}");
+    }
+}
+
 pub fn dry_run(j: bool, r: &jarc::backup::DryRun) {
     if j {
         print_json(r);

@@ -53,6 +53,7 @@ pub mod plan;
 pub mod progress;
 pub mod prune;
 pub mod refs;
+pub mod repair;
 pub mod repo;
 pub mod report;
 pub mod restore;

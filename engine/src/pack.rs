@@ -281,6 +281,16 @@ fn open_header<'a>(stored: &'a [u8], sealer: Option<&Sealer>) -> Result<Cow<'a, 
     Ok(Cow::Owned(plain[4..4 + n].to_vec()))
 }
 
+/// Parse a pack's header from its stored bytes (as the trailer locates
+/// them) and the length of the blob region before it.
+pub fn parse_header(
+    stored: &[u8],
+    data_len: u64,
+    sealer: Option<&Sealer>,
+) -> Result<Vec<PackBlob>> {
+    decode_header(&open_header(stored, sealer)?, data_len)
+}
+
 /// Parse the header of a whole pack held in memory.
 pub fn read_header(pack: &[u8], sealer: Option<&Sealer>) -> Result<Vec<PackBlob>> {
     if pack.len() < TRAILER_LEN {

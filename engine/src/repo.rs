@@ -77,6 +77,8 @@ pub struct Repository {
     /// Why a reader runs without a session marker (the storage refused to
     /// take one: a read-only mount or key), for the caller to tell.
     unregistered: Mutex<Option<String>>,
+    /// `Some` when opened for repair: index files that failed to load.
+    damaged_index: Mutex<Option<Vec<(String, String)>>>,
     /// Set by prune: the in-memory index stays as loaded, so positions in
     /// it (prune's mark bitmap) stay valid; see `freeze`.
     frozen: std::sync::atomic::AtomicBool,
@@ -220,7 +222,31 @@ impl Repository {
         session: Option<(&str, bool)>,
         password: Password,
     ) -> Result<Repository> {
-        Repository::load(Backend::open(location, false)?, location, session, password)
+        let backend = Backend::open(location, false)?;
+        Repository::load(backend, location, session, password, false)
+    }
+
+    /// Open for `repair index`: a reader session, and an index file that is
+    /// damaged is recorded (`damaged_index_files`) instead of stopping the
+    /// open. Only repair may work on such a partial index: anything else
+    /// would take the damaged file's packs for unindexed leftovers.
+    pub fn open_for_repair(location: &str, password: Password) -> Result<Repository> {
+        let backend = Backend::open(location, false)?;
+        Repository::load(backend, location, Some(("repair", false)), password, true)
+    }
+
+    /// `open_for_repair` on a store the caller opened.
+    pub fn open_in_for_repair(backend: Backend, password: Password) -> Result<Repository> {
+        let location = backend.location().to_string();
+        Repository::load(backend, &location, Some(("repair", false)), password, true)
+    }
+
+    /// The index files an `open_for_repair` found damaged, with why.
+    pub fn damaged_index_files(&self) -> Vec<(String, String)> {
+        self.damaged_index
+            .lock()
+            .map(|d| d.clone().unwrap_or_default())
+            .unwrap_or_default()
     }
 
     /// `open` (`session` = `None`) or `open_session` (`Some((command,
@@ -231,7 +257,7 @@ impl Repository {
         password: Password,
     ) -> Result<Repository> {
         let location = backend.location().to_string();
-        Repository::load(backend, &location, session, password)
+        Repository::load(backend, &location, session, password, false)
     }
 
     fn load(
@@ -239,6 +265,7 @@ impl Repository {
         location: &str,
         session: Option<(&str, bool)>,
         password: Password,
+        tolerant: bool,
     ) -> Result<Repository> {
         let raw = match backend.get(layout::CONFIG) {
             Ok(b) => b,
@@ -273,6 +300,9 @@ impl Repository {
         };
         let mut repo = Repository::with(backend, config, Index::default());
         repo.master = master;
+        if tolerant {
+            repo.damaged_index = Mutex::new(Some(Vec::new()));
+        }
         if let Some((command, writer)) = session {
             let s = match Session::begin(&repo.backend, command) {
                 Ok(s) => s,
@@ -407,6 +437,7 @@ impl Repository {
             saved: Arc::default(),
             uploader: Mutex::default(),
             unregistered: Mutex::default(),
+            damaged_index: Mutex::default(),
             frozen: Default::default(),
         }
     }
@@ -451,8 +482,17 @@ impl Repository {
             if skip(&l.name) {
                 continue;
             }
-            if let Some(f) = self.read_index_file(&l.name)? {
-                each(&l.name, f);
+            match self.read_index_file(&l.name) {
+                Ok(Some(f)) => each(&l.name, f),
+                Ok(None) => {}
+                Err(Error::Corrupt { what, detail }) => {
+                    let mut d = self.damaged_index.lock().map_err(|_| poisoned())?;
+                    match d.as_mut() {
+                        Some(list) => list.push((l.name.clone(), detail)),
+                        None => return Err(Error::Corrupt { what, detail }),
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
@@ -466,6 +506,14 @@ impl Repository {
             Err(Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
+        // Verified against its name first: a damaged file is named as such
+        // even in a plaintext repository, before anything decodes it.
+        if layout::id_of(name) != Some(Id::of_bytes(&bytes)) {
+            return Err(Error::corrupt(
+                name,
+                "content does not match its name (hash mismatch)",
+            ));
+        }
         let bytes = self.backend.unseal(Context::Index, name, bytes)?;
         IndexFile::decode(&bytes).map(Some).map_err(|e| match e {
             Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
