@@ -238,6 +238,9 @@ enum Cmd {
     },
     /// Sizes, dedup and compression ratios.
     Stats,
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish,
+    /// powershell), e.g. `jarc completion bash > /etc/bash_completion.d/jarc`.
+    Completion { shell: clap_complete::Shell },
     /// Rebuild what the repository's metadata lacks from what it holds.
     Repair {
         #[command(subcommand)]
@@ -751,6 +754,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::init(cli.json, &repo);
         }
         Cmd::Key { cmd } => key_command(&cli, cmd)?,
+        Cmd::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "jarc", &mut std::io::stdout());
+        }
         Cmd::Backup {
             data_dir,
             database,

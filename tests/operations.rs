@@ -1,0 +1,190 @@
+//! The scheduling files in scripts/ (systemd units, a cron fragment) run as
+//! written: each command line is taken from the file, with only the
+//! install paths (/srv/jant, /etc/jarc/…, /usr/local/bin/jarc) pointed at a
+//! test site, and must succeed against a real site and repository.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::*;
+
+struct Site {
+    _t: tempfile::TempDir,
+    site: PathBuf,
+    workdir: PathBuf,
+    env_file: PathBuf,
+    repo: PathBuf,
+}
+
+/// A Jant site as Jant's own .env describes it, and /etc/jarc/jant.env.
+fn site() -> Site {
+    let t = tempfile::tempdir().unwrap();
+    let site = t.path().join("srv-jant");
+    jarc::demo::fixture::create_sqlite_site(&site.join("data"), 20).unwrap();
+    fs::write(site.join(".env"), "DATABASE_URL=file:./data/jant.sqlite\n").unwrap();
+    let repo = t.path().join("backups");
+    let pw = t.path().join("password");
+    fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
+    let env_file = t.path().join("jant.env");
+    fs::write(
+        &env_file,
+        format!(
+            "JARC_REPOSITORY={}\nJARC_PASSWORD_FILE={}\nJARC_KDF_PARAMS={}\n",
+            repo.display(),
+            pw.display(),
+            KEY_ENV[1].1
+        ),
+    )
+    .unwrap();
+    init(&repo);
+    let workdir = t.path().join("var-lib-jarc");
+    fs::create_dir_all(&workdir).unwrap();
+    Site {
+        site,
+        workdir,
+        env_file,
+        repo,
+        _t: t,
+    }
+}
+
+/// An install path in the files, and where it points in the test.
+fn paths(s: &Site) -> Vec<(&'static str, String)> {
+    vec![
+        ("/usr/local/bin/jarc", jarc_bin().display().to_string()),
+        ("/etc/jarc/jant-prune.env", s.env_file.display().to_string()),
+        ("/etc/jarc/jant.env", s.env_file.display().to_string()),
+        ("/srv/jant", s.site.display().to_string()),
+        ("/var/lib/jarc", s.workdir.display().to_string()),
+    ]
+}
+
+fn localize(s: &Site, text: &str) -> String {
+    paths(s)
+        .into_iter()
+        .fold(text.to_string(), |t, (from, to)| t.replace(from, &to))
+}
+
+fn env_file(path: &Path) -> BTreeMap<String, String> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A command with nothing of the test's own jarc environment.
+fn clean(mut c: Command) -> Command {
+    for v in [
+        "JARC_REPOSITORY",
+        "JARC_PASSWORD",
+        "JARC_FAILPOINT",
+        "JARC_KDF_PARAMS",
+    ]
+    .into_iter()
+    .chain(OTHER_PASSWORD_VARS)
+    {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn script(name: &str) -> String {
+    fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scripts")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Run a unit's Exec lines the way systemd would: in WorkingDirectory,
+/// with EnvironmentFile's variables, each line split on whitespace.
+fn run_unit(s: &Site, unit: &str) -> usize {
+    let text = localize(s, &script(unit));
+    let value = |key: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(str::to_string)
+            .collect()
+    };
+    let dir = value("WorkingDirectory").pop().expect("WorkingDirectory");
+    let env = env_file(Path::new(
+        &value("EnvironmentFile").pop().expect("EnvironmentFile"),
+    ));
+    let mut ran = 0;
+    for line in value("ExecStart").into_iter().chain(value("ExecStartPost")) {
+        let argv: Vec<&str> = line.split_whitespace().collect();
+        let mut c = clean(Command::new(argv[0]));
+        let o = c
+            .args(&argv[1..])
+            .current_dir(&dir)
+            .envs(&env)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{unit}: {line}: {}", stderr(&o));
+        ran += 1;
+    }
+    ran
+}
+
+#[test]
+fn the_systemd_units_run_as_written() {
+    let s = site();
+    assert_eq!(run_unit(&s, "systemd/jarc-backup.service"), 1);
+    assert_eq!(json(&s.repo, &["snapshots"]).as_array().unwrap().len(), 1);
+    assert_eq!(run_unit(&s, "systemd/jarc-backup.service"), 1);
+    assert_eq!(run_unit(&s, "systemd/jarc-prune.service"), 2);
+    // forget --keep-daily 7 keeps the newest of the day.
+    assert_eq!(json(&s.repo, &["snapshots"]).as_array().unwrap().len(), 1);
+    for timer in ["systemd/jarc-backup.timer", "systemd/jarc-prune.timer"] {
+        let t = script(timer);
+        assert!(t.lines().any(|l| l.starts_with("OnCalendar=")), "{timer}");
+        assert!(t.contains("WantedBy=timers.target"), "{timer}");
+    }
+}
+
+#[test]
+fn the_cron_fragment_runs_as_written() {
+    let s = site();
+    let text = localize(&s, &script("cron/jarc"));
+    let mut ran = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        // minute hour day month weekday user command
+        let command = line
+            .split_whitespace()
+            .skip(6)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let o = clean(Command::new("sh"))
+            .args(["-c", &command])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{command}: {}", stderr(&o));
+        ran += 1;
+    }
+    assert_eq!(ran, 2);
+    assert_eq!(json(&s.repo, &["snapshots"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn completion_scripts_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = bare().args(["completion", shell]).output().unwrap();
+        assert!(o.status.success(), "{shell}");
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            text.contains("jarc") && text.contains("backup") && text.contains("dry-run"),
+            "{shell}"
+        );
+    }
+    let o = bare().args(["completion", "tcsh"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
