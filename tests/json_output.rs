@@ -73,6 +73,7 @@ fn every_json_document_has_the_documented_fields() {
         ),
     );
     got.insert("snapshots".into(), json(&repo, &["snapshots"]));
+    got.insert("find".into(), json(&repo, &["find", "*.bin"]));
     got.insert("ls".into(), json(&repo, &["ls", "latest"]));
     let ids: Vec<String> = got["snapshots"]
         .as_array()
@@ -109,6 +110,7 @@ fn every_json_document_has_the_documented_fields() {
     );
     got.insert("prune".into(), json(&repo, &["prune", "--dry-run"]));
     got.insert("repair index".into(), json(&repo, &["repair", "index"]));
+    got.insert("tag".into(), json(&repo, &["tag", "latest", "--add", "t"]));
     got.insert("key list".into(), json(&repo, &["key", "list"]));
     let added = cmd(&repo)
         .env("JARC_NEW_PASSWORD", "second")

@@ -703,3 +703,68 @@ fn a_dry_run_predicts_the_backup_and_writes_nothing() {
         "{text}"
     );
 }
+
+/// `find` lists matching media objects in each snapshot; `tag` retags
+/// snapshots (new ids), and filters and restores see the new tags.
+#[test]
+fn find_and_tag() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    write(&src.join("2026/a.jpg"), b"a");
+    write(&src.join("2026/b.txt"), b"b");
+    init(&repo);
+    let s = src.to_str().unwrap();
+    json(&repo, &["backup", "--media", s, "--tag", "old"]);
+    write(&src.join("2027/c.jpg"), b"c");
+    json(&repo, &["backup", "--media", s]);
+    let found = json(&repo, &["find", "*.jpg"]);
+    let keys: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["2026/a.jpg", "2026/a.jpg", "2027/c.jpg"]);
+    assert_eq!(
+        json(&repo, &["find", "*.jpg", "--tag", "old"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        json(&repo, &["find", "nothing*"]).as_array().unwrap().len(),
+        0
+    );
+
+    let first = json(&repo, &["snapshots", "--tag", "old"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = json(
+        &repo,
+        &["tag", &first[..8], "--add", "keep", "--remove", "old"],
+    );
+    let new = r[0]["to"].as_str().unwrap().to_string();
+    assert_eq!(r[0]["from"], first);
+    assert_ne!(new, first);
+    assert_eq!(
+        json(&repo, &["snapshots", "--tag", "old"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let kept = json(&repo, &["snapshots", "--tag", "keep"]);
+    assert_eq!(kept.as_array().unwrap().len(), 1);
+    assert_eq!(kept[0]["id"], new);
+    assert_eq!(json(&repo, &["snapshots"]).as_array().unwrap().len(), 2);
+    let same = json(&repo, &["tag", &new, "--add", "keep"]);
+    assert_eq!(same[0]["to"], new, "nothing to change, same snapshot");
+    let out = t.path().join("out");
+    ok(&repo, &["restore", &new, "--target", out.to_str().unwrap()]);
+    assert_eq!(capture(&out).len(), 3, "2026/, a.jpg, b.txt");
+    assert_eq!(json(&repo, &["check", "--read-data"])["ok"], true);
+    let o = run(&repo, &["tag", &new]);
+    assert_eq!(o.status.code(), Some(2));
+}

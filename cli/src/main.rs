@@ -116,6 +116,32 @@ enum Cmd {
         #[arg(long)]
         source: Option<String>,
     },
+    /// Find media objects by PATTERN (as --exclude reads it) in every
+    /// snapshot, or in those the filters pick.
+    Find {
+        pattern: String,
+        /// Only snapshots taken on this host.
+        #[arg(long)]
+        host: Option<String>,
+        /// Only snapshots with this tag (repeatable: all of them).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Change the tags of snapshots (their ids change: a snapshot is named
+    /// by its bytes).
+    Tag {
+        #[arg(required = true)]
+        snapshots: Vec<String>,
+        /// Add this tag (repeatable).
+        #[arg(long)]
+        add: Vec<String>,
+        /// Remove this tag (repeatable).
+        #[arg(long)]
+        remove: Vec<String>,
+        /// Replace all tags with these (repeatable; an empty value clears them).
+        #[arg(long)]
+        set: Vec<String>,
+    },
     /// Write one media object of a snapshot to standard output.
     Dump {
         snapshot: String,
@@ -838,6 +864,46 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !repo.encrypted() {
                 output::plaintext_warning();
             }
+        }
+        Cmd::Find {
+            pattern,
+            host,
+            tags,
+        } => {
+            let repo = open(&cli)?;
+            let filter = snapshot::Filter {
+                host: host.clone(),
+                tags: tags.clone(),
+                source: None,
+            };
+            let mut list = snapshot::list(&repo)?;
+            list.retain(|(_, s)| filter.matches(s));
+            let found =
+                jarc::media::find(&repo, &list, &selection(&[pattern.clone()], "PATTERN")?)?;
+            output::find(cli.json, &found);
+        }
+        Cmd::Tag {
+            snapshots,
+            add,
+            remove,
+            set,
+        } => {
+            if add.is_empty() && remove.is_empty() && set.is_empty() {
+                return Err(output::usage("tag: give --add, --remove or --set"));
+            }
+            let repo = open(&cli)?;
+            let set: Option<Vec<String>> =
+                (!set.is_empty()).then(|| set.iter().filter(|t| !t.is_empty()).cloned().collect());
+            let mut changed = Vec::new();
+            for spec in snapshots {
+                let (id, snap) = snapshot::resolve(&repo, spec)?;
+                let new = snapshot::retag(&repo, &id, &snap, set.as_deref(), add, remove)?;
+                changed.push(jarc::report::Retagged {
+                    from: id.to_hex(),
+                    to: new.to_hex(),
+                });
+            }
+            output::tagged(cli.json, &changed);
         }
         Cmd::Dump {
             snapshot: spec,

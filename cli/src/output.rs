@@ -69,6 +69,38 @@ pub fn init(j: bool, repo: &jarc::Repository) {
     }
 }
 
+pub fn find(j: bool, found: &[jarc::media::Found]) {
+    if j {
+        print_json(&found);
+        return;
+    }
+    for f in found {
+        println!(
+            "{}  {}  {:>10}  {}{}",
+            &f.snapshot[..8],
+            time(f.time),
+            bytes(f.size),
+            f.key,
+            if f.kind == "dir" { "/" } else { "" }
+        );
+    }
+    println!("{} found", found.len());
+}
+
+pub fn tagged(j: bool, changed: &[report::Retagged]) {
+    if j {
+        print_json(&changed);
+        return;
+    }
+    for c in changed {
+        if c.from == c.to {
+            println!("snapshot {}: tags unchanged", &c.from[..8]);
+        } else {
+            println!("snapshot {} is now {}", &c.from[..8], &c.to[..8]);
+        }
+    }
+}
+
 pub fn repair(j: bool, r: &jarc::repair::RepairReport) {
     if j {
         print_json(r);

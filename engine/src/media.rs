@@ -97,6 +97,49 @@ pub fn key_problem(key: &str) -> Option<&'static str> {
     })
 }
 
+/// A media object `find` found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Found {
+    pub snapshot: String,
+    #[serde(serialize_with = "crate::util::ser_rfc3339")]
+    pub time: i64,
+    pub key: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub size: u64,
+    #[serde(serialize_with = "crate::util::ser_rfc3339")]
+    pub mtime: i64,
+}
+
+/// Every media object whose key `pattern` matches, in each snapshot of
+/// `snaps` (`jarc find`), in snapshot then key order.
+pub fn find(
+    repo: &Repository,
+    snaps: &[(Id, Snapshot)],
+    pattern: &crate::selection::Selection,
+) -> Result<Vec<Found>> {
+    let mut out = Vec::new();
+    for (id, s) in snaps {
+        for (key, e) in entries(repo, s)? {
+            if pattern.matches(&key) {
+                out.push(Found {
+                    snapshot: id.to_hex(),
+                    time: s.time_ns,
+                    kind: match e.kind {
+                        EntryKind::File => "file",
+                        EntryKind::Dir => "dir",
+                        EntryKind::Symlink => "symlink",
+                    },
+                    key,
+                    size: e.size,
+                    mtime: e.mtime_ns,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A snapshot's media listing, in key order.
 pub fn entries(repo: &Repository, snap: &Snapshot) -> Result<Vec<(String, MediaEntry)>> {
     let Some(root) = snap.root(MEDIA_ROOT) else {

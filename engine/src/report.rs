@@ -29,6 +29,13 @@ pub struct Created {
     pub key: Option<String>,
 }
 
+/// `tag`: a snapshot's id before and after (equal when nothing changed).
+#[derive(Debug, Serialize)]
+pub struct Retagged {
+    pub from: String,
+    pub to: String,
+}
+
 /// `key list`: one entry per key object.
 #[derive(Debug, Serialize)]
 pub struct KeyEntry {

@@ -112,6 +112,41 @@ impl Snapshot {
     }
 }
 
+/// Change a snapshot's tags: `set` replaces them all (when given), then
+/// `add` and `remove` apply. A snapshot is immutable and named by its
+/// bytes, so this writes the retagged snapshot (same time, contents and
+/// parent) and then deletes the old one; its id changes, and a crash in
+/// between leaves both (a `forget` of either is harmless). Returns the new
+/// id, or the old one when nothing changes.
+pub fn retag(
+    repo: &Repository,
+    id: &Id,
+    snap: &Snapshot,
+    set: Option<&[String]>,
+    add: &[String],
+    remove: &[String],
+) -> Result<Id> {
+    let mut tags: Vec<String> = set
+        .map(<[String]>::to_vec)
+        .unwrap_or_else(|| snap.tags.clone());
+    for t in add {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    tags.retain(|t| !remove.contains(t));
+    if tags == snap.tags {
+        return Ok(*id);
+    }
+    let new = Snapshot {
+        tags,
+        ..snap.clone()
+    };
+    let new_id = save(repo, &new)?;
+    repo.backend().delete(&crate::layout::snapshot(id))?;
+    Ok(new_id)
+}
+
 /// Which snapshots a listing shows: all of these must hold.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
