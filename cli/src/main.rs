@@ -878,8 +878,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let mut list = snapshot::list(&repo)?;
             list.retain(|(_, s)| filter.matches(s));
-            let found =
-                jarc::media::find(&repo, &list, &selection(&[pattern.clone()], "PATTERN")?)?;
+            let found = jarc::media::find(
+                &repo,
+                &list,
+                &selection(std::slice::from_ref(pattern), "PATTERN")?,
+            )?;
             output::find(cli.json, &found);
         }
         Cmd::Tag {
