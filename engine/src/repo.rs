@@ -612,22 +612,19 @@ impl Repository {
         raw_length: u32,
         enc: &EncodedBlob,
     ) -> Result<()> {
-        let full = {
-            let mut p = self.packers[kind_slot(kind)]
-                .lock()
-                .map_err(|_| poisoned())?;
-            // Room for a whole pack at once: growing by doubling would
-            // move the bytes already in it.
-            p.reserve(self.config.pack_size as usize + enc.bytes.len());
-            p.add(kind, id, raw_length, enc);
-            if p.len() >= self.config.pack_size as usize {
-                Some(std::mem::take(&mut *p))
-            } else {
-                None
-            }
-        };
-        if let Some(p) = full {
-            self.write_pack(p)?;
+        let mut p = self.packers[kind_slot(kind)]
+            .lock()
+            .map_err(|_| poisoned())?;
+        // Room for a whole pack at once: growing by doubling would move
+        // the bytes already in it.
+        p.reserve(self.config.pack_size as usize + enc.bytes.len());
+        p.add(kind, id, raw_length, enc);
+        if p.len() >= self.config.pack_size as usize {
+            // Handed over with the packer still locked: no new pack of
+            // this kind starts until the uploader has taken this one, so
+            // at most two full packs (one going out, one waiting) are held
+            // however many workers there are.
+            self.write_pack(std::mem::take(&mut *p))?;
         }
         Ok(())
     }
