@@ -20,7 +20,9 @@ pub const LAYERS: [&[&str]; 7] = [
     // 1. Named byte objects.
     &["metered", "backend", "fault_store"],
     // 2. The content-addressed blob store.
-    &["config", "keys", "pack", "index", "plan", "session", "repo"],
+    &[
+        "config", "keys", "pack", "index", "plan", "session", "upload", "repo",
+    ],
     // 3. Generic structure over blobs.
     &[
         "chunker",

@@ -66,6 +66,7 @@ pub mod snapshot;
 pub mod source;
 pub mod stats;
 pub mod tree;
+pub mod upload;
 pub mod util;
 
 pub use error::{Error, Result};

@@ -25,11 +25,11 @@ use crate::layout;
 use crate::pack::{self, BlobKind, EncodedBlob, PackWriter};
 use crate::plan::Plan;
 use crate::session::Session;
+use crate::upload::Uploader;
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
 /// What this process has added to the repository since it opened it.
@@ -647,7 +647,12 @@ impl Repository {
         let mut slot = self.uploader.lock().map_err(|_| poisoned())?;
         let up = match &mut *slot {
             Some(u) => u,
-            None => slot.insert(Uploader::start(self.backend.clone(), self.saved.clone())?),
+            None => {
+                let saved = self.saved.clone();
+                slot.insert(Uploader::start(self.backend.clone(), move || {
+                    saved.packs.fetch_add(1, Ordering::Relaxed);
+                })?)
+            }
         };
         up.send(Bytes::from(fin.bytes), pack)?;
         let done = up.finished(false)?;
@@ -758,93 +763,6 @@ impl Repository {
 thread_local! {
     /// Each worker's buffer for sealing a blob before it joins a pack.
     static SEALED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Full packs go to storage on a thread of their own, so the workers that
-/// fill packs keep chunking, hashing, compressing and sealing while one is
-/// copied out and synced (a local PUT is a write and an fsync; an S3 PUT a
-/// round trip). The hand-over blocks while the previous pack is still
-/// going out: at most one full pack waits, which bounds memory.
-struct Uploader {
-    tx: Option<mpsc::SyncSender<(Bytes, IndexPack)>>,
-    results: mpsc::Receiver<Result<IndexPack>>,
-    /// Packs sent, and results received.
-    sent: u64,
-    received: u64,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Uploader {
-    fn start(backend: Backend, saved: Arc<SaveCounters>) -> Result<Uploader> {
-        let (tx, rx) = mpsc::sync_channel::<(Bytes, IndexPack)>(0);
-        let (done_tx, results) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("jarc-upload".into())
-            .spawn(move || {
-                for (bytes, pack) in rx {
-                    let r = backend.put(&layout::pack(&pack.id), bytes).map(|()| {
-                        saved.packs.fetch_add(1, Ordering::Relaxed);
-                        failpoint::hit("after-pack");
-                        pack
-                    });
-                    if done_tx.send(r).is_err() {
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| Error::io("pack upload thread", e))?;
-        Ok(Uploader {
-            tx: Some(tx),
-            results,
-            sent: 0,
-            received: 0,
-            thread: Some(thread),
-        })
-    }
-
-    fn send(&mut self, bytes: Bytes, pack: IndexPack) -> Result<()> {
-        let gone = || Error::Invalid("the pack upload thread stopped".into());
-        self.tx
-            .as_ref()
-            .ok_or_else(gone)?
-            .send((bytes, pack))
-            .map_err(|_| gone())?;
-        self.sent += 1;
-        Ok(())
-    }
-
-    /// The packs uploaded since the last call; with `all`, after waiting
-    /// for every pack sent. The first failed upload is the error.
-    fn finished(&mut self, all: bool) -> Result<Vec<IndexPack>> {
-        let mut out = Vec::new();
-        while self.received < self.sent {
-            let r = if all {
-                self.results
-                    .recv()
-                    .map_err(|_| Error::Invalid("the pack upload thread stopped".into()))?
-            } else {
-                match self.results.try_recv() {
-                    Ok(r) => r,
-                    Err(_) => break,
-                }
-            };
-            self.received += 1;
-            out.push(r?);
-        }
-        Ok(out)
-    }
-}
-
-impl Drop for Uploader {
-    /// Packs handed over are written before the thread ends: a repository
-    /// dropped on an error path leaves them as unindexed packs (§8.3),
-    /// never half-written.
-    fn drop(&mut self) {
-        drop(self.tx.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// Blobs per index file at most (format-spec §5): a reader decodes one file
