@@ -188,3 +188,41 @@ fn completion_scripts_are_generated() {
     let o = bare().args(["completion", "tcsh"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The README's first command: the demo passes, and its encrypted
+/// repository opens with the password file it names.
+#[test]
+fn the_demo_passes_and_its_repository_opens_with_its_password_file() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("d");
+    let o = clean(Command::new(jarc_bin()))
+        .args(["demo", dir.to_str().unwrap(), "--posts", "20"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("identical"), "{out}");
+    let pw = dir.join("repository.password");
+    assert!(
+        out.contains(&format!("its password is in {}", pw.display())),
+        "{out}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&pw).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let o = clean(Command::new(jarc_bin()))
+        .env("JARC_PASSWORD_FILE", &pw)
+        .args([
+            "--json",
+            "--repo",
+            dir.join("repository").to_str().unwrap(),
+            "snapshots",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let snaps: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(snaps.as_array().unwrap().len(), 2);
+}

@@ -575,7 +575,16 @@ pub fn demo(j: bool, r: &DemoReport) {
             "DIFFERENT"
         }
     );
-    println!("repository: {}", r.repository.display());
+    println!(
+        "repository: {} (encrypted; its password is in {})",
+        r.repository.display(),
+        r.password_file.display()
+    );
+    println!(
+        "look around: JARC_PASSWORD_FILE={} jarc --repo {} snapshots",
+        r.password_file.display(),
+        r.repository.display()
+    );
 }
 
 fn first_ten(keys: &[String]) -> String {
