@@ -513,14 +513,6 @@ impl Backend {
             .map_err(|e| self.err("put", name, e))
     }
 
-    /// `put` that hands the buffer back for reuse when the store has let go
-    /// of it: refilling a recycled 32 MiB buffer costs no page faults.
-    pub fn put_vec(&self, name: &str, data: Vec<u8>) -> Result<Vec<u8>> {
-        let bytes = Bytes::from(data);
-        self.put(name, bytes.clone())?;
-        Ok(bytes.try_into_mut().map(Vec::from).unwrap_or_default())
-    }
-
     pub fn get(&self, name: &str) -> Result<Bytes> {
         let p = self.path(name)?;
         let got = self

@@ -150,7 +150,12 @@ impl Config {
                 "it does not authenticate under the key the password opened (damaged, or replaced by another repository's)",
             )
         })?;
-        let cfg = Config::decode(&plain)?;
+        Config::decode_opened(&plain)
+    }
+
+    /// The config a sealed box held, once opened.
+    pub fn decode_opened(plain: &[u8]) -> Result<Config> {
+        let cfg = Config::decode(plain)?;
         if cfg.encryption == Encryption::None {
             return Err(Error::corrupt(
                 "config",

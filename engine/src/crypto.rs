@@ -51,12 +51,18 @@ impl Context<'_> {
         }
     }
 
-    fn associated_data(&self) -> Vec<u8> {
-        let mut ad = self.label().to_vec();
+    /// On the stack: every blob is sealed and opened with one, so no
+    /// allocation per blob (labels are at most 16 bytes, an id 32).
+    fn associated_data(&self) -> ([u8; 48], usize) {
+        let mut ad = [0u8; 48];
+        let label = self.label();
+        ad[..label.len()].copy_from_slice(label);
+        let mut n = label.len();
         if let Context::Blob(id) = self {
-            ad.extend_from_slice(&id[..]);
+            ad[n..n + 32].copy_from_slice(&id[..]);
+            n += 32;
         }
-        ad
+        (ad, n)
     }
 }
 
@@ -126,12 +132,16 @@ impl Sealer {
         out.extend_from_slice(&nonce);
         let start = out.len();
         out.extend_from_slice(plain);
-        let ad = ctx.associated_data();
+        let (ad, ad_len) = ctx.associated_data();
         // Encryption fails only for a message longer than the cipher's
         // 256 GiB limit; no object comes near it (packs are ≤ 512 MiB).
         let tag = self
             .cipher
-            .encrypt_inout_detached(&XNonce::from(nonce), &ad, (&mut out[start..]).into())
+            .encrypt_inout_detached(
+                &XNonce::from(nonce),
+                &ad[..ad_len],
+                (&mut out[start..]).into(),
+            )
             .unwrap_or_default();
         out.extend_from_slice(&tag);
     }
@@ -146,10 +156,11 @@ impl Sealer {
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenFailed)?;
         let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| OpenFailed)?;
         let mut plain = body.to_vec();
+        let (ad, ad_len) = ctx.associated_data();
         self.cipher
             .decrypt_inout_detached(
                 &XNonce::from(nonce),
-                &ctx.associated_data(),
+                &ad[..ad_len],
                 (&mut plain[..]).into(),
                 &Tag::from(tag),
             )

@@ -239,17 +239,18 @@ pub fn add(
 /// opens and one is damaged, the error names the damaged one, since the
 /// password may have been its.
 pub fn unlock(backend: &Backend, password: &str) -> Result<(MasterKey, String)> {
-    unlock_fitting(backend, password, |_| true)
+    unlock_fitting(backend, password, |_| Some(())).map(|(m, name, ())| (m, name))
 }
 
-/// `unlock`, taking only a master key that `fits` (opens the config): a
+/// `unlock`, taking only a master key that `fits` (opens the config, whose
+/// plaintext `fits` returns, so it is opened once): a
 /// key object left by an `init` that lost a race to create the repository
 /// may open with the same password, and is passed over.
-pub fn unlock_fitting(
+pub fn unlock_fitting<T>(
     backend: &Backend,
     password: &str,
-    fits: impl Fn(&MasterKey) -> bool,
-) -> Result<(MasterKey, String)> {
+    fits: impl Fn(&MasterKey) -> Option<T>,
+) -> Result<(MasterKey, String, T)> {
     let mut tried = 0;
     let mut unfit = 0;
     let mut damaged = Vec::new();
@@ -262,8 +263,8 @@ pub fn unlock_fitting(
             Ok(k) => {
                 tried += 1;
                 if let Some(m) = k.unwrap_with(password)? {
-                    if fits(&m) {
-                        return Ok((m, l.name));
+                    if let Some(t) = fits(&m) {
+                        return Ok((m, l.name, t));
                     }
                     unfit += 1;
                 }

@@ -19,6 +19,17 @@ pub enum EntryKind {
     Symlink,
 }
 
+impl EntryKind {
+    /// As listings name it (`ls`, `find`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "dir",
+            EntryKind::Symlink => "symlink",
+        }
+    }
+}
+
 /// A Jant storage sidecar (`<file>.meta.json`) as captured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sidecar {
@@ -125,11 +136,7 @@ pub fn find(
                 out.push(Found {
                     snapshot: id.to_hex(),
                     time: s.time_ns,
-                    kind: match e.kind {
-                        EntryKind::File => "file",
-                        EntryKind::Dir => "dir",
-                        EntryKind::Symlink => "symlink",
-                    },
+                    kind: e.kind.name(),
                     key,
                     size: e.size,
                     mtime: e.mtime_ns,

@@ -284,11 +284,12 @@ impl Repository {
             Stored::Plain(c) => (backend, c, None),
             Stored::Sealed(sealed) => {
                 let pw = password()?;
-                let (master, name) = crate::keys::unlock_fitting(&backend, &pw, |m| {
-                    Config::open_sealed(&sealed, &m.sealer()).is_ok()
+                // The config is opened once, by the key that fits it.
+                let (master, name, plain) = crate::keys::unlock_fitting(&backend, &pw, |m| {
+                    m.sealer().open(Context::Config, &sealed).ok()
                 })?;
+                let config = Config::decode_opened(&plain)?;
                 let sealer = master.sealer();
-                let config = Config::open_sealed(&sealed, &sealer)?;
                 if config.key != master.blob_id_key() {
                     return Err(Error::corrupt(
                         "config",

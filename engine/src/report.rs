@@ -14,7 +14,7 @@ use crate::drill::{DrillReport, Outcome};
 use crate::drill_record::DrillRecord;
 use crate::forget::Group;
 use crate::id::Id;
-use crate::media::{EntryKind, MediaEntry};
+use crate::media::MediaEntry;
 use crate::prune::PruneReport;
 use crate::snapshot::{Snapshot, SourceInfo, Summary};
 use crate::util::rfc3339;
@@ -153,11 +153,7 @@ pub fn ls(tables: &[(&str, u64)], entries: &[(String, MediaEntry)]) -> Vec<LsIte
     tables
         .chain(entries.iter().map(|(k, e)| LsItem {
             key: k.clone(),
-            kind: match e.kind {
-                EntryKind::File => "file",
-                EntryKind::Dir => "dir",
-                EntryKind::Symlink => "symlink",
-            },
+            kind: e.kind.name(),
             size: e.size,
             mtime: rfc3339(e.mtime_ns),
             mode: format!("{:o}", e.mode),
