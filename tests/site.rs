@@ -825,6 +825,9 @@ fn a_killed_site_restore_is_finished_by_a_rerun() {
     let o = run(&repo, &args);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("is not empty"), "{}", stderr(&o));
+    // The database built beside the media phase is not committed when
+    // that phase fails.
+    assert!(!out.join("jant.sqlite").exists());
     let mut again = args.to_vec();
     again.push("--overwrite");
     ok(&repo, &again);

@@ -18,7 +18,7 @@ pub const LAYERS: [&[&str]; 7] = [
         "selection",
     ],
     // 1. Named byte objects.
-    &["metered", "backend", "fault_store"],
+    &["metered", "direct_write", "backend", "fault_store"],
     // 2. The content-addressed blob store.
     &[
         "config", "keys", "pack", "index", "plan", "session", "upload", "repo",

@@ -29,6 +29,7 @@ pub mod dbclient;
 mod decode_fuzz;
 pub mod demo;
 pub mod diff;
+mod direct_write;
 pub mod drill;
 pub mod drill_record;
 pub mod error;

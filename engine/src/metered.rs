@@ -37,6 +37,18 @@ pub struct RequestSnapshot {
 }
 
 impl RequestCounts {
+    /// A GET of `bytes` served without the store (a local repository's
+    /// positioned read, `Backend::get_range`).
+    pub(crate) fn count_get(&self, bytes: u64) {
+        bump(&self.get, 1);
+        bump(&self.bytes_read, bytes);
+    }
+
+    /// A PUT made without the store (a local repository's direct write).
+    pub(crate) fn count_put(&self) {
+        bump(&self.put, 1);
+    }
+
     pub fn snapshot(&self) -> RequestSnapshot {
         RequestSnapshot {
             list: self.list.load(Ordering::Relaxed),

@@ -1,7 +1,8 @@
 //! Restore a whole Jant site: media first, then the database, so that at no
-//! moment do committed rows name an object that is not there. If the
-//! database step fails, the media files this restore created are removed
-//! again, and the target is as it was.
+//! moment do committed rows name an object that is not there. A new SQLite
+//! file is built beside its target while the media are written and renamed
+//! into place after them. If the database step fails, the media files this
+//! restore created are removed again, and the target is as it was.
 
 use super::sqlite::DbRestoreSummary;
 use super::{restore_media, RestoreOptions, RestoreSummary};
@@ -173,10 +174,83 @@ pub fn restore_site(
         // A site is restored whole: its rows name its objects.
         ..Default::default()
     };
-    let (media, undo_media): (RestoreSummary, Undo) = match media_target {
+    // A new SQLite file is built beside its target while the media are
+    // written (the build is mostly one core of SQLite work, the media
+    // mostly the disk), and renamed into place only after them.
+    let sqlite_new = match (db, &sites) {
+        (DatabaseTarget::Sqlite(p), None) => Some(p),
+        _ => None,
+    };
+    let (media, built) = std::thread::scope(|s| {
+        let build = sqlite_new.map(|p| s.spawn(move || super::sqlite::build_full(repo, snap, p)));
+        let media = write_media(repo, snap, media_target, &media_opts, progress);
+        let built = build.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Invalid("the database build panicked".into())))
+        });
+        (media, built)
+    });
+    let (media, undo_media) = match media {
+        Ok(m) => m,
+        Err(e) => {
+            if let Some(Ok(b)) = built {
+                b.discard();
+            }
+            return Err(e);
+        }
+    };
+    // A full restore is a recovery: a site with every row and all but the
+    // damaged objects beats no site, so it goes on and names what failed
+    // (`media.failed`). Content restored into a live site is all or
+    // nothing: broken objects would show on the running site.
+    if !media.failed.is_empty() && opts.content_only {
+        undo_media(&media);
+        let (k, why) = &media.failed[0];
+        return Err(Error::Invalid(format!(
+            "{} media object(s) could not be restored (first: {k}: {why}); nothing was restored",
+            media.failed.len()
+        )));
+    }
+    progress.phase("database", 0);
+    let result = match (db, &sites, built) {
+        (_, _, Some(built)) => built.and_then(|b| b.commit()),
+        (DatabaseTarget::Sqlite(p), None, None) => super::sqlite::restore_full(repo, snap, p),
+        (DatabaseTarget::Sqlite(p), Some((_, to)), None) => {
+            super::sqlite::restore_content(repo, snap, p, "local", to)
+        }
+        (DatabaseTarget::Postgres(u), None, None) => super::postgres::restore_full(repo, snap, u),
+        (DatabaseTarget::Postgres(u), Some((_, to)), None) => {
+            super::postgres::restore_content(repo, snap, u, "local", to)
+        }
+    };
+    match result {
+        Ok(database) => Ok(SiteRestoreSummary {
+            content_only: opts.content_only,
+            database,
+            media,
+            media_target: media_target.describe(),
+            missing_objects: missing,
+        }),
+        Err(e) => {
+            undo_media(&media);
+            Err(e)
+        }
+    }
+}
+
+/// Write the snapshot's media to the site's media target; what was
+/// written, and how to take it back.
+fn write_media<'a>(
+    repo: &Repository,
+    snap: &Snapshot,
+    media_target: &'a MediaTarget,
+    media_opts: &RestoreOptions,
+    progress: &dyn Progress,
+) -> Result<(RestoreSummary, Undo<'a>)> {
+    Ok(match media_target {
         MediaTarget::Dir(media_dir) => {
             let media_existed = media_dir.exists();
-            let media = restore_media(repo, snap, media_dir, &media_opts, progress)?;
+            let media = restore_media(repo, snap, media_dir, media_opts, progress)?;
             let media_dir = media_dir.clone();
             let undo = move |m: &RestoreSummary| {
                 for p in m.created.iter().rev() {
@@ -199,47 +273,11 @@ pub fn restore_site(
             (media, Box::new(undo))
         }
         MediaTarget::Bucket(b) => {
-            let media = super::bucket::restore_to_bucket(repo, snap, b, &media_opts, progress)?;
+            let media = super::bucket::restore_to_bucket(repo, snap, b, media_opts, progress)?;
             (
                 media,
                 Box::new(|m: &RestoreSummary| super::bucket::undo(b, m)),
             )
         }
-    };
-    // A full restore is a recovery: a site with every row and all but the
-    // damaged objects beats no site, so it goes on and names what failed
-    // (`media.failed`). Content restored into a live site is all or
-    // nothing: broken objects would show on the running site.
-    if !media.failed.is_empty() && opts.content_only {
-        undo_media(&media);
-        let (k, why) = &media.failed[0];
-        return Err(Error::Invalid(format!(
-            "{} media object(s) could not be restored (first: {k}: {why}); nothing was restored",
-            media.failed.len()
-        )));
-    }
-    progress.phase("database", 0);
-    let result = match (db, &sites) {
-        (DatabaseTarget::Sqlite(p), None) => super::sqlite::restore_full(repo, snap, p),
-        (DatabaseTarget::Sqlite(p), Some((_, to))) => {
-            super::sqlite::restore_content(repo, snap, p, "local", to)
-        }
-        (DatabaseTarget::Postgres(u), None) => super::postgres::restore_full(repo, snap, u),
-        (DatabaseTarget::Postgres(u), Some((_, to))) => {
-            super::postgres::restore_content(repo, snap, u, "local", to)
-        }
-    };
-    match result {
-        Ok(database) => Ok(SiteRestoreSummary {
-            content_only: opts.content_only,
-            database,
-            media,
-            media_target: media_target.describe(),
-            missing_objects: missing,
-        }),
-        Err(e) => {
-            undo_media(&media);
-            Err(e)
-        }
-    }
+    })
 }

@@ -119,28 +119,92 @@ fn partial_path(target: &Path) -> PathBuf {
 /// Create `target` from the snapshot's schema and rows. Refuses an
 /// existing target.
 pub fn restore_full(repo: &Repository, snap: &Snapshot, target: &Path) -> Result<DbRestoreSummary> {
+    build_full(repo, snap, target)?.commit()
+}
+
+/// A database built beside its target, not yet renamed into place: a site
+/// restore builds it while the media are written, and commits it after
+/// them, so that committed rows never name an object not yet there.
+pub(crate) struct Built {
+    partial: PathBuf,
+    target: PathBuf,
+    summary: DbRestoreSummary,
+}
+
+impl Built {
+    /// Rename the built file into place (durably: the file was synced).
+    pub(crate) fn commit(self) -> Result<DbRestoreSummary> {
+        crate::failpoint::hit("before-database-rename");
+        if let Err(e) = std::fs::rename(&self.partial, &self.target) {
+            discard(&self.partial);
+            return Err(Error::io(&self.target, e));
+        }
+        if let Some(dir) = self.target.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            // Best effort: the file is complete either way; a lost rename
+            // leaves no target, which a rerun fills.
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(self.summary)
+    }
+
+    /// Remove the built file (the restore failed elsewhere).
+    pub(crate) fn discard(self) {
+        discard(&self.partial);
+    }
+}
+
+fn discard(partial: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = partial.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+/// Build `target`'s database under its partial name. A failure leaves no
+/// file behind.
+pub(crate) fn build_full(repo: &Repository, snap: &Snapshot, target: &Path) -> Result<Built> {
     ensure_blank(target)?;
     let schema = database::schema(repo, snap)?;
     let partial = partial_path(target);
     let _ = std::fs::remove_file(&partial);
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // A site restore builds the file while the media restore may still
+        // be making the data directory.
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
     let result = (|| {
         let conn = Connection::open(&partial).map_err(|e| db_err(&partial, e))?;
+        // A file nobody else opens until it is complete, and that is
+        // thrown away on any failure, needs no rollback journal and no
+        // sync per transaction: it is synced once, before the rename.
+        conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+            .map_err(|e| db_err(&partial, e))?;
         let s = load(repo, snap, &schema, &conn, &partial)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| db_err(&partial, e))?;
         conn.close().map_err(|(_, e)| db_err(&partial, e))?;
-        crate::failpoint::hit("before-database-rename");
-        std::fs::rename(&partial, target).map_err(|e| Error::io(target, e))?;
+        std::fs::File::open(&partial)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&partial, e))?;
         Ok(s)
     })();
-    if result.is_err() {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut p = partial.as_os_str().to_owned();
-            p.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(p));
+    match result {
+        Ok(summary) => Ok(Built {
+            partial,
+            target: target.to_path_buf(),
+            summary,
+        }),
+        Err(e) => {
+            discard(&partial);
+            Err(e)
         }
     }
-    result
 }
 
 fn load(
