@@ -15,6 +15,7 @@ pub mod sqlite;
 mod under;
 
 use crate::error::{Error, Result};
+use crate::index::BlobLoc;
 use crate::jant;
 use crate::media::{self, EntryKind, MediaEntry};
 use crate::progress::Progress;
@@ -228,14 +229,16 @@ pub fn restore_media(
         .collect();
     let total: u64 = entries.iter().map(|(_, e)| e.size).sum();
     progress.phase("restore", total);
-    let results: Vec<(String, Result<u64>)> = entries
-        .par_iter()
-        .filter(|(_, e)| e.kind != EntryKind::Dir)
-        .map(|(k, e)| {
-            let r = restore_one(repo, &root, k, e, opts.jant_sidecars, progress);
-            (k.clone(), r)
-        })
-        .collect();
+    let results: Vec<(String, Result<u64>)> = in_pool(repo, || {
+        entries
+            .par_iter()
+            .filter(|(_, e)| e.kind != EntryKind::Dir)
+            .map(|(k, e)| {
+                let r = restore_one(repo, &root, k, e, opts.jant_sidecars, progress);
+                (k.clone(), r)
+            })
+            .collect()
+    })?;
     for (k, r) in results {
         match r {
             Ok(n) => {
@@ -280,6 +283,35 @@ pub fn restore_media(
     Ok(summary)
 }
 
+/// Stored bytes fetched with one request at most: chunks back to back in a
+/// pack are read together up to this much. With `S3_RESTORE_THREADS` runs
+/// in flight, it bounds a restore's buffers (issue 18).
+const RUN_BYTES: usize = 4 << 20;
+/// Bytes of other blobs a run reads through rather than start another
+/// request.
+const RUN_GAP: u64 = 256 << 10;
+
+/// Runs fetched at once from a repository that is not on a local disk:
+/// each GET is a round trip that would leave the cores idle, so more are
+/// in flight than there are cores (2 were: 139 MiB/s from Garage on
+/// loopback against 495 MiB/s from a local repository, `benches/s3.sh`).
+const S3_RESTORE_THREADS: usize = 8;
+
+/// Run `f` (which uses rayon) with as many threads as the repository's
+/// storage wants: the global pool for a local one, `S3_RESTORE_THREADS`
+/// for a remote one.
+pub(crate) fn in_pool<T: Send>(repo: &Repository, f: impl FnOnce() -> T + Send) -> Result<T> {
+    if repo.backend().local_root().is_some() {
+        return Ok(f());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(S3_RESTORE_THREADS)
+        .thread_name(|i| format!("jarc-restore-{i}"))
+        .build()
+        .map_err(|e| Error::io("restore threads", std::io::Error::other(e)))?;
+    Ok(pool.install(f))
+}
+
 fn restore_one(
     repo: &Repository,
     root: &under::Under,
@@ -298,9 +330,12 @@ fn restore_one(
         EntryKind::Dir => return Ok(0),
         EntryKind::File => {}
     }
-    // Chunk offsets come from the index's plaintext lengths, so chunks can be
-    // fetched and written in parallel with positioned writes.
-    let mut offsets = Vec::with_capacity(e.chunks.len());
+    // Chunk offsets come from the index's plaintext lengths, so chunks can
+    // be fetched in any order and written with positioned writes. They are
+    // read in pack order: chunks that lie close together in one pack (a
+    // backup's workers interleave a file's chunks with each other's) are
+    // fetched with one ranged GET of at most `RUN_BYTES`.
+    let mut located: Vec<(BlobLoc, u64, crate::id::Id)> = Vec::with_capacity(e.chunks.len());
     let mut off = 0u64;
     {
         let idx = repo.index();
@@ -308,8 +343,24 @@ fn restore_one(
             let loc = idx.lookup(c).ok_or_else(|| {
                 Error::corrupt(format!("chunk {c}"), "not in the index (missing pack?)")
             })?;
-            offsets.push(off);
+            located.push((loc, off, *c));
             off += loc.raw_length as u64;
+        }
+    }
+    located.sort_by_key(|(loc, _, _)| (loc.pack, loc.offset));
+    let mut runs: Vec<Vec<(crate::id::Id, BlobLoc, u64)>> = Vec::new();
+    for (loc, at, id) in located {
+        let joins = runs.last().is_some_and(|run| {
+            let (first, last) = (&run[0].1, &run[run.len() - 1].1);
+            let end = last.offset as u64 + last.length as u64;
+            last.pack == loc.pack
+                && (loc.offset as u64) >= end
+                && loc.offset as u64 - end <= RUN_GAP
+                && (loc.offset as u64 + loc.length as u64 - first.offset as u64) <= RUN_BYTES as u64
+        });
+        match runs.last_mut() {
+            Some(run) if joins => run.push((id, loc, at)),
+            _ => runs.push(vec![(id, loc, at)]),
         }
     }
     if off != e.size {
@@ -322,16 +373,15 @@ fn restore_one(
     dir.write(name, |f| {
         f.set_len(e.size).map_err(|err| Error::io(&path, err))?;
         crate::failpoint::hit("restore-mid-file");
-        e.chunks
-            .par_iter()
-            .zip(offsets.par_iter())
-            .try_for_each(|(c, &o)| -> Result<()> {
-                let data = repo.load_blob(c)?;
-                f.write_all_at(&data, o)
+        runs.par_iter().try_for_each(|run| -> Result<()> {
+            let blobs: Vec<_> = run.iter().map(|(id, loc, _)| (*id, *loc)).collect();
+            repo.load_run(&blobs, |i, data| {
+                f.write_all_at(&data, run[i].2)
                     .map_err(|err| Error::io(&path, err))?;
                 progress.advance(data.len() as u64);
                 Ok(())
-            })?;
+            })
+        })?;
         f.set_permissions(fs::Permissions::from_mode(e.mode))
             .map_err(|err| Error::io(&path, err))?;
         f.set_times(FileTimes::new().set_modified(system_time(e.mtime_ns)))
