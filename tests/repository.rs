@@ -768,3 +768,74 @@ fn find_and_tag() {
     let o = run(&repo, &["tag", &new]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A backup finds its parent, and `snapshots` lists, from the client's
+/// snapshot cache (format-spec §14): with it, a backup's GETs do not grow
+/// with the number of snapshots; without it they do. The cache of an
+/// encrypted repository shows nothing of what it caches, one that is
+/// damaged is rebuilt, and a forgotten snapshot leaves the listing even
+/// while its head is cached.
+#[test]
+fn the_snapshot_cache_keeps_parent_lookups_flat() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo, cache) = (
+        t.path().join("site-media-source"),
+        t.path().join("repo"),
+        t.path().join("cache"),
+    );
+    write(&src.join("a.txt"), b"a");
+    init(&repo);
+    let backup = |cache_dir: &Path| -> u64 {
+        let o = cmd(&repo)
+            .env("JARC_CACHE_DIR", cache_dir)
+            .args(["--json", "backup", "--media"])
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["requests"]["get"].as_u64().unwrap()
+    };
+    backup(&cache);
+    let early = backup(&cache);
+    for _ in 0..25 {
+        backup(&cache);
+    }
+    assert_eq!(backup(&cache), early, "GETs grew with the snapshots");
+    // With the cache off, every snapshot is read to find the parent.
+    let off = backup(Path::new(""));
+    assert!(
+        off > early + 25,
+        "{off} GETs without the cache, {early} with"
+    );
+
+    let files: Vec<_> = fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(files.len(), 1, "one directory, named by the repository id");
+    let file = files[0].as_ref().unwrap().path().join("snapshots");
+    let bytes = fs::read(&file).unwrap();
+    assert!(bytes.len() > 29 * 40, "{} bytes", bytes.len());
+    let shows = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!shows(b"site-media-source") && !shows(b"JRSC"));
+
+    let list = |cache_dir: &Path| {
+        let o = cmd(&repo)
+            .env("JARC_CACHE_DIR", cache_dir)
+            .args(["--json", "snapshots"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let all = list(&cache);
+    assert_eq!(all.as_array().unwrap().len(), 29);
+    assert_eq!(list(Path::new("")), all);
+    fs::write(&file, b"damaged").unwrap();
+    assert_eq!(list(&cache), all);
+    assert!(fs::read(&file).unwrap().len() > 29 * 40, "rebuilt");
+
+    let gone = all[0]["id"].as_str().unwrap();
+    ok(&repo, &["forget", gone]);
+    let after = list(&cache);
+    assert_eq!(after.as_array().unwrap().len(), 28);
+    assert!(after.as_array().unwrap().iter().all(|s| s["id"] != gone));
+}

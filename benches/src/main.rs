@@ -8,6 +8,7 @@
 //!   jarc-bench site-edit DB [--edit-permille N] [--add-permille N]   a night of edits
 //!   jarc-bench rows DB [--count N]             one table of N rows (id, text, int, real)
 //!   jarc-bench site-media DIR [--mib N] [--files N]   a Jant data dir whose media rows name N MiB of objects
+//!   jarc-bench many-snapshots REPO [--count N]  N more copies of REPO's latest snapshot, 5 minutes apart, older
 
 use anyhow::{bail, Context, Result};
 use jarc::config::Config;
@@ -354,6 +355,31 @@ fn site_media(dir: &Path, mib: u64, files: u64) -> Result<()> {
     Ok(())
 }
 
+/// `count` copies of the repository's latest snapshot, each 5 minutes
+/// older than the one after it (a year of 5-minute database snapshots is
+/// 105,120), sharing its trees: the repository a point-in-time scheme
+/// grows into. Written in parallel; `JARC_PASSWORD` opens the repository.
+fn many_snapshots(repo: &Path, count: u64) -> Result<()> {
+    let password = std::env::var("JARC_PASSWORD").unwrap_or_default();
+    let ask = move || Ok(zeroize::Zeroizing::new(password.clone()));
+    let repo = jarc::Repository::open(repo.to_str().context("path")?, &ask)?;
+    let (_, latest) = jarc::snapshot::resolve(&repo, "latest")?;
+    let t = Instant::now();
+    (1..=count)
+        .into_par_iter()
+        .try_for_each(|i| -> Result<()> {
+            let mut s = latest.clone();
+            s.time_ns -= i as i64 * 300_000_000_000;
+            jarc::snapshot::save(&repo, &s)?;
+            Ok(())
+        })?;
+    println!(
+        "many-snapshots: {count} written in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// A repository of `blobs` small data blobs (so a million fit on a small
 /// disk) in 20 generations, written in order, and 10 snapshots whose media
 /// trees reference a sliding window of 11 generations each: forgetting the
@@ -458,7 +484,8 @@ fn main() -> Result<()> {
             arg(&args, "--files", 400)?,
         ),
         Some("prune-repo") => prune_repo(Path::new(args.get(2).context("DIR")?), arg(&args, "--blobs", 1_000_000)?),
+        Some("many-snapshots") => many_snapshots(Path::new(args.get(2).context("REPO")?), arg(&args, "--count", 105_120)?),
         Some("rows") => rows_db(Path::new(args.get(2).context("DB")?), arg(&args, "--count", 1_000_000)?),
-        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N] | site-db DB [--posts N] | site-edit DB [--edit-permille N] [--add-permille N] | rows DB [--count N] | site-media DIR [--mib N] [--files N] | prune-repo DIR [--blobs N]"),
+        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N] | site-db DB [--posts N] | site-edit DB [--edit-permille N] [--add-permille N] | rows DB [--count N] | site-media DIR [--mib N] [--files N] | prune-repo DIR [--blobs N] | many-snapshots REPO [--count N]"),
     }
 }

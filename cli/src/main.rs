@@ -858,8 +858,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tags: tags.clone(),
                 source: source.clone(),
             };
-            let mut list = snapshot::list(&repo)?;
-            list.retain(|(_, s)| filter.matches(s));
+            let mut list = snapshot::heads(&repo)?;
+            list.retain(|h| filter.matches_head(h));
             output::snapshots(cli.json, &list, &drills);
             if !repo.encrypted() {
                 output::plaintext_warning();

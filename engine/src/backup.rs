@@ -74,17 +74,13 @@ fn unchanged(s: &MediaEntry, p: &MediaEntry) -> bool {
 
 /// Snapshot facts naming what a backup skipped (format-spec §10.4): the
 /// count, then the first `SKIPPED_LISTED` keys with their reasons.
-pub const EXTRA_SKIPPED: &str = "media.skipped";
+pub use crate::snapshot::EXTRA_SKIPPED;
 pub const EXTRA_SKIPPED_PREFIX: &str = "media.skipped/";
 pub const SKIPPED_LISTED: usize = 100;
 
 /// How many media objects a snapshot's backup skipped.
 pub fn skipped_count(snap: &Snapshot) -> u64 {
-    snap.extra
-        .iter()
-        .find(|(k, _)| k == EXTRA_SKIPPED)
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
+    snap.skipped()
 }
 
 /// Back up a media source into the repository as one snapshot.

@@ -34,6 +34,9 @@ pub enum Context<'a> {
     Drill,
     /// The master key inside a key object.
     Key,
+    /// The client-side snapshot cache (format-spec §14), never stored in
+    /// the repository.
+    Cache,
 }
 
 impl Context<'_> {
@@ -48,6 +51,7 @@ impl Context<'_> {
             Context::Session => b"jarc session",
             Context::Drill => b"jarc drill",
             Context::Key => b"jarc key",
+            Context::Cache => b"jarc cache",
         }
     }
 

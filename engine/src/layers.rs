@@ -29,6 +29,7 @@ pub const LAYERS: [&[&str]; 7] = [
         "tree",
         "refs",
         "snapshot",
+        "snapshot_cache",
         "media",
         "row",
         "schema",

@@ -64,6 +64,7 @@ pub mod secret;
 pub mod selection;
 pub mod session;
 pub mod snapshot;
+mod snapshot_cache;
 pub mod source;
 pub mod stats;
 pub mod tree;

@@ -16,7 +16,7 @@ use crate::forget::Group;
 use crate::id::Id;
 use crate::media::MediaEntry;
 use crate::prune::PruneReport;
-use crate::snapshot::{Snapshot, SourceInfo, Summary};
+use crate::snapshot::{Head, SourceInfo, Summary};
 use crate::util::rfc3339;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -101,20 +101,20 @@ pub struct SnapshotItem {
     pub last_drill: Option<LastDrill>,
 }
 
-pub fn snapshots(list: &[(Id, Snapshot)], drills: &HashMap<Id, (i64, bool)>) -> Vec<SnapshotItem> {
+pub fn snapshots(list: &[Head], drills: &HashMap<Id, (i64, bool)>) -> Vec<SnapshotItem> {
     list.iter()
-        .map(|(id, s)| SnapshotItem {
-            id: id.to_hex(),
-            short_id: id.short(),
+        .map(|s| SnapshotItem {
+            id: s.id.to_hex(),
+            short_id: s.id.short(),
             time: rfc3339(s.time_ns),
             hostname: s.hostname.clone(),
             tags: s.tags.clone(),
             source: s.source.clone(),
             parent: s.parent.map(|p| p.to_hex()),
             summary: s.summary.clone(),
-            database: s.database_size(),
-            skipped: crate::backup::skipped_count(s),
-            last_drill: drills.get(id).map(|(t, passed)| LastDrill {
+            database: s.database,
+            skipped: s.skipped,
+            last_drill: drills.get(&s.id).map(|(t, passed)| LastDrill {
                 time: rfc3339(*t),
                 passed: *passed,
             }),

@@ -13,6 +13,8 @@ pub const MAGIC: &[u8; 4] = b"JRSN";
 pub const VERSION: u16 = 1;
 /// Name of the root that holds the media listing.
 pub const MEDIA_ROOT: &str = "media";
+/// `extra` key: how many media objects the backup left out.
+pub const EXTRA_SKIPPED: &str = "media.skipped";
 
 /// What was backed up. Backups of the same `kind` + `id` from the same host
 /// form a chain: the newest is the next backup's parent.
@@ -101,6 +103,15 @@ impl Snapshot {
             .collect()
     }
 
+    /// Media objects its backup left out (unreadable, vanished, changing).
+    pub fn skipped(&self) -> u64 {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == EXTRA_SKIPPED)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// (tables, rows) of its database, if it holds one.
     pub fn database_size(&self) -> Option<DatabaseSize> {
         self.root(crate::schema::SCHEMA_ROOT)?;
@@ -110,6 +121,46 @@ impl Snapshot {
             rows: t.iter().map(|(_, n)| n).sum(),
         })
     }
+}
+
+/// What listings, filters and parent lookups need of a snapshot: all but
+/// its tree roots and source facts, a few hundred bytes however large the
+/// database. [`heads`] serves them from a client-side cache (format-spec
+/// §14), so that a repository of 100,000 snapshots lists without reading
+/// each one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub id: Id,
+    pub time_ns: i64,
+    pub hostname: String,
+    pub tags: Vec<String>,
+    pub source: SourceInfo,
+    pub parent: Option<Id>,
+    pub summary: Summary,
+    pub database: Option<DatabaseSize>,
+    pub skipped: u64,
+}
+
+impl Head {
+    pub fn of(id: Id, s: &Snapshot) -> Head {
+        Head {
+            id,
+            time_ns: s.time_ns,
+            hostname: s.hostname.clone(),
+            tags: s.tags.clone(),
+            source: s.source.clone(),
+            parent: s.parent,
+            summary: s.summary.clone(),
+            database: s.database_size(),
+            skipped: s.skipped(),
+        }
+    }
+}
+
+/// Every snapshot's [`Head`], oldest first (as [`list`] orders them),
+/// reading only the snapshots the local cache does not hold yet.
+pub fn heads(repo: &Repository) -> Result<Vec<Head>> {
+    crate::snapshot_cache::heads(repo)
 }
 
 /// Change a snapshot's tags: `set` replaces them all (when given), then
@@ -160,16 +211,24 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, s: &Snapshot) -> bool {
-        self.host.as_ref().is_none_or(|h| *h == s.hostname)
-            && self.tags.iter().all(|t| s.tags.contains(t))
+        self.matches_parts(&s.hostname, &s.tags, &s.source)
+    }
+
+    pub fn matches_head(&self, h: &Head) -> bool {
+        self.matches_parts(&h.hostname, &h.tags, &h.source)
+    }
+
+    fn matches_parts(&self, hostname: &str, tags: &[String], source: &SourceInfo) -> bool {
+        self.host.as_ref().is_none_or(|h| *h == hostname)
+            && self.tags.iter().all(|t| tags.contains(t))
             && self.source.as_ref().is_none_or(|w| {
-                s.source.description.contains(w.as_str()) || s.source.id.contains(w.as_str())
+                source.description.contains(w.as_str()) || source.id.contains(w.as_str())
             })
     }
 }
 
 /// A snapshot's database in two numbers, for listings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseSize {
     pub tables: u64,
     pub rows: u64,
@@ -209,12 +268,12 @@ pub fn load(repo: &Repository, id: &Id) -> Result<Snapshot> {
 /// Every snapshot id, without loading them.
 pub fn list_ids(repo: &Repository) -> Result<Vec<Id>> {
     let mut out = Vec::new();
-    for l in repo.backend().list(crate::layout::SNAPSHOTS)? {
-        match crate::layout::id_of(&l.name) {
+    for name in repo.backend().list_names(crate::layout::SNAPSHOTS)? {
+        match crate::layout::id_of(&name) {
             Some(id) => out.push(id),
             None => {
                 return Err(Error::corrupt(
-                    format!("repository object {}", l.name),
+                    format!("repository object {name}"),
                     "not a snapshot name",
                 ))
             }
@@ -242,9 +301,10 @@ pub fn list(repo: &Repository) -> Result<Vec<(Id, Snapshot)>> {
 /// Resolve `latest` or a unique hex prefix.
 pub fn resolve(repo: &Repository, spec: &str) -> Result<(Id, Snapshot)> {
     if spec == "latest" {
-        return list(repo)?
+        let newest = heads(repo)?
             .pop()
-            .ok_or_else(|| Error::NoSuchSnapshot(spec.to_string()));
+            .ok_or_else(|| Error::NoSuchSnapshot(spec.to_string()))?;
+        return Ok((newest.id, load(repo, &newest.id)?));
     }
     let lower = spec.to_ascii_lowercase();
     if lower.is_empty() || !lower.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -270,10 +330,22 @@ pub fn latest_of_source(
     source: &SourceInfo,
     hostname: &str,
 ) -> Result<Option<(Id, Snapshot)>> {
-    Ok(list(repo)?
-        .into_iter()
-        .rev()
-        .find(|(_, s)| chain(s) == (&source.kind, &source.id, hostname)))
+    // From the heads: one GET for the parent, not one per snapshot.
+    for h in heads(repo)?.into_iter().rev() {
+        if (&h.source.kind, &h.source.id, h.hostname.as_str())
+            != (&source.kind, &source.id, hostname)
+        {
+            continue;
+        }
+        match load(repo, &h.id) {
+            Ok(s) => return Ok(Some((h.id, s))),
+            // Forgotten since the listing (a concurrent `forget`): the
+            // next older one is the parent.
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
 }
 
 /// What makes snapshots one backup chain: source kind, source id, host.
