@@ -8,6 +8,7 @@
 //!   jarc-bench site-edit DB [--edit-permille N] [--add-permille N]   a night of edits
 //!   jarc-bench rows DB [--count N]             one table of N rows (id, text, int, real)
 //!   jarc-bench site-media DIR [--mib N] [--files N]   a Jant data dir whose media rows name N MiB of objects
+//!   jarc-bench tiny-files DIR [--count N] [--change K]   N tiny files, 1,000 a directory; or change K of them
 //!   jarc-bench many-snapshots REPO [--count N]  N more copies of REPO's latest snapshot, 5 minutes apart, older
 
 use anyhow::{bail, Context, Result};
@@ -355,6 +356,33 @@ fn site_media(dir: &Path, mib: u64, files: u64) -> Result<()> {
     Ok(())
 }
 
+/// `count` files of 10–40 bytes, 1,000 to a directory (a media directory
+/// of a million objects); with `change` > 0, rewrite that many of them,
+/// spread evenly, with new content (a night's changes).
+fn tiny_files(dir: &Path, count: u64, change: u64) -> Result<()> {
+    let path = |i: u64| dir.join(format!("d{:04}/f{:06}.txt", i / 1000, i));
+    let t = Instant::now();
+    if change > 0 {
+        let step = (count / change).max(1);
+        for i in (0..count).step_by(step as usize).take(change as usize) {
+            std::fs::write(path(i), format!("changed {i} at {:?}\n", t))?;
+        }
+        println!("tiny-files: {change} changed");
+        return Ok(());
+    }
+    (0..count.div_ceil(1000))
+        .into_par_iter()
+        .try_for_each(|d| -> Result<()> {
+            std::fs::create_dir_all(dir.join(format!("d{d:04}")))?;
+            for i in d * 1000..((d + 1) * 1000).min(count) {
+                std::fs::write(path(i), format!("object {i}\n"))?;
+            }
+            Ok(())
+        })?;
+    println!("tiny-files: {count} in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
 /// `count` copies of the repository's latest snapshot, each 5 minutes
 /// older than the one after it (a year of 5-minute database snapshots is
 /// 105,120), sharing its trees: the repository a point-in-time scheme
@@ -484,8 +512,9 @@ fn main() -> Result<()> {
             arg(&args, "--files", 400)?,
         ),
         Some("prune-repo") => prune_repo(Path::new(args.get(2).context("DIR")?), arg(&args, "--blobs", 1_000_000)?),
+        Some("tiny-files") => tiny_files(Path::new(args.get(2).context("DIR")?), arg(&args, "--count", 1_000_000)?, arg(&args, "--change", 0)?),
         Some("many-snapshots") => many_snapshots(Path::new(args.get(2).context("REPO")?), arg(&args, "--count", 105_120)?),
         Some("rows") => rows_db(Path::new(args.get(2).context("DB")?), arg(&args, "--count", 1_000_000)?),
-        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N] | site-db DB [--posts N] | site-edit DB [--edit-permille N] [--add-permille N] | rows DB [--count N] | site-media DIR [--mib N] [--files N] | prune-repo DIR [--blobs N] | many-snapshots REPO [--count N]"),
+        _ => bail!("usage: jarc-bench gen DIR [--mib N] [--files N] | chunk-hash [--mib N] | index [--blobs N] | site-db DB [--posts N] | site-edit DB [--edit-permille N] [--add-permille N] | rows DB [--count N] | site-media DIR [--mib N] [--files N] | prune-repo DIR [--blobs N] | many-snapshots REPO [--count N] | tiny-files DIR [--count N] [--change K]"),
     }
 }

@@ -164,8 +164,20 @@ impl Index {
     /// the same plaintext.
     pub fn finish(&mut self) {
         if !self.sorted {
-            self.entries
-                .sort_unstable_by_key(|e| (e.id, e.flags & CONDEMNED, e.pack));
+            // Ids are uniformly random: their first 8 bytes as an integer
+            // order almost every pair, and the full 32-byte compare runs
+            // only on ties. Sorting 1 M entries by the tuple alone spent a
+            // quarter of a `diff`'s CPU in memcmp (perf, issue 18).
+            let head = |e: &Entry| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&e.id[..8]);
+                u64::from_be_bytes(b)
+            };
+            self.entries.sort_unstable_by(|a, b| {
+                head(a).cmp(&head(b)).then_with(|| {
+                    (a.id, a.flags & CONDEMNED, a.pack).cmp(&(b.id, b.flags & CONDEMNED, b.pack))
+                })
+            });
             self.entries.dedup_by(|a, b| a.id == b.id);
             self.entries.shrink_to_fit();
             self.sorted = true;
