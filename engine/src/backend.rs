@@ -719,6 +719,7 @@ impl Backend {
             let mut out = Vec::new();
             local_list(root, &root.join(prefix), true, &mut out)
                 .map_err(|e| self.io_err("list", prefix, e))?;
+            self.requests.count_list();
             out.sort_by(|a, b| a.name.cmp(&b.name));
             return Ok(out);
         }
@@ -753,6 +754,7 @@ impl Backend {
         let mut out = Vec::new();
         local_list(root, &root.join(prefix), false, &mut out)
             .map_err(|e| self.io_err("list", prefix, e))?;
+        self.requests.count_list();
         let mut names: Vec<String> = out.into_iter().map(|l| l.name).collect();
         names.sort();
         Ok(names)

@@ -452,10 +452,17 @@ fn media_tree(
     progress.phase("backup", read_total);
 
     let chunker = Chunker::new(&repo.config().chunker);
-    let read: Vec<Result<(usize, Read)>> = to_read
-        .par_iter()
-        .map(|&i| read_file(repo, &chunker, source, &scanned[i], progress).map(|c| (i, c)))
-        .collect();
+    let read: Vec<Result<(usize, Read)>> = crate::util::with_threads(
+        // Fewer than a restore's: each object read holds up to a stream
+        // buffer (8 MiB) besides the response in flight.
+        source.remote().then_some(crate::util::REMOTE_THREADS / 2),
+        || {
+            to_read
+                .par_iter()
+                .map(|&i| read_file(repo, &chunker, source, &scanned[i], progress).map(|c| (i, c)))
+                .collect()
+        },
+    )?;
     let mut sizes: Vec<Option<u64>> = vec![None; scanned.len()];
     let mut left_out = vec![false; scanned.len()];
     let mut skip = |i: usize, reason: String, progress: &dyn Progress| {

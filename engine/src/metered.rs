@@ -44,6 +44,11 @@ impl RequestCounts {
         bump(&self.bytes_read, bytes);
     }
 
+    /// A LIST made without the store (a local repository's directory walk).
+    pub(crate) fn count_list(&self) {
+        bump(&self.list, 1);
+    }
+
     /// A PUT made without the store (a local repository's direct write).
     pub(crate) fn count_put(&self) {
         bump(&self.put, 1);

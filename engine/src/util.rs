@@ -260,6 +260,28 @@ pub fn parse_percent_permille(s: &str) -> Option<u32> {
         .then(|| (p * 10.0).round() as u32)
 }
 
+/// Requests in flight when a command reads from a store that is not a
+/// local disk (an S3 repository, a media bucket): each GET is a round trip
+/// that would otherwise leave the cores idle.
+pub const REMOTE_THREADS: usize = 8;
+
+/// Run `f` (which uses rayon) on a pool of `threads` threads, or on the
+/// global pool (one thread a core) when `None`.
+pub fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> crate::error::Result<T> {
+    let Some(n) = threads else {
+        return Ok(f());
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(|i| format!("jarc-remote-{i}"))
+        .build()
+        .map_err(|e| crate::error::Error::io("worker threads", std::io::Error::other(e)))?;
+    Ok(pool.install(f))
+}
+
 /// Create `path` (it must not exist) readable by its owner only, and
 /// write `bytes` into it: a password file never exists with a wider mode.
 pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> crate::error::Result<()> {

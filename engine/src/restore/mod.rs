@@ -284,32 +284,25 @@ pub fn restore_media(
 }
 
 /// Stored bytes fetched with one request at most: chunks back to back in a
-/// pack are read together up to this much. With `S3_RESTORE_THREADS` runs
+/// pack are read together up to this much. With `util::REMOTE_THREADS` runs
 /// in flight, it bounds a restore's buffers (issue 18).
 const RUN_BYTES: usize = 4 << 20;
 /// Bytes of other blobs a run reads through rather than start another
 /// request.
 const RUN_GAP: u64 = 256 << 10;
 
-/// Runs fetched at once from a repository that is not on a local disk:
-/// each GET is a round trip that would leave the cores idle, so more are
-/// in flight than there are cores (2 were: 139 MiB/s from Garage on
-/// loopback against 495 MiB/s from a local repository, `benches/s3.sh`).
-const S3_RESTORE_THREADS: usize = 8;
-
 /// Run `f` (which uses rayon) with as many threads as the repository's
-/// storage wants: the global pool for a local one, `S3_RESTORE_THREADS`
-/// for a remote one.
-pub(crate) fn in_pool<T: Send>(repo: &Repository, f: impl FnOnce() -> T + Send) -> Result<T> {
-    if repo.backend().local_root().is_some() {
-        return Ok(f());
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(S3_RESTORE_THREADS)
-        .thread_name(|i| format!("jarc-restore-{i}"))
-        .build()
-        .map_err(|e| Error::io("restore threads", std::io::Error::other(e)))?;
-    Ok(pool.install(f))
+/// storage wants: the global pool for a local one, more for a remote one
+/// (`util::REMOTE_THREADS`: 2 in flight gave 139 MiB/s from Garage on
+/// loopback against 495 MiB/s from a local repository, `benches/s3.sh`).
+fn in_pool<T: Send>(repo: &Repository, f: impl FnOnce() -> T + Send) -> Result<T> {
+    crate::util::with_threads(
+        repo.backend()
+            .local_root()
+            .is_none()
+            .then_some(crate::util::REMOTE_THREADS),
+        f,
+    )
 }
 
 fn restore_one(

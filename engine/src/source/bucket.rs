@@ -85,6 +85,10 @@ impl MediaSource for BucketSource {
         true
     }
 
+    fn remote(&self) -> bool {
+        true
+    }
+
     fn requests(&self) -> Option<RequestSnapshot> {
         Some(self.backend.requests.snapshot())
     }

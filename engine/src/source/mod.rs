@@ -65,6 +65,12 @@ pub trait MediaSource: Sync {
     }
     /// Whether metadata come with the read (`open_with_meta`) instead of
     /// the scan: an unchanged object then keeps its parent's metadata.
+    /// Whether objects come over the network (a bucket): then more are
+    /// read at once than there are cores.
+    fn remote(&self) -> bool {
+        false
+    }
+
     fn meta_from_read(&self) -> bool {
         false
     }
