@@ -362,8 +362,8 @@ fn site_media(dir: &Path, mib: u64, files: u64) -> Result<()> {
 fn tiny_files(dir: &Path, count: u64, change: u64) -> Result<()> {
     let path = |i: u64| dir.join(format!("d{:04}/f{:06}.txt", i / 1000, i));
     let t = Instant::now();
-    if change > 0 {
-        let step = (count / change).max(1);
+    if let Some(step) = count.checked_div(change) {
+        let step = step.max(1);
         for i in (0..count).step_by(step as usize).take(change as usize) {
             std::fs::write(path(i), format!("changed {i} at {:?}\n", t))?;
         }
