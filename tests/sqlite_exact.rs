@@ -341,6 +341,26 @@ fn view(path: &Path) -> Vec<String> {
                     .unwrap_or(-1);
                 out.push(format!("fts {name} {n}"));
             }
+            if sql.contains("USING fts5") {
+                // The settings a restore tunes its rebuild with are not
+                // left behind, and the index is whole.
+                let config: Vec<String> = c
+                    .prepare(&format!(
+                        "SELECT k || '=' || v FROM {} ORDER BY k",
+                        ident(&format!("{name}_config"))
+                    ))
+                    .unwrap()
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .collect();
+                out.push(format!("fts5 config {name} {config:?}"));
+                let check = c.execute(
+                    &format!("INSERT INTO {q}({q}) VALUES('integrity-check')"),
+                    [],
+                );
+                out.push(format!("fts5 integrity {name} {}", check.is_ok()));
+            }
             if sql.contains("USING fts") && !sql.contains("content=") {
                 let mut rows: Vec<String> = c
                     .prepare(&format!(
