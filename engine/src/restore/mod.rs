@@ -23,7 +23,7 @@ use crate::repo::Repository;
 use crate::snapshot::Snapshot;
 use rayon::prelude::*;
 use std::fs::{self, FileTimes};
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -287,6 +287,8 @@ pub fn restore_media(
 /// pack are read together up to this much. With `util::REMOTE_THREADS` runs
 /// in flight, it bounds a restore's buffers (issue 18).
 const RUN_BYTES: usize = 4 << 20;
+/// Files from this size on are written with direct I/O where they can be.
+const DIRECT_MIN: u64 = 1 << 20;
 /// Bytes of other blobs a run reads through rather than start another
 /// request.
 const RUN_GAP: u64 = 256 << 10;
@@ -366,10 +368,14 @@ fn restore_one(
     dir.write(name, |f| {
         f.set_len(e.size).map_err(|err| Error::io(&path, err))?;
         crate::failpoint::hit("restore-mid-file");
+        // Large files go past the page cache (`direct_write::write_at`).
+        let direct = (e.size >= DIRECT_MIN)
+            .then(|| crate::direct_write::reopen_direct(f))
+            .flatten();
         runs.par_iter().try_for_each(|run| -> Result<()> {
             let blobs: Vec<_> = run.iter().map(|(id, loc, _)| (*id, *loc)).collect();
             repo.load_run(&blobs, |i, data| {
-                f.write_all_at(&data, run[i].2)
+                crate::direct_write::write_at(direct.as_ref(), f, &data, run[i].2)
                     .map_err(|err| Error::io(&path, err))?;
                 progress.advance(data.len() as u64);
                 Ok(())
