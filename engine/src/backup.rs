@@ -236,7 +236,6 @@ fn backup_site_once(
         saved.stored_bytes.load(Ordering::Relaxed),
         saved.packs.load(Ordering::Relaxed),
     ];
-    let mut summary = Summary::default();
     let mut warnings = Vec::new();
     let mut skipped = Vec::new();
     let mut roots = Vec::new();
@@ -244,9 +243,44 @@ fn backup_site_once(
     let mut tree_nodes_new = 0;
     let mut database = None;
 
-    if let Some(db) = db {
-        progress.phase("database", 0);
-        let cap = crate::capture::capture(repo, db, &mut warnings)?;
+    // The database is captured on this thread while the media are backed
+    // up on another: a capture is mostly one core of row reading, and the
+    // media path leaves a core idle while it waits on reads and writes.
+    let parent_snap = parent.as_ref().map(|(_, s)| s);
+    let mut media_summary = Summary::default();
+    let mut media_warnings = Vec::new();
+    let (captured, media_built) = std::thread::scope(|scope| {
+        let media_job = media.map(|source| {
+            let (summary, warnings) = (&mut media_summary, &mut media_warnings);
+            scope.spawn(move || {
+                media_tree(
+                    repo,
+                    source,
+                    parent_snap,
+                    opts,
+                    false,
+                    progress,
+                    summary,
+                    warnings,
+                )
+            })
+        });
+        let captured = db.map(|db| {
+            if media_job.is_none() {
+                progress.phase("database", 0);
+            }
+            crate::capture::capture(repo, db, &mut warnings)
+        });
+        let media_built = media_job.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Invalid("the media backup panicked".into())))
+        });
+        (captured, media_built)
+    });
+    let mut summary = media_summary;
+    warnings.extend(media_warnings);
+    if let Some(cap) = captured {
+        let cap = cap?;
         // A database that lost every table since the last backup of its
         // source (a 0-byte or replaced file) is not recorded as the newest
         // state: retention counts snapshots, and a run of empty ones would
@@ -273,18 +307,9 @@ fn backup_site_once(
         extra.extend(cap.extra);
         database = Some(cap.summary);
     }
-    if let Some(source) = media {
-        let (root, new, left_out) = media_tree(
-            repo,
-            source,
-            parent.as_ref().map(|(_, s)| s),
-            opts,
-            false,
-            progress,
-            &mut summary,
-            &mut warnings,
-        )?
-        .ok_or_else(|| Error::Invalid("media tree not built".into()))?;
+    if let Some(built) = media_built {
+        let (root, new, left_out) =
+            built?.ok_or_else(|| Error::Invalid("media tree not built".into()))?;
         skipped = left_out;
         tree_nodes_new += new;
         if !skipped.is_empty() {
