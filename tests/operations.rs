@@ -138,10 +138,79 @@ fn the_systemd_units_run_as_written() {
     assert_eq!(run_unit(&s, "systemd/jarc-backup.service"), 1);
     assert_eq!(json(&s.repo, &["snapshots"]).as_array().unwrap().len(), 1);
     assert_eq!(run_unit(&s, "systemd/jarc-backup.service"), 1);
+    assert_eq!(run_unit(&s, "systemd/jarc-db.service"), 1);
+    assert_eq!(run_unit(&s, "systemd/jarc-db.service"), 1);
     assert_eq!(run_unit(&s, "systemd/jarc-prune.service"), 2);
-    // forget --keep-daily 7 keeps the newest of the day.
-    assert_eq!(json(&s.repo, &["snapshots"]).as_array().unwrap().len(), 1);
-    for timer in ["systemd/jarc-backup.timer", "systemd/jarc-prune.timer"] {
+    // --keep-within 2d keeps all of them: 2 site backups, 2 database ones.
+    let all = json(&s.repo, &["snapshots"]);
+    let tagged: Vec<&serde_json::Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["tags"] == serde_json::json!(["pitr"]))
+        .collect();
+    assert_eq!((all.as_array().unwrap().len(), tagged.len()), (4, 2));
+    assert_eq!(tagged[1]["summary"]["files"], 0, "database only");
+    // The point-in-time restores the database unit's comment gives: into
+    // the live site (its media are there), and into a new directory after
+    // the nightly (whose media the rows name).
+    let restore = |args: &[&str]| {
+        let o = clean(Command::new(jarc_bin()))
+            .args(args)
+            .current_dir(&s.site)
+            .envs(env_file(&s.env_file))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stderr(&o)
+    };
+    let newest = tagged[1]["id"].as_str().unwrap();
+    let live = s.site.join("data");
+    let said = restore(&[
+        "restore",
+        "--at",
+        "2200-01-01",
+        "--tag",
+        "pitr",
+        "--content",
+        "--replace",
+        "--target-data-dir",
+        live.to_str().unwrap(),
+    ]);
+    assert!(
+        said.contains(&format!("snapshot {} of ", &newest[..8])),
+        "{said}"
+    );
+    let out = s.workdir.join("restored");
+    let o = out.to_str().unwrap();
+    let nightly = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|x| x["tags"] != serde_json::json!(["pitr"]))
+        .unwrap();
+    restore(&[
+        "restore",
+        nightly["id"].as_str().unwrap(),
+        "--target-data-dir",
+        o,
+    ]);
+    restore(&[
+        "restore",
+        "--at",
+        "2200-01-01",
+        "--tag",
+        "pitr",
+        "--content",
+        "--replace",
+        "--target-data-dir",
+        o,
+    ]);
+    for timer in [
+        "systemd/jarc-backup.timer",
+        "systemd/jarc-prune.timer",
+        "systemd/jarc-db.timer",
+    ] {
         let t = script(timer);
         assert!(t.lines().any(|l| l.starts_with("OnCalendar=")), "{timer}");
         assert!(t.contains("WantedBy=timers.target"), "{timer}");
@@ -170,8 +239,8 @@ fn the_cron_fragment_runs_as_written() {
         assert!(o.status.success(), "{command}: {}", stderr(&o));
         ran += 1;
     }
-    assert_eq!(ran, 2);
-    assert_eq!(json(&s.repo, &["snapshots"]).as_array().unwrap().len(), 1);
+    assert_eq!(ran, 3);
+    assert_eq!(json(&s.repo, &["snapshots"]).as_array().unwrap().len(), 2);
 }
 
 #[test]

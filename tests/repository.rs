@@ -839,3 +839,99 @@ fn the_snapshot_cache_keeps_parent_lookups_flat() {
     assert_eq!(after.as_array().unwrap().len(), 28);
     assert!(after.as_array().unwrap().iter().all(|s| s["id"] != gone));
 }
+
+/// `restore --at TIME` takes the newest snapshot of one source at or before
+/// TIME; two sources need a filter; a time before every snapshot is named;
+/// `snapshots --latest N` keeps the N newest of each source.
+#[test]
+fn point_in_time_restore_and_latest_snapshots() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b, repo) = (
+        t.path().join("a"),
+        t.path().join("b"),
+        t.path().join("repo"),
+    );
+    init(&repo);
+    let sa = a.to_str().unwrap();
+    let mut times = Vec::new();
+    for v in 1..=3u8 {
+        write(&a.join("page.txt"), format!("version {v}").as_bytes());
+        let s = json(&repo, &["backup", "--media", sa]);
+        let id = s["snapshot"].as_str().unwrap().to_string();
+        let listed = json(&repo, &["snapshots"]);
+        let me = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id.as_str())
+            .unwrap()
+            .clone();
+        times.push(me["time"].as_str().unwrap().to_string());
+    }
+    let restored = |at: &str, extra: &[&str], n: u32| {
+        let dir = t.path().join(format!("r{n}"));
+        let mut args = vec!["restore", "--at", at, "--target", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = run(&repo, &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(", the newest at or before "),
+            "{}",
+            stderr(&o)
+        );
+        std::fs::read_to_string(dir.join("page.txt")).unwrap()
+    };
+    assert_eq!(restored(&times[0], &[], 0), "version 1");
+    assert_eq!(restored(&times[1], &[], 1), "version 2");
+    assert_eq!(restored("2999-01-01", &[], 2), "version 3");
+
+    let o = run(
+        &repo,
+        &["restore", "--at", "2001-02-03 04:05", "--target", "x"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "jarc: error: no snapshot was taken at or before 2001-02-03T04:05:00Z (the oldest is of {})\n",
+            times[0]
+        )
+    );
+    let o = run(&repo, &["restore", "--at", "noon", "--target", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("time \"noon\": give RFC 3339"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &repo,
+        &["restore", "latest", "--at", "2999-01-01", "--target", "x"],
+    );
+    assert_eq!(o.status.code(), Some(2), "a snapshot and --at conflict");
+
+    write(&b.join("other.txt"), b"other");
+    json(&repo, &["backup", "--media", b.to_str().unwrap()]);
+    let o = run(&repo, &["restore", "--at", "2999-01-01", "--target", "x"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with("jarc: error: the snapshots come from 2 sources (")
+            && e.contains("pick one with --source"),
+        "{e}"
+    );
+    assert_eq!(restored("2999-01-01", &["--source", sa], 3), "version 3");
+
+    let latest = |n: &str| -> Vec<String> {
+        json(&repo, &["snapshots", "--latest", n])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["time"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(latest("1").len(), 2);
+    let two = latest("2");
+    assert_eq!(two.len(), 3);
+    assert_eq!(two[..2], times[1..]);
+}

@@ -115,6 +115,9 @@ enum Cmd {
         /// Only those whose source (its description or id) contains this.
         #[arg(long)]
         source: Option<String>,
+        /// Only the N newest of each source (and host).
+        #[arg(long, value_name = "N")]
+        latest: Option<usize>,
     },
     /// Find media objects by PATTERN (as --exclude reads it) in every
     /// snapshot, or in those the filters pick.
@@ -156,7 +159,24 @@ enum Cmd {
     /// --target-database), its content only (--content --replace), or its
     /// media into a directory (--target).
     Restore {
-        snapshot: String,
+        /// A snapshot id (or unique prefix), or `latest`; with --at, none.
+        #[arg(required_unless_present = "at", conflicts_with = "at")]
+        snapshot: Option<String>,
+        /// Point-in-time restore: the newest snapshot taken at or before
+        /// TIME (RFC 3339, or YYYY-MM-DD [HH:MM[:SS]] in UTC) of the one
+        /// source --source, --host and --tag pick.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// With --at: only snapshots whose source (description or id)
+        /// contains this.
+        #[arg(long, requires = "at")]
+        source: Option<String>,
+        /// With --at: only snapshots taken on this host.
+        #[arg(long, requires = "at")]
+        host: Option<String>,
+        /// With --at: only snapshots with this tag (repeatable: all of them).
+        #[arg(long = "tag", requires = "at")]
+        tags: Vec<String>,
         /// Write the snapshot's media into this directory.
         #[arg(long, conflicts_with_all = ["target_data_dir", "target_database"])]
         target: Option<PathBuf>,
@@ -850,7 +870,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &bars,
             );
         }
-        Cmd::Snapshots { host, tags, source } => {
+        Cmd::Snapshots {
+            host,
+            tags,
+            source,
+            latest,
+        } => {
             let repo = open(&cli)?;
             let drills = jarc::drill_record::last_drills(&repo)?;
             let filter = snapshot::Filter {
@@ -860,6 +885,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let mut list = snapshot::heads(&repo)?;
             list.retain(|h| filter.matches_head(h));
+            if let Some(n) = latest {
+                snapshot::keep_latest(&mut list, *n);
+            }
             output::snapshots(cli.json, &list, &drills);
             if !repo.encrypted() {
                 output::plaintext_warning();
@@ -944,6 +972,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Restore {
             snapshot: spec,
+            at,
+            source,
+            host,
+            tags,
             target,
             target_data_dir,
             target_database,
@@ -967,8 +999,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "--include and --exclude select media objects of a media restore (--target, or --target-bucket with --media-only); a site restore writes what its rows name".to_string(),
                 ));
             }
+            let at_ns = at.as_deref().map(snapshot::parse_time).transpose()?;
             let repo = open_session(&cli, "restore", false)?;
-            let (id, snap) = snapshot::resolve(&repo, spec)?;
+            let (id, snap) = match (spec, at_ns) {
+                (Some(spec), _) => snapshot::resolve(&repo, spec)?,
+                (None, Some(at_ns)) => {
+                    let filter = snapshot::Filter {
+                        host: host.clone(),
+                        tags: tags.clone(),
+                        source: source.clone(),
+                    };
+                    let picked = snapshot::at(&repo, at_ns, &filter)?;
+                    output::picked_at(cli.json, &picked.0, &picked.1, at_ns);
+                    picked
+                }
+                (None, None) => return Err(output::usage("restore: name a snapshot or --at TIME")),
+            };
             let bucket = match target_bucket {
                 None => None,
                 Some(name) => Some(

@@ -12,7 +12,7 @@ use jarc::media::{EntryKind, MediaEntry};
 use jarc::report;
 use jarc::restore::site::SiteRestoreSummary;
 use jarc::restore::RestoreSummary;
-use jarc::snapshot::Head;
+use jarc::snapshot::{Head, Snapshot};
 use jarc::stats::Stats;
 use jarc::Id;
 use std::collections::HashMap;
@@ -390,6 +390,19 @@ pub fn diff(j: bool, a: &Id, b: &Id, d: &DiffReport) {
         "media: {} added, {} removed, {} modified, {} metadata only ({} tree nodes read)",
         counts[0], counts[1], counts[2], counts[3], d.cost.nodes_loaded
     );
+}
+
+/// Which snapshot a point in time chose, before restoring it (on stderr:
+/// the JSON document on stdout names the snapshot).
+pub fn picked_at(j: bool, id: &Id, s: &Snapshot, at_ns: i64) {
+    if !j {
+        eprintln!(
+            "snapshot {} of {}, the newest at or before {}",
+            id.short(),
+            time(s.time_ns),
+            time(at_ns)
+        );
+    }
 }
 
 pub fn restore(j: bool, id: &Id, target: &str, s: &RestoreSummary) {
@@ -998,6 +1011,7 @@ pub fn hint_text(h: &jarc::error::Hint) -> String {
         }
         Hint::ContentOnlyOrExport => "restore it into an existing Jant database with --content --replace, or write it out with `jarc export`".into(),
         Hint::ChooseSite => "choose one with --site KEY|ID".into(),
+        Hint::ChooseSource => "pick one with --source TEXT, --host HOST or --tag TAG".into(),
         Hint::SiteId => "pass --site-id ID to say which site its rows belong to".into(),
         Hint::TargetDirectory => "restore it with --target DIR".into(),
         Hint::TargetDatabase => "restore it with --target-database postgres://…".into(),

@@ -53,6 +53,8 @@ pub enum Error {
     },
     #[error("no snapshot matches {0:?}")]
     NoSuchSnapshot(String),
+    #[error("no snapshot was taken at or before {at}{}", .oldest.as_ref().map(|o| format!(" (the oldest is of {o})")).unwrap_or_default())]
+    NoSnapshotAt { at: String, oldest: Option<String> },
     #[error("snapshot id prefix {prefix:?} is ambiguous: it matches {}", .matches.join(", "))]
     AmbiguousSnapshot {
         prefix: String,
@@ -122,6 +124,8 @@ pub enum Hint {
     ContentOnlyOrExport,
     /// Choose one of the sites the message lists.
     ChooseSite,
+    /// Pick the snapshots of one source (and host).
+    ChooseSource,
     /// Say which site an archive's rows belong to.
     SiteId,
     /// Restore into a directory (the snapshot holds media only).
@@ -165,7 +169,9 @@ impl Error {
             Error::Corrupt { .. } => "corrupt",
             Error::SourceMissing(_) | Error::SourceNotDirectory(_) => "source-missing",
             Error::Unreadable { .. } => "unreadable",
-            Error::NoSuchSnapshot(_) | Error::AmbiguousSnapshot { .. } => "no-such-snapshot",
+            Error::NoSuchSnapshot(_)
+            | Error::NoSnapshotAt { .. }
+            | Error::AmbiguousSnapshot { .. } => "no-such-snapshot",
             Error::TargetNotEmpty(_) => "target-not-empty",
             Error::UnsafeKey(_) => "unsafe-key",
             Error::Invalid(_) => "invalid",

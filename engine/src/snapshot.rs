@@ -324,6 +324,109 @@ pub fn resolve(repo: &Repository, spec: &str) -> Result<(Id, Snapshot)> {
     }
 }
 
+/// A point in time as an operator writes it: RFC 3339 (`2026-12-04T10:05:00Z`,
+/// `2026-12-04T11:05:00+01:00`), or `YYYY-MM-DD[ HH:MM[:SS]]` (a `T` may
+/// stand for the space) read as UTC, the zone every listing prints.
+/// Nanoseconds since the epoch.
+pub fn parse_time(text: &str) -> Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    let t = text.trim();
+    let bad = || {
+        Error::Invalid(format!(
+            "time {text:?}: give RFC 3339 (2026-12-04T10:05:00Z) or YYYY-MM-DD [HH:MM[:SS]] in UTC"
+        ))
+    };
+    let at = if let Ok(d) = time::OffsetDateTime::parse(t, &Rfc3339) {
+        d
+    } else {
+        let t = t.replacen('T', " ", 1);
+        let t = t.strip_suffix(['Z', 'z']).unwrap_or(&t).trim_end();
+        let date = format_description!("[year]-[month]-[day]");
+        let minutes = format_description!("[year]-[month]-[day] [hour]:[minute]");
+        let seconds = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+        time::PrimitiveDateTime::parse(t, seconds)
+            .or_else(|_| time::PrimitiveDateTime::parse(t, minutes))
+            .or_else(|_| time::Date::parse(t, date).map(|d| d.midnight()))
+            .map_err(|_| bad())?
+            .assume_utc()
+    };
+    // Nanoseconds in an i64 end in 2262: a later time is "after every
+    // snapshot", an earlier one (before 1677) "before every snapshot".
+    let ns = at.unix_timestamp_nanos();
+    Ok(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+/// Point-in-time restore: the newest snapshot taken at or before `at_ns`
+/// among those `filter` picks. They must all be of one backup chain
+/// (source and host): "the state at 10:05" means nothing across two sites.
+pub fn at(repo: &Repository, at_ns: i64, filter: &Filter) -> Result<(Id, Snapshot)> {
+    let picked: Vec<Head> = heads(repo)?
+        .into_iter()
+        .filter(|h| filter.matches_head(h))
+        .collect();
+    let mut chains: Vec<(&str, &str, &str)> = picked
+        .iter()
+        .map(|h| {
+            (
+                h.source.description.as_str(),
+                h.source.id.as_str(),
+                h.hostname.as_str(),
+            )
+        })
+        .collect();
+    chains.sort_unstable();
+    chains.dedup_by(|a, b| (a.1, a.2) == (b.1, b.2));
+    if chains.len() > 1 {
+        return Err(Error::Refused {
+            message: format!(
+                "the snapshots come from {} sources ({}); a point in time names a state of one",
+                chains.len(),
+                crate::util::first_few(
+                    &chains
+                        .iter()
+                        .map(|c| format!("{} on {}", c.0, c.2))
+                        .collect::<Vec<_>>()
+                )
+            ),
+            hint: crate::error::Hint::ChooseSource,
+        });
+    }
+    // `heads` is oldest first: the last one at or before the time.
+    let head = picked
+        .iter()
+        .rev()
+        .find(|h| h.time_ns <= at_ns)
+        .ok_or_else(|| Error::NoSnapshotAt {
+            at: crate::util::rfc3339(at_ns),
+            oldest: picked.first().map(|h| crate::util::rfc3339(h.time_ns)),
+        })?;
+    Ok((head.id, load(repo, &head.id)?))
+}
+
+/// The `n` newest of each backup chain (source and host) in `heads`,
+/// keeping their order.
+pub fn keep_latest(heads: &mut Vec<Head>, n: usize) {
+    let mut seen: std::collections::HashMap<(String, String, String), usize> =
+        std::collections::HashMap::new();
+    let mut keep = vec![false; heads.len()];
+    for (i, h) in heads.iter().enumerate().rev() {
+        let c = seen
+            .entry((
+                h.source.kind.clone(),
+                h.source.id.clone(),
+                h.hostname.clone(),
+            ))
+            .or_default();
+        if *c < n {
+            *c += 1;
+            keep[i] = true;
+        }
+    }
+    let mut k = keep.into_iter();
+    heads.retain(|_| k.next().unwrap_or(false));
+}
+
 /// The newest snapshot of the same source from the same host.
 pub fn latest_of_source(
     repo: &Repository,
@@ -365,4 +468,79 @@ pub fn latest_per_source(list: Vec<(Id, Snapshot)>) -> Vec<(Id, Snapshot)> {
     let mut out: Vec<(Id, Snapshot)> = latest.into_values().collect();
     out.sort_by_key(|(_, s)| s.time_ns);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_in_time_as_operators_write_them() {
+        let at = |t: &str| parse_time(t).unwrap();
+        let base = 1_764_842_700_000_000_000; // 2025-12-04T10:05:00Z
+        assert_eq!(at("2025-12-04T10:05:00Z"), base);
+        assert_eq!(at("2025-12-04T11:05:00+01:00"), base);
+        assert_eq!(at("2025-12-04T10:05:00.5Z"), base + 500_000_000);
+        assert_eq!(at("2025-12-04 10:05:00"), base);
+        assert_eq!(at("2025-12-04 10:05"), base);
+        assert_eq!(at("2025-12-04T10:05"), base);
+        assert_eq!(at("2025-12-04 10:05Z"), base);
+        assert_eq!(
+            at(" 2025-12-04 "),
+            base - (10 * 3600 + 5 * 60) * 1_000_000_000
+        );
+        assert_eq!(at("2999-01-01"), i64::MAX);
+        assert_eq!(at("1000-01-01"), i64::MIN);
+        for bad in [
+            "",
+            "yesterday",
+            "2025-13-01",
+            "2025-12-04 25:00",
+            "12/04/2025",
+        ] {
+            let e = parse_time(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("time {bad:?}: give RFC 3339")),
+                "{e}"
+            );
+        }
+    }
+
+    fn head(source: &str, host: &str, time_ns: i64) -> Head {
+        Head {
+            id: Id::of_bytes(&time_ns.to_le_bytes()),
+            time_ns,
+            hostname: host.into(),
+            tags: Vec::new(),
+            source: SourceInfo {
+                kind: "site".into(),
+                id: source.into(),
+                description: source.into(),
+            },
+            parent: None,
+            summary: Summary::default(),
+            database: None,
+            skipped: 0,
+        }
+    }
+
+    #[test]
+    fn the_latest_n_of_each_chain() {
+        let mut hs = vec![
+            head("a", "h", 1),
+            head("b", "h", 2),
+            head("a", "h", 3),
+            head("a", "g", 4),
+            head("a", "h", 5),
+            head("b", "h", 6),
+        ];
+        keep_latest(&mut hs, 2);
+        let times: Vec<i64> = hs.iter().map(|h| h.time_ns).collect();
+        assert_eq!(times, [2, 3, 4, 5, 6]);
+        keep_latest(&mut hs, 1);
+        let times: Vec<i64> = hs.iter().map(|h| h.time_ns).collect();
+        assert_eq!(times, [4, 5, 6]);
+        keep_latest(&mut hs, 0);
+        assert!(hs.is_empty());
+    }
 }

@@ -40,6 +40,24 @@ impl MediaTarget {
             MediaTarget::Bucket(b) => b.location().to_string(),
         }
     }
+
+    /// Whether the target already holds an object under `key`.
+    fn holds(&self, key: &str) -> Result<bool> {
+        // A key from the rows that would climb out of the target is never
+        // "held": only what lies under the target counts.
+        if key
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Ok(false);
+        }
+        match self {
+            MediaTarget::Dir(d) => Ok(std::fs::symlink_metadata(d.join(key))
+                .map(|m| m.is_file())
+                .unwrap_or(false)),
+            MediaTarget::Bucket(b) => Ok(b.head(key)?.is_some()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -133,8 +151,8 @@ pub fn restore_site(
             Hint::ConfirmReplace,
         ));
     }
-    let (referenced, missing) = missing_objects(repo, snap)?;
-    if !missing.is_empty() && !opts.allow_missing_objects {
+    let (referenced, mut missing) = missing_objects(repo, snap)?;
+    if !missing.is_empty() && !opts.allow_missing_objects && !opts.content_only {
         return Err(Error::MissingObjects(missing));
     }
     // Refuse an occupied target before any media are written.
@@ -174,6 +192,21 @@ pub fn restore_site(
         // A site is restored whole: its rows name its objects.
         ..Default::default()
     };
+    if opts.content_only && !missing.is_empty() {
+        // A content restore keeps the live site's objects: one the snapshot
+        // lacks but the site holds (a database-only snapshot restored into
+        // the site it came from, for a point in time) is not missing.
+        let mut still = Vec::new();
+        for k in missing {
+            if !media_target.holds(&media_opts.target_key(&k))? {
+                still.push(k);
+            }
+        }
+        missing = still;
+        if !missing.is_empty() && !opts.allow_missing_objects {
+            return Err(Error::MissingObjects(missing));
+        }
+    }
     // A new SQLite file is built beside its target while the media are
     // written (the build is mostly one core of SQLite work, the media
     // mostly the disk), and renamed into place only after them.
