@@ -295,3 +295,94 @@ fn the_demo_passes_and_its_repository_opens_with_its_password_file() {
     let snaps: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(snaps.as_array().unwrap().len(), 2);
 }
+
+/// `-v` says each step of a backup on stderr, `-vv` each pack, `JARC_LOG`
+/// the same by directive (a bad one is a usage error naming it); without
+/// them, no log lines.
+#[test]
+fn verbose_and_jarc_log() {
+    let s = site();
+    let backup = |flags: &[&str], log: Option<&str>| {
+        let mut c = clean(Command::new(jarc_bin()));
+        c.args(flags)
+            .arg("backup")
+            .current_dir(&s.site)
+            .envs(env_file(&s.env_file));
+        if let Some(l) = log {
+            c.env("JARC_LOG", l);
+        }
+        let o = c.output().unwrap();
+        (o.status.code(), stderr(&o))
+    };
+    let (code, err) = backup(&[], None);
+    assert_eq!(code, Some(0));
+    assert!(!err.contains(" INFO "), "{err}");
+    let (code, err) = backup(&["-v"], None);
+    assert_eq!(code, Some(0));
+    for step in [
+        "index loaded",
+        "backup started",
+        "database captured",
+        "media backed up",
+        "snapshot saved",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(" INFO jarc::") && l.contains(step)),
+            "{step}: {err}"
+        );
+    }
+    assert!(!err.contains(" DEBUG "), "{err}");
+    fs::write(s.site.join("data/media/new.bin"), noise(3, 100_000)).unwrap();
+    let (code, err) = backup(&["-vv"], None);
+    assert_eq!(code, Some(0));
+    assert!(
+        err.contains(" DEBUG jarc::upload: pack uploaded pack="),
+        "{err}"
+    );
+    assert!(
+        err.contains(" DEBUG jarc::repo: index file written"),
+        "{err}"
+    );
+    let (code, err) = backup(&[], Some("jarc::backup=info"));
+    assert_eq!(code, Some(0));
+    assert!(
+        err.contains("backup started") && !err.contains("index loaded"),
+        "{err}"
+    );
+    let (code, err) = backup(&[], Some("jarc=loud"));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("jarc: error: JARC_LOG=\"jarc=loud\": "),
+        "{err}"
+    );
+}
+
+/// `jarc man DIR` writes a page per command, generated from the same
+/// definitions as --help; `jarc man` prints the top page.
+#[test]
+fn manual_pages_are_generated() {
+    let t = tempfile::tempdir().unwrap();
+    let o = bare().args(["man"]).arg(t.path()).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let restore = fs::read_to_string(t.path().join("jarc-restore.1")).unwrap();
+    assert!(
+        restore.starts_with(".ie") && restore.contains(".TH jarc-restore 1"),
+        "{restore}"
+    );
+    assert!(restore.contains("\\-\\-at"), "the restore page lists --at");
+    for page in [
+        "jarc.1",
+        "jarc-backup.1",
+        "jarc-key-add.1",
+        "jarc-repair-index.1",
+    ] {
+        assert!(t.path().join(page).is_file(), "{page}");
+    }
+    let o = bare().arg("man").output().unwrap();
+    let top = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        top.contains(".TH jarc 1") && top.contains("backup"),
+        "{top}"
+    );
+}

@@ -41,6 +41,12 @@ struct Cli {
     /// No progress bars.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Say what jarc does on stderr, step by step (-v), and in detail
+    /// (-vv: every pack, index file and request batch); implies no
+    /// progress bars. JARC_LOG (`info`, `debug`, `jarc=debug,object_store=info`)
+    /// sets the same for any crate.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -287,6 +293,9 @@ enum Cmd {
     /// Print a completion script for SHELL (bash, zsh, fish, elvish,
     /// powershell), e.g. `jarc completion bash > /etc/bash_completion.d/jarc`.
     Completion { shell: clap_complete::Shell },
+    /// Print the manual page (roff), or write one page per command into
+    /// DIR: `jarc man /usr/local/share/man/man1`.
+    Man { dir: Option<PathBuf> },
     /// Rebuild what the repository's metadata lacks from what it holds.
     Repair {
         #[command(subcommand)]
@@ -637,9 +646,18 @@ const DEFAULT_REPOSITORY: &str = "backups/jarc";
 fn main() -> ExitCode {
     quiet_closed_stdout();
     jarc_vars_from_dotenv();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     let json = cli.json;
     progress::catch_interrupts();
+    let logging = output::start_logging(cli.verbose, std::env::var("JARC_LOG").ok());
+    if let Err(e) = logging {
+        output::error(json, &e);
+        return ExitCode::from(2);
+    }
+    if logging.is_ok_and(|on| on) {
+        // Log lines and redrawn bars on one stderr garble each other.
+        cli.quiet = true;
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -803,6 +821,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Completion { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(*shell, &mut Cli::command(), "jarc", &mut std::io::stdout());
+        }
+        Cmd::Man { dir } => {
+            use clap::CommandFactory;
+            let written = output::man_pages(Cli::command(), dir.as_deref())?;
+            if let (Some(d), false) = (dir, cli.quiet) {
+                eprintln!("wrote {} manual pages into {}", written.len(), d.display());
+            }
         }
         Cmd::Backup {
             data_dir,

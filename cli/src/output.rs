@@ -1022,3 +1022,73 @@ pub fn hint_text(h: &jarc::error::Hint) -> String {
         Hint::MediaDirectory => "pass --media DIR or set STORAGE_DRIVER to local or s3".into(),
     }
 }
+
+/// Events on stderr for `-v` (jarc's steps), `-vv` (their detail), `-vvv`
+/// (everything jarc traces), or `JARC_LOG`'s directives (`info`,
+/// `jarc=debug,object_store=info`), which win. Whether logging is on.
+pub fn start_logging(verbose: u8, env: Option<String>) -> anyhow::Result<bool> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let targets = match env.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => v
+            .parse::<Targets>()
+            .map_err(|e| usage(format!("JARC_LOG={v:?}: {e}")))?,
+        None => {
+            let level = match verbose {
+                0 => return Ok(false),
+                1 => LevelFilter::INFO,
+                2 => LevelFilter::DEBUG,
+                _ => LevelFilter::TRACE,
+            };
+            Targets::new().with_target("jarc", level)
+        }
+    };
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(targets),
+        )
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("starting the log: {e}"))?;
+    Ok(true)
+}
+
+/// `jarc man`: the manual page of the command on stdout, or with a
+/// directory one page per command there (`jarc.1`, `jarc-backup.1`,
+/// `jarc-key-add.1`, …), all from the argument definitions. The names of
+/// the files written.
+pub fn man_pages(cmd: clap::Command, dir: Option<&std::path::Path>) -> anyhow::Result<Vec<String>> {
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
+        return Ok(Vec::new());
+    };
+    fn walk(
+        cmd: clap::Command,
+        name: String,
+        dir: &std::path::Path,
+        out: &mut Vec<String>,
+    ) -> anyhow::Result<()> {
+        let cmd = cmd
+            .display_name(name.clone())
+            .bin_name(name.replace('-', " "));
+        let file = format!("{name}.1");
+        let mut bytes = Vec::new();
+        clap_mangen::Man::new(cmd.clone()).render(&mut bytes)?;
+        let path = dir.join(&file);
+        anyhow::Context::with_context(std::fs::write(&path, bytes), || {
+            format!("writing {}", path.display())
+        })?;
+        out.push(file);
+        for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
+            walk(sub.clone(), format!("{name}-{}", sub.get_name()), dir, out)?;
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(cmd, "jarc".into(), dir, &mut out)?;
+    Ok(out)
+}

@@ -227,6 +227,12 @@ fn backup_site_once(
     )?;
     let hostname = opts.hostname.clone().unwrap_or_else(crate::util::hostname);
     let parent = snapshot::latest_of_source(repo, &info, &hostname)?;
+    tracing::info!(
+        source = %info.description,
+        host = %hostname,
+        parent = %parent.as_ref().map(|(id, _)| id.short()).unwrap_or_else(|| "none".into()),
+        "backup started"
+    );
     // The repository's counters run for its lifetime; this backup reports
     // only what it added.
     let saved = &repo.saved;
@@ -302,6 +308,12 @@ fn backup_site_once(
                 ));
             }
         }
+        tracing::info!(
+            tables = cap.summary.tables,
+            rows = cap.summary.rows,
+            tree_nodes_new = cap.tree_nodes_new,
+            "database captured"
+        );
         tree_nodes_new += cap.tree_nodes_new;
         roots.extend(cap.roots);
         extra.extend(cap.extra);
@@ -311,6 +323,15 @@ fn backup_site_once(
         let (root, new, left_out) =
             built?.ok_or_else(|| Error::Invalid("media tree not built".into()))?;
         skipped = left_out;
+        tracing::info!(
+            files = summary.files,
+            new = summary.files_new,
+            changed = summary.files_changed,
+            unchanged = summary.files_unchanged,
+            skipped = skipped.len(),
+            bytes_read = summary.bytes_read,
+            "media backed up"
+        );
         tree_nodes_new += new;
         if !skipped.is_empty() {
             extra.push((EXTRA_SKIPPED.to_string(), skipped.len().to_string()));
@@ -346,6 +367,7 @@ fn backup_site_once(
     };
     repo.before_commit(|r, packs| crate::refs::missing_blobs(r, &snap.roots, packs))?;
     let id = snapshot::save(repo, &snap)?;
+    tracing::info!(snapshot = %id.short(), blobs_new = summary.blobs_new, bytes_new_stored = summary.bytes_new_stored, "snapshot saved");
     Ok(BackupSummary {
         snapshot: id,
         parent: snap.parent,
@@ -378,6 +400,11 @@ fn media_tree(
 ) -> Result<Option<(Root, u64, Vec<Skipped>)>> {
     progress.phase("scan", 0);
     let scan = source.scan()?;
+    tracing::info!(
+        entries = scan.entries.len(),
+        skipped = scan.skipped.len(),
+        "media scanned"
+    );
     crate::failpoint::hit("after-scan");
     for w in &scan.warnings {
         progress.warn(w);

@@ -315,7 +315,13 @@ pub fn prune(
     };
     progress.phase("mark", 0);
     let marked = mark_all(repo, &idx, &mut r)?;
+    tracing::info!(blobs = r.blobs, packs = r.packs, "marked");
     let planned = plan(repo, &idx, &marked, opts, now0, &mut r)?;
+    tracing::info!(
+        stale_staged = planned.stale_staged.len(),
+        dry_run = opts.dry_run,
+        "planned"
+    );
     if opts.dry_run {
         r.staged_removed = planned.stale_staged.len() as u64;
         r.staged_bytes_freed = planned.stale_staged.iter().map(|l| l.size).sum();
@@ -323,8 +329,10 @@ pub fn prune(
         let unused_kept = planned.unused_kept;
         let mine = commit_plan(repo, &idx, &marked, planned, progress, &mut r)?;
         let ripe = ripe_plans(repo, mine, &own, &mut r)?;
+        tracing::info!(ripe_plans = ripe.len(), "plan committed");
         if !ripe.is_empty() {
             execute(repo, &idx, &marked, &ripe, unused_kept, progress, &mut r)?;
+            tracing::info!("ripe plans executed");
         }
     }
     r.requests = backend.requests.snapshot().since(&before);

@@ -449,6 +449,7 @@ impl Repository {
     /// that marks it condemned. Index files are decoded independently, so a
     /// repository with thousands of them costs one LIST plus one GET each.
     pub fn reload_index(&self) -> Result<()> {
+        let started = std::time::Instant::now();
         let loaded = crate::plan::load_all(&self.backend)?;
         let condemned: HashSet<Id> = loaded
             .iter()
@@ -459,6 +460,13 @@ impl Repository {
         // peak memory of every open (format-spec §5.1).
         self.for_each_index_file(|_| false, |name, f| index.add_file(name, &f, &condemned))?;
         index.finish();
+        tracing::info!(
+            blobs = index.len(),
+            packs = index.packs().len(),
+            plans = loaded.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "index loaded"
+        );
         *self.index.write().map_err(|_| poisoned())? = index;
         *self.plans.write().map_err(|_| poisoned())? = Plans { loaded, condemned };
         Ok(())
@@ -684,7 +692,9 @@ impl Repository {
         for file in split_index(packs) {
             let bytes = self.backend.seal(Context::Index, file.encode());
             let id = Id::of_bytes(&bytes);
+            let size = bytes.len();
             self.backend.put(&layout::index(&id), Bytes::from(bytes))?;
+            tracing::debug!(file = %id.short(), packs = file.packs.len(), bytes = size, "index file written");
             if !self.frozen.load(Ordering::Relaxed) {
                 let mut idx = self.index.write().map_err(|_| poisoned())?;
                 idx.add_file(&layout::index(&id), &file, &HashSet::new());

@@ -35,7 +35,14 @@ impl Uploader {
             .name("jarc-upload".into())
             .spawn(move || {
                 for (bytes, pack) in rx {
+                    let (size, started) = (bytes.len(), std::time::Instant::now());
                     let r = backend.put(&layout::pack(&pack.id), bytes).map(|()| {
+                        tracing::debug!(
+                            pack = %pack.id.short(),
+                            bytes = size,
+                            ms = started.elapsed().as_millis() as u64,
+                            "pack uploaded"
+                        );
                         uploaded();
                         failpoint::hit("after-pack");
                         pack

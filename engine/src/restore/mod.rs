@@ -228,6 +228,7 @@ pub fn restore_media(
         .map(|(k, _)| k.as_str())
         .collect();
     let total: u64 = entries.iter().map(|(_, e)| e.size).sum();
+    tracing::info!(entries = entries.len(), bytes = total, "restoring media");
     progress.phase("restore", total);
     let results: Vec<(String, Result<u64>)> = in_pool(repo, || {
         entries
@@ -280,6 +281,13 @@ pub fn restore_media(
             }
         }
     }
+    tracing::info!(
+        files = summary.files,
+        dirs = summary.dirs,
+        bytes = summary.bytes,
+        failed = summary.failed.len(),
+        "media restored"
+    );
     Ok(summary)
 }
 

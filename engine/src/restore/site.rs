@@ -152,6 +152,12 @@ pub fn restore_site(
         ));
     }
     let (referenced, mut missing) = missing_objects(repo, snap)?;
+    tracing::info!(
+        referenced = referenced.len(),
+        missing = missing.len(),
+        content_only = opts.content_only,
+        "site restore: objects the rows name"
+    );
     if !missing.is_empty() && !opts.allow_missing_objects && !opts.content_only {
         return Err(Error::MissingObjects(missing));
     }

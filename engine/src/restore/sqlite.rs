@@ -242,7 +242,13 @@ fn load(
             summary.rows += 1;
         }
         summary.tables += 1;
+        tracing::debug!(table = %t.name, rows_so_far = summary.rows, "table written");
     }
+    tracing::info!(
+        tables = summary.tables,
+        rows = summary.rows,
+        "rows written; indexes and triggers next"
+    );
     for phase in Phase::AFTER_ROWS {
         if phase == Phase::Virtual {
             run_virtual(schema, &exec)?;
