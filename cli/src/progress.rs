@@ -2,7 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Set by SIGINT or SIGTERM; commands look at it through
@@ -33,9 +33,18 @@ pub fn was_interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
+/// Phase, files done/all, bar, bytes done/all, rate, elapsed, and the
+/// time left (indicatif estimates it from the recent rate, not the mean
+/// since the start, so a slow scan does not skew it).
+const TEMPLATE: &str =
+    "{msg:>8} {prefix} [{bar:25}] {bytes}/{total_bytes} {bytes_per_sec} {elapsed} eta {eta}";
+
 pub struct Bars {
     enabled: bool,
     bar: Mutex<Option<ProgressBar>>,
+    /// Items (files, objects) of the current phase: done, and in all
+    /// (0 when the phase does not count them).
+    items: (AtomicU64, AtomicU64),
 }
 
 impl Bars {
@@ -43,6 +52,7 @@ impl Bars {
         Bars {
             enabled: wanted && std::io::stderr().is_terminal(),
             bar: Mutex::new(None),
+            items: (AtomicU64::new(0), AtomicU64::new(0)),
         }
     }
 
@@ -57,6 +67,12 @@ impl Bars {
 
 impl jarc::progress::Progress for Bars {
     fn phase(&self, name: &str, total: u64) {
+        self.phase_items(name, total, 0)
+    }
+
+    fn phase_items(&self, name: &str, total: u64, items: u64) {
+        self.items.0.store(0, Ordering::Relaxed);
+        self.items.1.store(items, Ordering::Relaxed);
         if !self.enabled {
             return;
         }
@@ -68,9 +84,7 @@ impl jarc::progress::Progress for Bars {
         }
         let b = if total > 0 {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template(
-                "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            ) {
+            if let Ok(style) = ProgressStyle::with_template(TEMPLATE) {
                 b.set_style(style.progress_chars("=> "));
             }
             b
@@ -78,7 +92,23 @@ impl jarc::progress::Progress for Bars {
             ProgressBar::new_spinner()
         };
         b.set_message(name.to_string());
+        if items > 0 {
+            b.set_prefix(format!("0/{items} files"));
+        }
         *slot = Some(b);
+    }
+
+    fn item_done(&self) {
+        let done = self.items.0.fetch_add(1, Ordering::Relaxed) + 1;
+        let all = self.items.1.load(Ordering::Relaxed);
+        if !self.enabled || all == 0 {
+            return;
+        }
+        if let Ok(slot) = self.bar.lock() {
+            if let Some(b) = slot.as_ref() {
+                b.set_prefix(format!("{done}/{all} files"));
+            }
+        }
     }
 
     fn advance(&self, n: u64) {
@@ -98,5 +128,38 @@ impl jarc::progress::Progress for Bars {
             Some(b) if self.enabled => b.println(format!("warning: {msg}")),
             _ => eprintln!("jarc: warning: {msg}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jarc::progress::Progress;
+
+    #[test]
+    fn bars_count_files_and_bytes() {
+        assert!(ProgressStyle::with_template(TEMPLATE).is_ok());
+        let bars = Bars {
+            enabled: true,
+            bar: Mutex::new(None),
+            items: (AtomicU64::new(0), AtomicU64::new(0)),
+        };
+        bars.phase_items("restore", 1000, 3);
+        let bar = || bars.bar.lock().unwrap().clone().unwrap();
+        bar().set_draw_target(ProgressDrawTarget::hidden());
+        assert_eq!(bar().prefix(), "0/3 files");
+        bars.advance(400);
+        bars.item_done();
+        bars.item_done();
+        assert_eq!(
+            (bar().prefix(), bar().position()),
+            ("2/3 files".into(), 400)
+        );
+        // A phase without items shows no count.
+        bars.phase("commit", 0);
+        bar().set_draw_target(ProgressDrawTarget::hidden());
+        bars.item_done();
+        assert_eq!(bar().prefix(), "");
+        bars.done();
     }
 }

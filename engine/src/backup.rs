@@ -501,7 +501,7 @@ fn media_tree(
     if plan_only {
         return Ok(None);
     }
-    progress.phase("backup", read_total);
+    progress.phase_items("backup", read_total, to_read.len() as u64);
 
     let chunker = Chunker::new(&repo.config().chunker);
     let read: Vec<Result<(usize, Read)>> = crate::util::with_threads(
@@ -511,7 +511,11 @@ fn media_tree(
         || {
             to_read
                 .par_iter()
-                .map(|&i| read_file(repo, &chunker, source, &scanned[i], progress).map(|c| (i, c)))
+                .map(|&i| {
+                    let r = read_file(repo, &chunker, source, &scanned[i], progress);
+                    progress.item_done();
+                    r.map(|c| (i, c))
+                })
                 .collect()
         },
     )?;

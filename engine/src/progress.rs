@@ -3,8 +3,14 @@
 pub trait Progress: Sync {
     /// A new phase begins; `total` is its size in bytes (0 when unknown).
     fn phase(&self, _name: &str, _total: u64) {}
+    /// A phase over `items` files (or objects) of `total` bytes in all.
+    fn phase_items(&self, name: &str, total: u64, _items: u64) {
+        self.phase(name, total)
+    }
     /// `n` more bytes of the current phase are done.
     fn advance(&self, _n: u64) {}
+    /// One more of the phase's items is done (written, read, or given up).
+    fn item_done(&self) {}
     /// Something the operator should see (a skipped file, a warning).
     fn warn(&self, _msg: &str) {}
     /// Whether the operator asked the command to stop (Ctrl-C, SIGTERM).

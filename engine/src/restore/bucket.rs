@@ -68,10 +68,14 @@ pub fn restore_to_bucket(
         return Err(Error::UnsafeKey(k.clone()));
     }
     let total: u64 = entries.iter().map(|(_, e)| e.size).sum();
-    progress.phase("restore", total);
+    progress.phase_items("restore", total, entries.len() as u64);
     let results: Vec<(String, Result<u64>)> = entries
         .par_iter()
-        .map(|(k, e)| (k.clone(), upload(repo, target, k, e, progress)))
+        .map(|(k, e)| {
+            let r = upload(repo, target, k, e, progress);
+            progress.item_done();
+            (k.clone(), r)
+        })
         .collect();
     let mut summary = RestoreSummary::default();
     for (k, r) in results {

@@ -229,13 +229,18 @@ pub fn restore_media(
         .collect();
     let total: u64 = entries.iter().map(|(_, e)| e.size).sum();
     tracing::info!(entries = entries.len(), bytes = total, "restoring media");
-    progress.phase("restore", total);
+    let files = entries
+        .iter()
+        .filter(|(_, e)| e.kind != EntryKind::Dir)
+        .count();
+    progress.phase_items("restore", total, files as u64);
     let results: Vec<(String, Result<u64>)> = in_pool(repo, || {
         entries
             .par_iter()
             .filter(|(_, e)| e.kind != EntryKind::Dir)
             .map(|(k, e)| {
                 let r = restore_one(repo, &root, k, e, opts.jant_sidecars, progress);
+                progress.item_done();
                 (k.clone(), r)
             })
             .collect()
