@@ -110,6 +110,10 @@ fn every_json_document_has_the_documented_fields() {
     );
     got.insert("prune".into(), json(&repo, &["prune", "--dry-run"]));
     got.insert("repair index".into(), json(&repo, &["repair", "index"]));
+    let copy = repo.with_extension("copy");
+    let src = repo.to_str().unwrap();
+    json(&copy, &["init", "--copy-from", src]);
+    got.insert("copy".into(), json(&copy, &["copy", "--from", src]));
     got.insert("tag".into(), json(&repo, &["tag", "latest", "--add", "t"]));
     got.insert("key list".into(), json(&repo, &["key", "list"]));
     let added = cmd(&repo)

@@ -6,6 +6,7 @@ mod support;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::Command;
 use support::*;
 
 fn set_mtime(p: &Path, secs: i64, nanos: u32) {
@@ -934,4 +935,95 @@ fn point_in_time_restore_and_latest_snapshots() {
     let two = latest("2");
     assert_eq!(two.len(), 3);
     assert_eq!(two[..2], times[1..]);
+}
+
+/// `jarc copy` moves snapshots into a repository made with `init
+/// --copy-from` (its own password), storing only what it lacks: the copy
+/// checks clean and restores byte-identical; a second copy stores nothing,
+/// a copy after a small change stores only it; an unrelated repository is
+/// refused, and snapshots can be named.
+#[test]
+fn copy_between_repositories_is_incremental() {
+    let t = tempfile::tempdir().unwrap();
+    let (data, src, dst, other) = (
+        t.path().join("data"),
+        t.path().join("src"),
+        t.path().join("dst"),
+        t.path().join("other"),
+    );
+    write(&data.join("big.bin"), &noise(1, 3_000_000));
+    write(&data.join("d/small.txt"), b"small");
+    init(&src);
+    let sd = data.to_str().unwrap();
+    let first = json(&src, &["backup", "--media", sd])["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    write(&data.join("d/new.bin"), &noise(2, 200_000));
+    json(&src, &["backup", "--media", sd]);
+
+    let with_pw = |c: &mut Command| {
+        c.env("JARC_PASSWORD", "the copy's own password")
+            .env("JARC_FROM_PASSWORD", PASSWORD);
+    };
+    let run2 = |repo: &Path, args: &[&str]| {
+        let mut c = cmd(repo);
+        with_pw(&mut c);
+        c.args(args).output().unwrap()
+    };
+    let ok2 = |repo: &Path, args: &[&str]| -> serde_json::Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let o = run2(repo, &a);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let s = src.to_str().unwrap();
+    ok2(&dst, &["init", "--copy-from", s]);
+    // One named snapshot first, then the rest.
+    let r = ok2(&dst, &["copy", "--from", s, &first[..10]]);
+    assert_eq!(r["copied"].as_array().unwrap().len(), 1);
+    assert_eq!(r["copied"][0]["source"], first.as_str());
+    let one = r["bytes_copied"].as_u64().unwrap();
+    assert!(one >= 3_000_005, "{r}");
+    let r = ok2(&dst, &["copy", "--from", s]);
+    assert_eq!(r["copied"].as_array().unwrap().len(), 1);
+    assert_eq!(r["already_present"], serde_json::json!([first]));
+    let two = r["bytes_copied"].as_u64().unwrap();
+    assert!(
+        (200_000..400_000).contains(&two),
+        "only the new file and tree nodes: {r}"
+    );
+    let r = ok2(&dst, &["copy", "--from", s]);
+    assert_eq!(
+        (r["copied"].as_array().unwrap().len(), &r["blobs_copied"]),
+        (0, &serde_json::json!(0))
+    );
+
+    assert_eq!(ok2(&dst, &["check", "--read-data"])["ok"], true);
+    let out = t.path().join("out");
+    ok2(
+        &dst,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(
+        capture(&out),
+        capture(&data),
+        "the copy restores byte-identical"
+    );
+    // The copy opens with its own password only.
+    let o = cmd(&dst).args(["snapshots"]).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the source's password does not open the copy"
+    );
+
+    init(&other);
+    // Without JARC_FROM_PASSWORD, the source is opened with the same one.
+    let o = run(&other, &["copy", "--from", s]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(
+        "the destination names its blobs differently from the source (another blob-id key or chunker): a copy would store every byte again under other ids; make the destination with `jarc init --copy-from SOURCE`"
+    ), "{}", stderr(&o));
 }

@@ -652,3 +652,44 @@ fn a_bucket_site_restores_into_a_data_dir_with_jants_sidecars() {
     );
     assert_eq!(std::fs::read(media.join("media/b.txt")).unwrap(), b"hello");
 }
+
+/// The off-platform copy: a local repository's snapshots copied to a
+/// repository on the S3 server (made with `init --copy-from`), checked
+/// there, restored from there byte-identical; a second copy after a small
+/// change uploads only it.
+#[test]
+fn copy_to_s3_then_restore_from_the_copy() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    write(&data.join("video.mp4"), &noise(5, 6 << 20));
+    write(&data.join("d/e.txt"), b"text");
+    let local = t.path().join("local");
+    let local = local.to_str().unwrap();
+    let ep = var("JARC_TEST_S3_ENDPOINT");
+    jarc_ok(local, &ep, &["init"]);
+    jarc_ok(local, &ep, &["backup", "--media", data.to_str().unwrap()]);
+    let remote = format!("s3://{}/offsite", bucket("copy"));
+    jarc_ok(&remote, &ep, &["init", "--copy-from", local]);
+    let first = jarc_ok(&remote, &ep, &["copy", "--from", local]);
+    assert_eq!(first["copied"].as_array().unwrap().len(), 1);
+    assert!(
+        first["bytes_copied"].as_u64().unwrap() >= 6 << 20,
+        "{first}"
+    );
+    write(&data.join("d/f.txt"), b"one more");
+    jarc_ok(local, &ep, &["backup", "--media", data.to_str().unwrap()]);
+    let second = jarc_ok(&remote, &ep, &["copy", "--from", local]);
+    assert_eq!(second["copied"].as_array().unwrap().len(), 1);
+    assert!(
+        second["bytes_copied"].as_u64().unwrap() < 100_000,
+        "{second}"
+    );
+    assert_eq!(jarc_ok(&remote, &ep, &["check", "--read-data"])["ok"], true);
+    let out = t.path().join("out");
+    jarc_ok(
+        &remote,
+        &ep,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert_eq!(capture(&out), capture(&data));
+}

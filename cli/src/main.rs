@@ -61,6 +61,13 @@ enum Cmd {
         /// the storage (not recommended).
         #[arg(long)]
         insecure_no_encryption: bool,
+        /// Make it a copy of the repository at SOURCE: the same blob ids and
+        /// chunker (and, when SOURCE is encrypted, its master key under
+        /// this repository's own password), so that `jarc copy --from
+        /// SOURCE` stores only what it lacks. SOURCE's password:
+        /// JARC_FROM_PASSWORD, _FILE or _COMMAND, else this one's.
+        #[arg(long, value_name = "SOURCE")]
+        copy_from: Option<String>,
     },
     /// Manage the passwords (key objects) that open an encrypted repository.
     Key {
@@ -135,6 +142,28 @@ enum Cmd {
         /// Only snapshots with this tag (repeatable: all of them).
         #[arg(long = "tag")]
         tags: Vec<String>,
+    },
+    /// Copy snapshots from the repository at --from into this one (all of
+    /// them, or those named or picked by the filters), storing only the
+    /// blobs it lacks; snapshots it holds already are skipped. This one must
+    /// have been made with `jarc init --copy-from`. The source's password:
+    /// JARC_FROM_PASSWORD, _FILE or _COMMAND, else this one's.
+    Copy {
+        /// The repository to copy from (a path or s3://bucket/prefix).
+        #[arg(long, value_name = "SOURCE")]
+        from: String,
+        /// Source snapshots (ids, prefixes or `latest`); none: every one
+        /// the filters pick.
+        snapshots: Vec<String>,
+        /// Only snapshots taken on this host.
+        #[arg(long)]
+        host: Option<String>,
+        /// Only snapshots with this tag (repeatable: all of them).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only snapshots whose source (description or id) contains this.
+        #[arg(long)]
+        source: Option<String>,
     },
     /// Change the tags of snapshots (their ids change: a snapshot is named
     /// by its bytes).
@@ -565,6 +594,24 @@ fn kdf() -> Result<jarc::keys::KdfParams> {
 
 /// The first key of a new repository (`init`, or the default repository
 /// made on first use); `None` when asked for plaintext.
+/// The repository `copy` and `init --copy-from` read from, opened as a
+/// reader (a prune there holds back what it is reading).
+fn open_source(location: &str) -> Result<Repository> {
+    let pw = || -> jarc::Result<Zeroizing<String>> {
+        match jarc::secret::from_password_from(|k| std::env::var(k).ok())? {
+            Some(p) => Ok(p),
+            None => password(),
+        }
+    };
+    let repo = Repository::open_session(location, "copy", false, &pw).with_context(|| {
+        format!(
+            "opening the source repository {}",
+            jarc::util::mask_url(location)
+        )
+    })?;
+    Ok(repo)
+}
+
 fn first_key(insecure_no_encryption: bool) -> Result<Option<NewKey>> {
     if insecure_no_encryption {
         return Ok(None);
@@ -810,11 +857,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.cmd {
         Cmd::Init {
             insecure_no_encryption,
+            copy_from,
         } => {
             let loc = repo_location(&cli)?;
             let key = first_key(*insecure_no_encryption)?;
-            let repo = Repository::init(&loc, Config::new_random(), key)
-                .with_context(|| format!("creating repository {loc}"))?;
+            let repo = match copy_from {
+                None => Repository::init(&loc, Config::new_random(), key),
+                Some(from) => {
+                    let src = open_source(from)?;
+                    Repository::init_sharing_ids(&loc, &src, key)
+                }
+            }
+            .with_context(|| format!("creating repository {loc}"))?;
             output::init(cli.json, &repo);
         }
         Cmd::Key { cmd } => key_command(&cli, cmd)?,
@@ -937,6 +991,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &selection(std::slice::from_ref(pattern), "PATTERN")?,
             )?;
             output::find(cli.json, &found);
+        }
+        Cmd::Copy {
+            from,
+            snapshots,
+            host,
+            tags,
+            source,
+        } => {
+            let src = open_source(from)?;
+            let mut wanted = if snapshots.is_empty() {
+                snapshot::list(&src)?
+            } else {
+                let mut v = Vec::new();
+                for spec in snapshots {
+                    v.push(snapshot::resolve(&src, spec)?);
+                }
+                v.sort_by_key(|(_, s)| s.time_ns);
+                v.dedup_by_key(|(id, _)| *id);
+                v
+            };
+            let filter = snapshot::Filter {
+                host: host.clone(),
+                tags: tags.clone(),
+                source: source.clone(),
+            };
+            wanted.retain(|(_, s)| filter.matches(s));
+            let dst = open_session(&cli, "copy", true)?;
+            let r = jarc::copy::copy(&src, &dst, &wanted, &bars)
+                .with_context(|| format!("copying from {}", jarc::util::mask_url(from)))?;
+            bars.done();
+            output::copy(cli.json, &r);
         }
         Cmd::Tag {
             snapshots,

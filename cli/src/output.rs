@@ -430,6 +430,24 @@ pub fn restore(j: bool, id: &Id, target: &str, s: &RestoreSummary) {
     }
 }
 
+pub fn copy(j: bool, r: &jarc::copy::CopyReport) {
+    if j {
+        print_json(&report::Copied::of(r));
+        return;
+    }
+    for (from, to) in &r.copied {
+        println!("snapshot {} copied as {}", from.short(), to.short());
+    }
+    println!(
+        "{} snapshot(s) copied, {} already there; {} blobs, {} new ({} stored)",
+        r.copied.len(),
+        r.present.len(),
+        r.blobs_copied,
+        bytes(r.bytes_copied),
+        bytes(r.bytes_stored)
+    );
+}
+
 pub fn check(j: bool, r: &CheckReport) {
     if j {
         print_json(&report::Check::of(r));
@@ -1011,6 +1029,8 @@ pub fn hint_text(h: &jarc::error::Hint) -> String {
         }
         Hint::ContentOnlyOrExport => "restore it into an existing Jant database with --content --replace, or write it out with `jarc export`".into(),
         Hint::ChooseSite => "choose one with --site KEY|ID".into(),
+        Hint::InsecureNoEncryption => "pass --insecure-no-encryption".into(),
+        Hint::InitCopyFrom => "make the destination with `jarc init --copy-from SOURCE`".into(),
         Hint::ChooseSource => "pick one with --source TEXT, --host HOST or --tag TAG".into(),
         Hint::SiteId => "pass --site-id ID to say which site its rows belong to".into(),
         Hint::TargetDirectory => "restore it with --target DIR".into(),

@@ -126,6 +126,10 @@ pub enum Hint {
     ChooseSite,
     /// Pick the snapshots of one source (and host).
     ChooseSource,
+    /// Make the repository without encryption.
+    InsecureNoEncryption,
+    /// Make the destination as a copy of the source (sharing blob ids).
+    InitCopyFrom,
     /// Say which site an archive's rows belong to.
     SiteId,
     /// Restore into a directory (the snapshot holds media only).

@@ -42,8 +42,8 @@ pub const LAYERS: [&[&str]; 7] = [
     &["source", "restore", "export", "capture"],
     // 6. Commands.
     &[
-        "backup", "check", "diff", "drill", "forget", "prune", "repair", "import", "stats", "demo",
-        "report",
+        "backup", "check", "copy", "diff", "drill", "forget", "prune", "repair", "import", "stats",
+        "demo", "report",
     ],
 ];
 

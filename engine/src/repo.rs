@@ -114,7 +114,47 @@ impl Repository {
     /// master key, wrapped by the key's password in `keys/<id>`, seals
     /// every other object; `config`'s blob-id key is derived from it.
     pub fn init(location: &str, config: Config, key: Option<NewKey>) -> Result<Repository> {
-        Repository::create(Backend::open(location, true)?, location, config, key)
+        Repository::create(Backend::open(location, true)?, location, config, key, None)
+    }
+
+    /// Create a repository at `location` whose blobs have the same ids as
+    /// `source`'s, so that `copy` moves snapshots between them blob by
+    /// blob, deduplicated (as borg 2's `rcreate --other-repo`): the same
+    /// config but a new repository id, and, when `source` is encrypted,
+    /// its master key (which the blob-id key derives from) wrapped by
+    /// `key`'s password. An encrypted source needs `key`; a plaintext one
+    /// takes none (an encrypted copy would derive other ids).
+    pub fn init_sharing_ids(
+        location: &str,
+        source: &Repository,
+        key: Option<NewKey>,
+    ) -> Result<Repository> {
+        let config = Config {
+            repo_id: rand::random(),
+            ..source.config.clone()
+        };
+        let master = match (&source.master, &key) {
+            (Some((m, _)), Some(_)) => Some(MasterKey::from_bytes(*m.bytes())),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(Error::Invalid(
+                    "the source repository is encrypted: its copy must be too (it shares the source's master key, under its own password)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(Error::refused(
+                    "the source repository is plaintext, and blob ids of an encrypted repository derive from its own key: a copy of it that shares ids is plaintext too",
+                    crate::error::Hint::InsecureNoEncryption,
+                ))
+            }
+        };
+        Repository::create(
+            Backend::open(location, true)?,
+            location,
+            config,
+            key,
+            master,
+        )
     }
 
     /// Create a repository at `location` with a new random config unless
@@ -137,7 +177,7 @@ impl Repository {
     /// `init` on a store the caller opened (an in-memory one).
     pub fn init_in(backend: Backend, config: Config, key: Option<NewKey>) -> Result<Repository> {
         let location = backend.location().to_string();
-        Repository::create(backend, &location, config, key)
+        Repository::create(backend, &location, config, key, None)
     }
 
     /// Messages name the repository as the user gave it (`location`).
@@ -146,6 +186,7 @@ impl Repository {
         location: &str,
         mut config: Config,
         key: Option<NewKey>,
+        master: Option<MasterKey>,
     ) -> Result<Repository> {
         config.validate()?;
         if backend.head(layout::CONFIG)?.is_some() {
@@ -169,7 +210,7 @@ impl Repository {
                 (Bytes::from(config.encode()), None)
             }
             Some(k) => {
-                let master = MasterKey::random();
+                let master = master.unwrap_or_else(MasterKey::random);
                 config.encryption = Encryption::XChaCha20Poly1305;
                 config.key = master.blob_id_key();
                 let name = crate::keys::add(&backend, &master, &k.password, k.kdf)?;
@@ -569,6 +610,13 @@ impl Repository {
 
     /// Store a blob unless the repository (or this run) already has it.
     /// Returns the id and whether it was new.
+    /// Whether the blob is stored (indexed and not condemned) or saved by
+    /// this process already.
+    pub fn has_blob(&self, id: &Id) -> bool {
+        self.index().contains_live(id)
+            || self.pending.lock().map(|p| p.contains(id)).unwrap_or(false)
+    }
+
     pub fn save_blob(&self, kind: BlobKind, data: &[u8]) -> Result<(Id, bool)> {
         let id = self.blob_id(data);
         if self.index().contains_live(&id) {

@@ -181,6 +181,42 @@ pub struct Restored<'a, S: Serialize> {
     pub summary: &'a S,
 }
 
+/// `copy`: each snapshot copied (source id, id of its copy), those the
+/// destination held already, and what it stored.
+#[derive(Debug, Serialize)]
+pub struct Copied {
+    pub copied: Vec<CopiedSnapshot>,
+    pub already_present: Vec<String>,
+    pub blobs_copied: u64,
+    pub bytes_copied: u64,
+    pub bytes_stored: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CopiedSnapshot {
+    pub source: String,
+    pub copy: String,
+}
+
+impl Copied {
+    pub fn of(r: &crate::copy::CopyReport) -> Copied {
+        Copied {
+            copied: r
+                .copied
+                .iter()
+                .map(|(s, c)| CopiedSnapshot {
+                    source: s.to_hex(),
+                    copy: c.to_hex(),
+                })
+                .collect(),
+            already_present: r.present.iter().map(Id::to_hex).collect(),
+            blobs_copied: r.blobs_copied,
+            bytes_copied: r.bytes_copied,
+            bytes_stored: r.bytes_stored,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Check<'a> {
     pub ok: bool,

@@ -23,6 +23,20 @@ pub fn password_from(var: impl Fn(&str) -> Option<String>) -> Result<Option<Zero
     password_from_vars([PASSWORD, PASSWORD_FILE, PASSWORD_COMMAND], var)
 }
 
+/// The password of the repository `copy` and `init --copy-from` read from.
+pub const FROM_PASSWORD: [&str; 3] = [
+    "JARC_FROM_PASSWORD",
+    "JARC_FROM_PASSWORD_FILE",
+    "JARC_FROM_PASSWORD_COMMAND",
+];
+
+/// The source repository's password from `JARC_FROM_PASSWORD*`, if set.
+pub fn from_password_from(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Zeroizing<String>>> {
+    password_from_vars(FROM_PASSWORD, var)
+}
+
 /// A new key's password from `JARC_NEW_PASSWORD*`, if set.
 pub fn new_password_from(
     var: impl Fn(&str) -> Option<String>,

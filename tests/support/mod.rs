@@ -27,12 +27,15 @@ pub const KEY_ENV: [(&str, &str); 2] = [
 
 /// Password variables a developer's shell may hold, which would clash
 /// with `KEY_ENV`.
-pub const OTHER_PASSWORD_VARS: [&str; 5] = [
+pub const OTHER_PASSWORD_VARS: [&str; 8] = [
     "JARC_PASSWORD_FILE",
     "JARC_PASSWORD_COMMAND",
     "JARC_NEW_PASSWORD",
     "JARC_NEW_PASSWORD_FILE",
     "JARC_NEW_PASSWORD_COMMAND",
+    "JARC_FROM_PASSWORD",
+    "JARC_FROM_PASSWORD_FILE",
+    "JARC_FROM_PASSWORD_COMMAND",
 ];
 
 /// `c` with the test password and nothing else that could stand in for it.
