@@ -386,3 +386,67 @@ fn manual_pages_are_generated() {
         "{top}"
     );
 }
+
+/// The Compose service beside Jant's compose.yml (no Docker here): read as
+/// written, it mounts the volume Jant's services mount at the same path,
+/// reads the same .env, and its entrypoint and command, run with the
+/// environment its env_files give (the container path pointed at a test
+/// site), back the site up.
+#[test]
+fn the_compose_service_runs_as_written() {
+    let text = script("compose/compose.jarc.yml");
+    let list = |key: &str| -> Vec<String> {
+        // The items of a block list `key:` (one level, `- item` lines).
+        let mut out = Vec::new();
+        let mut inside = false;
+        for l in text.lines() {
+            let t = l.trim();
+            if t == format!("{key}:") {
+                inside = true;
+            } else if inside && t.starts_with("- ") {
+                out.push(t[2..].split(" #").next().unwrap().trim().to_string());
+            } else if inside && !t.starts_with('#') {
+                inside = false;
+            }
+        }
+        out
+    };
+    let inline = |key: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("{key}"));
+        serde_json::from_str(line).unwrap()
+    };
+    // Jant's compose.yml mounts ./data at /var/lib/jant and reads .env.
+    assert!(list("volumes").contains(&"./data:/var/lib/jant".to_string()));
+    assert_eq!(list("env_file"), [".env", "./jarc/jarc.env"]);
+    assert_eq!(inline("entrypoint"), ["/jarc/jarc"]);
+    let command = inline("command");
+    assert_eq!(command, ["--quiet", "backup"]);
+    assert!(
+        text.contains("profiles: [\"backup\"]"),
+        "not started by `up`"
+    );
+
+    let s = site();
+    // Jant's .env as Compose users write it: the container's path.
+    let jant_env = s.site.join(".env");
+    fs::write(&jant_env, "DATA_DIR=/var/lib/jant\n").unwrap();
+    let mut env = env_file(&jant_env);
+    env.extend(env_file(&s.env_file));
+    env.insert("DATA_DIR".into(), s.site.join("data").display().to_string());
+    let o = clean(Command::new(jarc_bin()))
+        .args(&command)
+        .envs(&env)
+        .current_dir(&s.workdir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let snaps = json(&s.repo, &["snapshots"]);
+    assert_eq!(snaps.as_array().unwrap().len(), 1);
+    assert!(
+        snaps[0]["summary"]["files"].as_u64().unwrap() > 0,
+        "media backed up"
+    );
+}
