@@ -39,6 +39,8 @@ ap.add_argument("--kills", type=int, default=20)
 ap.add_argument("--flips", type=int, default=100)
 ap.add_argument("--seed", type=int, default=int(time.time()))
 ap.add_argument("--jarc", default=None)
+ap.add_argument("--verbose", action="store_true", help="a line per flip")
+ap.add_argument("--parts", default="kills,flips,hostile", help="comma-separated: kills, flips, hostile")
 args = ap.parse_args()
 rng = random.Random(args.seed)
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -106,68 +108,70 @@ def kill_at(delay, *a):
 
 
 kills = {}
+parts = set(args.parts.split(","))
 
-# --- backup -------------------------------------------------------------
-repo = os.path.join(work, "kill-backup")
-jarc("--repo", repo, "init", check=True)
-add_media(media, 40, "big", big=True)
-t_backup = timed("--repo", repo, "backup", "--data-dir", site)
-ok = 0
-for i in range(args.kills):
-    add_media(media, 3, f"round{i}", big=True)
-    kill_at(rng.uniform(0, t_backup * 0.6), "--repo", repo, "backup", "--data-dir", site)
-    c1 = jarc("--repo", repo, "check").returncode == 0
-    again = jarc("--repo", repo, "backup", "--data-dir", site).returncode == 0
-    c2 = jarc("--repo", repo, "check").returncode == 0
-    ok += c1 and again and c2
-final = jarc("--repo", repo, "check", "--read-data").returncode == 0
-kills["backup"] = (ok, args.kills, final)
+if "kills" in parts:
+    # --- backup -------------------------------------------------------------
+    repo = os.path.join(work, "kill-backup")
+    jarc("--repo", repo, "init", check=True)
+    add_media(media, 40, "big", big=True)
+    t_backup = timed("--repo", repo, "backup", "--data-dir", site)
+    ok = 0
+    for i in range(args.kills):
+        add_media(media, 3, f"round{i}", big=True)
+        kill_at(rng.uniform(0, t_backup * 0.6), "--repo", repo, "backup", "--data-dir", site)
+        c1 = jarc("--repo", repo, "check").returncode == 0
+        again = jarc("--repo", repo, "backup", "--data-dir", site).returncode == 0
+        c2 = jarc("--repo", repo, "check").returncode == 0
+        ok += c1 and again and c2
+    final = jarc("--repo", repo, "check", "--read-data").returncode == 0
+    kills["backup"] = (ok, args.kills, final)
 
-# --- restore ------------------------------------------------------------
-ref = os.path.join(work, "restore-ref")
-t_restore = timed("--repo", repo, "restore", "latest", "--target-data-dir", ref)
-ref_media = tree_digest(os.path.join(ref, "media"))
-ok = 0
-for i in range(args.kills):
-    tgt = os.path.join(work, f"restore-{i}")
-    kill_at(rng.uniform(0, t_restore), "--repo", repo, "restore", "latest", "--target-data-dir", tgt)
-    r = jarc("--repo", repo, "restore", "latest", "--target-data-dir", tgt, "--overwrite")
-    same = r.returncode == 0 and tree_digest(os.path.join(tgt, "media")) == ref_media
-    same = same and os.path.exists(os.path.join(tgt, "jant.sqlite"))
-    ok += same
-    shutil.rmtree(tgt, ignore_errors=True)
-kills["restore"] = (ok, args.kills, True)
+    # --- restore ------------------------------------------------------------
+    ref = os.path.join(work, "restore-ref")
+    t_restore = timed("--repo", repo, "restore", "latest", "--target-data-dir", ref)
+    ref_media = tree_digest(os.path.join(ref, "media"))
+    ok = 0
+    for i in range(args.kills):
+        tgt = os.path.join(work, f"restore-{i}")
+        kill_at(rng.uniform(0, t_restore), "--repo", repo, "restore", "latest", "--target-data-dir", tgt)
+        r = jarc("--repo", repo, "restore", "latest", "--target-data-dir", tgt, "--overwrite")
+        same = r.returncode == 0 and tree_digest(os.path.join(tgt, "media")) == ref_media
+        same = same and os.path.exists(os.path.join(tgt, "jant.sqlite"))
+        ok += same
+        shutil.rmtree(tgt, ignore_errors=True)
+    kills["restore"] = (ok, args.kills, True)
 
-# --- prune --------------------------------------------------------------
-jarc("--repo", repo, "forget", "--keep-last", "2", "--force", check=True)
-base = os.path.join(work, "prune-base")
-shutil.copytree(repo, base, symlinks=True)
-p = os.path.join(work, "prune-timing")
-shutil.copytree(base, p, symlinks=True)
-t_prune = timed("--repo", p, "prune", "--max-unused", "0%")
-shutil.rmtree(p)
-ok = 0
-for i in range(args.kills):
-    p = os.path.join(work, f"prune-{i}")
+    # --- prune --------------------------------------------------------------
+    jarc("--repo", repo, "forget", "--keep-last", "2", "--force", check=True)
+    base = os.path.join(work, "prune-base")
+    shutil.copytree(repo, base, symlinks=True)
+    p = os.path.join(work, "prune-timing")
     shutil.copytree(base, p, symlinks=True)
-    kill_at(rng.uniform(0, t_prune), "--repo", p, "prune", "--max-unused", "0%")
-    c1 = jarc("--repo", p, "check").returncode == 0
-    again = jarc("--repo", p, "prune", "--max-unused", "0%").returncode == 0
-    c2 = jarc("--repo", p, "check", "--read-data").returncode == 0
-    tgt = os.path.join(work, f"prune-restore-{i}")
-    r = jarc("--repo", p, "restore", "latest", "--target-data-dir", tgt)
-    same = r.returncode == 0 and tree_digest(os.path.join(tgt, "media")) == ref_media
-    ok += c1 and again and c2 and same
+    t_prune = timed("--repo", p, "prune", "--max-unused", "0%")
     shutil.rmtree(p)
-    shutil.rmtree(tgt, ignore_errors=True)
-kills["prune"] = (ok, args.kills, True)
-shutil.rmtree(base)
+    ok = 0
+    for i in range(args.kills):
+        p = os.path.join(work, f"prune-{i}")
+        shutil.copytree(base, p, symlinks=True)
+        kill_at(rng.uniform(0, t_prune), "--repo", p, "prune", "--max-unused", "0%")
+        c1 = jarc("--repo", p, "check").returncode == 0
+        again = jarc("--repo", p, "prune", "--max-unused", "0%").returncode == 0
+        c2 = jarc("--repo", p, "check", "--read-data").returncode == 0
+        tgt = os.path.join(work, f"prune-restore-{i}")
+        r = jarc("--repo", p, "restore", "latest", "--target-data-dir", tgt)
+        same = r.returncode == 0 and tree_digest(os.path.join(tgt, "media")) == ref_media
+        ok += c1 and again and c2 and same
+        shutil.rmtree(p)
+        shutil.rmtree(tgt, ignore_errors=True)
+    kills["prune"] = (ok, args.kills, True)
+    shutil.rmtree(base)
 
-print("\nkills (SIGKILL at a random moment; survived = check passes, the rerun finishes, the result is right)")
-print(f"{'command':10} {'survived':>10}  final check --read-data")
-for k, (ok, n, final) in kills.items():
-    print(f"{k:10} {ok:>5} / {n:<3}  {'clean' if final else 'ERRORS'}")
-sys.stdout.flush()
+    print("\nkills (SIGKILL at a random moment; survived = check passes, the rerun finishes, the result is right)")
+    print(f"{'command':10} {'survived':>10}  final check --read-data")
+    for k, (ok, n, final) in kills.items():
+        print(f"{k:10} {ok:>5} / {n:<3}  {'clean' if final else 'ERRORS'}")
+    sys.stdout.flush()
 
 # --- flips --------------------------------------------------------------
 frepo = os.path.join(work, "flip-base")
@@ -195,70 +199,74 @@ def restore_all(repo, tag):
     return out
 
 
-intact = restore_all(frepo, "intact")
-kinds = {}
-for d in ["keys", "snapshots", "index", "data"]:
-    for dp, _, files in os.walk(os.path.join(frepo, d)):
-        for f in files:
-            kinds.setdefault("pack" if d == "data" else d.rstrip("s"), []).append(os.path.relpath(os.path.join(dp, f), frepo))
-kinds["config"] = ["config"]
-order = sorted(kinds)
-# flips, detected, blamed, no loss beyond, files lost beyond, ... after `repair index`
-rows = {k: [0, 0, 0, 0, 0, 0] for k in order}
-for i in range(args.flips):
-    kind = order[i % len(order)]
-    obj = rng.choice(kinds[kind])
-    r = os.path.join(work, "flip")
-    shutil.rmtree(r, ignore_errors=True)
-    shutil.copytree(frepo, r, symlinks=True)
-    path = os.path.join(r, obj)
-    b = bytearray(open(path, "rb").read())
-    at = rng.randrange(len(b))
-    b[at] ^= 1 << rng.randrange(8)
-    open(path, "wb").write(bytes(b))
-    c = jarc("--repo", r, "--json", "check", "--read-data")
-    said = c.stdout + c.stderr
-    detected = c.returncode != 0 or '"ok": false' in c.stdout
-    name = os.path.basename(obj)
-    blamed = name in said or (kind == "config" and "config" in said) or (kind == "key" and "key" in said)
-    affected = set()
-    try:
-        for dmg in json.loads(c.stdout)["report"]["damage"]:
-            affected.update(a.split(": ", 1)[-1] for a in dmg.get("affects", []))
-    except (ValueError, KeyError, TypeError):
-        pass
-    def lost_beyond():
-        after = restore_all(r, "flip")
-        n = 0
-        for s, (db, files) in intact.items():
-            db2, files2 = after[s]
-            n += db and not db2
-            for k, h in files.items():
-                if files2.get(k) != h and not any(k.endswith(a) or a.endswith(k) for a in affected):
-                    n += 1
-        return n
+if "flips" in parts:
+    intact = restore_all(frepo, "intact")
+    kinds = {}
+    for d in ["keys", "snapshots", "index", "data"]:
+        for dp, _, files in os.walk(os.path.join(frepo, d)):
+            for f in files:
+                kinds.setdefault("pack" if d == "data" else d.rstrip("s"), []).append(os.path.relpath(os.path.join(dp, f), frepo))
+    kinds["config"] = ["config"]
+    order = sorted(kinds)
+    # flips, detected, blamed, no loss beyond, files lost beyond, ... after `repair index`
+    rows = {k: [0, 0, 0, 0, 0, 0] for k in order}
+    for i in range(args.flips):
+        kind = order[i % len(order)]
+        obj = rng.choice(kinds[kind])
+        r = os.path.join(work, "flip")
+        shutil.rmtree(r, ignore_errors=True)
+        shutil.copytree(frepo, r, symlinks=True)
+        path = os.path.join(r, obj)
+        b = bytearray(open(path, "rb").read())
+        at = rng.randrange(len(b))
+        b[at] ^= 1 << rng.randrange(8)
+        open(path, "wb").write(bytes(b))
+        c = jarc("--repo", r, "--json", "check", "--read-data")
+        said = c.stdout + c.stderr
+        detected = c.returncode != 0 or '"ok": false' in c.stdout
+        name = os.path.basename(obj)
+        blamed = name in said or (kind == "config" and "config" in said) or (kind == "key" and "key" in said)
+        affected = set()
+        try:
+            for dmg in json.loads(c.stdout)["report"]["damage"]:
+                # "<snapshot>:<key>"; the key's Jant sidecar goes with it.
+                affected.update(a.split(":", 1)[-1] for a in dmg.get("affects", []))
+        except (ValueError, KeyError, TypeError):
+            pass
+        def lost_beyond():
+            after = restore_all(r, "flip")
+            n = 0
+            for s, (db, files) in intact.items():
+                db2, files2 = after[s]
+                n += db and not db2
+                for k, h in files.items():
+                    if files2.get(k) != h and not any(k.startswith(a) for a in affected):
+                        n += 1
+            return n
 
-    beyond = lost_beyond()
-    # What the operator's documented remedy recovers: `repair index`.
-    repaired = beyond
-    if beyond and jarc("--repo", r, "repair", "index").returncode == 0:
-        repaired = lost_beyond()
-    row = rows[kind]
-    row[0] += 1
-    row[1] += detected
-    row[2] += blamed
-    row[3] += beyond == 0
-    row[4] += beyond
-    row[5] += repaired
-shutil.rmtree(os.path.join(work, "flip"), ignore_errors=True)
-total = [sum(r[i] for r in rows.values()) for i in range(6)]
-print("\nsingle-byte flips (each in a fresh copy; 'beyond' = files lost that are not the damaged object's own)")
-print("(a site restore's database counts as one file; each snapshot is restored)")
-print(f"{'object':10} {'flips':>6} {'detected':>9} {'blamed':>7} {'no loss beyond':>15} {'files lost beyond':>18} {'after repair index':>19}")
-for k in order + ["all"]:
-    r = total if k == "all" else rows[k]
-    print(f"{k:10} {r[0]:>6} {r[1]:>9} {r[2]:>7} {r[3]:>15} {r[4]:>18} {r[5]:>19}")
-sys.stdout.flush()
+        beyond = lost_beyond()
+        # What the operator's documented remedy recovers: `repair index`.
+        repaired = beyond
+        if beyond and jarc("--repo", r, "repair", "index").returncode == 0:
+            repaired = lost_beyond()
+        if args.verbose:
+            print(f"  {obj} byte {at}: detected={detected} blamed={blamed} beyond={beyond} after repair={repaired}", flush=True)
+        row = rows[kind]
+        row[0] += 1
+        row[1] += detected
+        row[2] += blamed
+        row[3] += beyond == 0
+        row[4] += beyond
+        row[5] += repaired
+    shutil.rmtree(os.path.join(work, "flip"), ignore_errors=True)
+    total = [sum(r[i] for r in rows.values()) for i in range(6)]
+    print("\nsingle-byte flips (each in a fresh copy; 'beyond' = files lost that are not the damaged object's own)")
+    print("(a site restore's database counts as one file; each snapshot is restored)")
+    print(f"{'object':10} {'flips':>6} {'detected':>9} {'blamed':>7} {'no loss beyond':>15} {'files lost beyond':>18} {'after repair index':>19}")
+    for k in order + ["all"]:
+        r = total if k == "all" else rows[k]
+        print(f"{k:10} {r[0]:>6} {r[1]:>9} {r[2]:>7} {r[3]:>15} {r[4]:>18} {r[5]:>19}")
+    sys.stdout.flush()
 
 # --- hostile input ------------------------------------------------------
 print("\nhostile input")

@@ -232,11 +232,20 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
         let id = |k: &str| k.rsplit('/').next().unwrap().to_string();
         vec![
             (
+                // Its copy opens the repository; check names the damage.
                 "config",
                 "config".into(),
                 Box::new(|n| n - 3),
-                &["snapshots"],
-                "config is corrupt".into(),
+                &["check"],
+                "config: config is corrupt: ".into(),
+            ),
+            (
+                "config copy",
+                "config.copy".into(),
+                Box::new(|n| n / 2),
+                &["check"],
+                "config.copy: it differs from the config, which opens the repository: damaged"
+                    .into(),
             ),
             (
                 "key object",
@@ -316,6 +325,22 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
             "{what}: expected {expect:?} in:\n{all}"
         );
     }
+    // A damaged config costs nothing while its copy is whole: every command
+    // works, `repair config` writes it again, and check is clean after.
+    let repo = t.path().join("case-config");
+    assert!(!json(&repo, &["snapshots"]).as_array().unwrap().is_empty());
+    let r = json(&repo, &["repair", "config"]);
+    assert_eq!(r["written"], "config", "{r}");
+    assert_eq!(json(&repo, &["check"])["ok"], true);
+    let repo = t.path().join("case-config-copy");
+    assert_eq!(json(&repo, &["repair", "config"])["written"], "config.copy");
+    assert_eq!(json(&repo, &["check"])["ok"], true);
+    // Both damaged: nothing opens it, and the config is named.
+    flip(&repo.join("config"), |n| n - 3);
+    flip(&repo.join("config.copy"), |n| n - 3);
+    let o = run(&repo, &["snapshots"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("config is corrupt"), "{}", stderr(&o));
     // The data blob's damage is named down to the file that uses it.
     let repo = t.path().join("case-data-blob");
     let r: serde_json::Value =
@@ -455,6 +480,7 @@ fn a_version_1_repository_still_opens_and_works() {
     assert_eq!(&config[..6], b"JRCF\x02\x00");
     config[4] = 1;
     fs::write(repo.join("config"), &config).unwrap();
+    fs::remove_file(repo.join("config.copy")).unwrap();
     json(&repo, &["backup", "--media", src.to_str().unwrap()]);
     write(&src.join("b.bin"), &noise(4, 10_000));
     json(&repo, &["backup", "--media", src.to_str().unwrap()]);

@@ -961,3 +961,97 @@ fn listings_show_the_database() {
         "{text}"
     );
 }
+
+/// Damaged metadata costs what is under it, not the recovery: a damaged
+/// node of the media listing loses the objects under it (named as a part
+/// of the listing with their count) and every other object is restored;
+/// a damaged table of the database loses the database, and the media are
+/// still written. Both exit 3.
+#[test]
+fn damaged_listings_and_tables_cost_what_is_under_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 20);
+    // Enough objects for a media listing of several nodes.
+    for i in 0..700 {
+        write(
+            &data.join(format!("media/many/object-with-a-long-name-{i:04}.txt")),
+            format!("object {i}").as_bytes(),
+        );
+    }
+    let repo = dir.path().join("repo");
+    init(&repo);
+    ok(&repo, &["backup", "--data-dir", data.to_str().unwrap()]);
+    let (leaf, leaf_count, table_root) = {
+        let r = open_repo(repo.to_str().unwrap()).unwrap();
+        let (_, snap) = jarc::snapshot::resolve(&r, "latest").unwrap();
+        let root = snap.root(jarc::snapshot::MEDIA_ROOT).unwrap();
+        let node = jarc::tree::Node::decode(&r.load_blob(&root.node).unwrap()).unwrap();
+        let jarc::tree::Node::Internal { children, .. } = node else {
+            panic!("a listing of 700+ objects is one leaf");
+        };
+        assert!(children.len() >= 3, "{}", children.len());
+        let c = &children[1];
+        let posts = snap
+            .roots
+            .iter()
+            .find(|(n, _)| n.ends_with("/post"))
+            .unwrap()
+            .1
+            .node;
+        (c.node, c.count, posts)
+    };
+    let all = verify::file_digests(&data.join("media")).unwrap();
+
+    damage_blob(&repo, &leaf);
+    let target = dir.path().join("r1");
+    let o = run(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            target.to_str().unwrap(),
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains(&format!(
+            "  (media listing): {leaf_count} entries of the media listing: "
+        )),
+        "{out}"
+    );
+    let mut got = verify::file_digests(&target.join("media")).unwrap();
+    // Jant's sidecars are written beside each restored object.
+    got.retain(|k, _| !k.ends_with(jarc::jant::SIDECAR_SUFFIX) || all.contains_key(k));
+    assert_eq!(got.len() as u64, all.len() as u64 - leaf_count);
+    assert!(got.iter().all(|(k, v)| all.get(k) == Some(v)));
+    assert_eq!(
+        verify::sqlite_dump(&target.join("jant.sqlite")).unwrap(),
+        verify::sqlite_dump(&data.join("jant.sqlite")).unwrap()
+    );
+
+    damage_blob(&repo, &table_root);
+    let target = dir.path().join("r2");
+    let o = run(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            target.to_str().unwrap(),
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains("the database could NOT be restored (the media were): "),
+        "{out}"
+    );
+    assert!(!target.join("jant.sqlite").exists());
+    assert!(!target.join("jant.sqlite.jarc-partial").exists());
+    let mut got = verify::file_digests(&target.join("media")).unwrap();
+    // Jant's sidecars are written beside each restored object.
+    got.retain(|k, _| !k.ends_with(jarc::jant::SIDECAR_SUFFIX) || all.contains_key(k));
+    assert_eq!(got.len() as u64, all.len() as u64 - leaf_count);
+}

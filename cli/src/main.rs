@@ -434,6 +434,10 @@ enum RepairCmd {
     /// Index every pack no intact index file names, from the pack's own
     /// header, then delete damaged index files.
     Index,
+    /// Write the config or its copy again from the one that opens the
+    /// repository (a damaged one, or a copy a repository made before
+    /// copies lacks).
+    Config,
 }
 
 #[derive(Subcommand)]
@@ -1220,7 +1224,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             };
             output::site_restore(cli.json, &id, &shown, &s);
-            if !s.media.failed.is_empty() {
+            if !s.media.failed.is_empty() || s.database_failed.is_some() {
                 return Ok(ExitCode::from(3));
             }
         }
@@ -1321,6 +1325,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !r.packs_unreadable.is_empty() {
                 return Ok(ExitCode::from(3));
             }
+        }
+        Cmd::Repair {
+            what: RepairCmd::Config,
+        } => {
+            let repo = open(&cli)?;
+            let r = jarc::repair::repair_config(&repo).context("repair config")?;
+            output::repair_config(cli.json, &r);
         }
         Cmd::Stats => {
             let repo = open(&cli)?;

@@ -448,6 +448,17 @@ pub fn copy(j: bool, r: &jarc::copy::CopyReport) {
     );
 }
 
+pub fn repair_config(j: bool, r: &jarc::repair::ConfigRepair) {
+    if j {
+        print_json(r);
+        return;
+    }
+    match (&r.written, &r.reason) {
+        (Some(w), Some(why)) => println!("{w} written again ({why})"),
+        _ => println!("the config and its copy are intact; nothing to do"),
+    }
+}
+
 pub fn check(j: bool, r: &CheckReport) {
     if j {
         print_json(&report::Check::of(r));
@@ -564,6 +575,9 @@ pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
     );
     for v in &s.database.foreign_key_violations {
         println!("warning: foreign key violations (as in the source): {v}");
+    }
+    if let Some(why) = &s.database_failed {
+        println!("the database could NOT be restored (the media were): {why}");
     }
     if !s.media.failed.is_empty() {
         println!(

@@ -52,6 +52,21 @@ impl CheckReport {
 
 pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Result<CheckReport> {
     let mut r = CheckReport::default();
+    // The config and its copy are the same bytes (§3): one that differs,
+    // or that did not open, is damaged. (No copy: made before copies.)
+    if let Some(why) = repo.config_damage() {
+        r.errors.push(format!(
+            "config: {why}; the repository was opened from {} (`jarc repair config` writes it again)",
+            layout::CONFIG_COPY
+        ));
+    } else if let Some(copy) = crate::repair::config_copy(repo)? {
+        if copy != repo.backend().get(layout::CONFIG)? {
+            r.errors.push(format!(
+                "{}: it differs from the config, which opens the repository: damaged (`jarc repair config` writes it again)",
+                layout::CONFIG_COPY
+            ));
+        }
+    }
     progress.phase("index", 0);
     let index_files = match repo.read_index_files() {
         Ok(f) => f,

@@ -8,6 +8,9 @@ use crate::id::Id;
 /// The repository's config: format version, chunker and tree parameters,
 /// the blob-id key.
 pub const CONFIG: &str = "config";
+/// The config's copy, byte for byte, written by `init` after the config:
+/// a damaged config costs nothing while its copy is intact (§3).
+pub const CONFIG_COPY: &str = "config.copy";
 /// Written twice with create-if-absent by `init` to learn whether the
 /// store enforces it, then deleted.
 pub const PROBE: &str = "probe-create-if-absent";

@@ -148,6 +148,36 @@ pub fn find(
 }
 
 /// A snapshot's media listing, in key order.
+/// `entries` for a recovery: what the listing still gives, and a message
+/// for each part of it that could not be read (a damaged tree node costs
+/// the objects under it, a damaged entry itself).
+pub fn entries_salvaging(
+    repo: &Repository,
+    snap: &Snapshot,
+) -> (Vec<(String, MediaEntry)>, Vec<String>) {
+    let Some(root) = snap.root(MEDIA_ROOT) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut out = Vec::with_capacity(root.count as usize);
+    let mut lost = Vec::new();
+    let mut it = tree::iter_salvaging(repo, root);
+    for e in it.by_ref() {
+        let decoded = e.and_then(|e| {
+            let key = String::from_utf8(e.key)
+                .map_err(|_| Error::corrupt("media tree", "object key is not UTF-8"))?;
+            Ok((key, MediaEntry::decode(&e.value)?))
+        });
+        match decoded {
+            Ok(kv) => out.push(kv),
+            Err(e) => lost.push(format!("an entry of the media listing: {e}")),
+        }
+    }
+    for (n, e) in it.lost() {
+        lost.push(format!("{n} entries of the media listing: {e}"));
+    }
+    (out, lost)
+}
+
 pub fn entries(repo: &Repository, snap: &Snapshot) -> Result<Vec<(String, MediaEntry)>> {
     let Some(root) = snap.root(MEDIA_ROOT) else {
         return Ok(Vec::new());

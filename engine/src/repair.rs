@@ -1,3 +1,6 @@
+//! `jarc repair config` writes a damaged or missing config copy (§3)
+//! again from the one that opens the repository.
+//!
 //! `jarc repair index`: rebuild the index from the packs themselves. Every
 //! pack carries a header listing its blobs (format-spec §4), so a deleted
 //! or damaged index file costs no data: the packs it named are found by
@@ -97,5 +100,61 @@ fn read_header(repo: &Repository, name: &str, size: u64) -> Result<Vec<pack::Pac
     pack::parse_header(&header, data_len, repo.backend().sealer()).map_err(|e| match e {
         Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
         other => other,
+    })
+}
+
+/// The config's copy, if the repository has one.
+pub fn config_copy(repo: &Repository) -> Result<Option<Bytes>> {
+    match repo.backend().get(layout::CONFIG_COPY) {
+        Ok(b) => Ok(Some(b)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What `repair config` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ConfigRepair {
+    /// The object written again (`config` or `config.copy`), if any.
+    pub written: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// Make the config and its copy the same bytes again, from the one that
+/// opened the repository: a damaged config from its copy, a damaged or
+/// missing copy (a repository made before copies) from the config. Each
+/// write is read back.
+pub fn repair_config(repo: &Repository) -> Result<ConfigRepair> {
+    let backend = repo.backend();
+    let (good_from, bad, reason) = match repo.config_damage() {
+        Some(why) => (layout::CONFIG_COPY, layout::CONFIG, why.to_string()),
+        None => {
+            let config = backend.get(layout::CONFIG)?;
+            match config_copy(repo)? {
+                Some(c) if c == config => return Ok(ConfigRepair::default()),
+                Some(_) => (
+                    layout::CONFIG,
+                    layout::CONFIG_COPY,
+                    "it differed from the config (damaged)".to_string(),
+                ),
+                None => (
+                    layout::CONFIG,
+                    layout::CONFIG_COPY,
+                    "there was none".to_string(),
+                ),
+            }
+        }
+    };
+    let bytes = backend.get(good_from)?;
+    backend.put(bad, bytes.clone())?;
+    if backend.get(bad)? != bytes {
+        return Err(Error::Invalid(format!(
+            "{bad} was written again but reads back different: the storage is failing"
+        )));
+    }
+    Ok(ConfigRepair {
+        written: Some(bad.to_string()),
+        reason: Some(reason),
     })
 }

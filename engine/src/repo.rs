@@ -82,6 +82,8 @@ pub struct Repository {
     /// Set by prune: the in-memory index stays as loaded, so positions in
     /// it (prune's mark bitmap) stay valid; see `freeze`.
     frozen: std::sync::atomic::AtomicBool,
+    /// Why the config could not be opened, when its copy was used.
+    config_damage: Option<String>,
 }
 
 #[derive(Default)]
@@ -221,7 +223,7 @@ impl Repository {
             }
         };
         if backend.local_root().is_some() || backend.probe_create_if_absent(layout::PROBE)? {
-            if !backend.put_if_absent(layout::CONFIG, bytes)? {
+            if !backend.put_if_absent(layout::CONFIG, bytes.clone())? {
                 return Err(Error::AlreadyARepository(location.to_string()));
             }
         } else {
@@ -230,6 +232,9 @@ impl Repository {
                 return Err(Error::AlreadyARepository(location.to_string()));
             }
         }
+        // The copy only once this init's config won: a racing init that
+        // lost never writes one.
+        backend.put(layout::CONFIG_COPY, bytes)?;
         let backend = match &master {
             Some((m, _)) => backend.with_sealer(m.sealer()),
             None => backend,
@@ -313,35 +318,32 @@ impl Repository {
             Err(Error::NotFound(_)) => return Err(Error::NotARepository(location.to_string())),
             Err(e) => return Err(e),
         };
-        let stored = match Config::read(&raw) {
-            Err(Error::Corrupt { detail, .. }) if detail.starts_with("wrong magic") => {
-                return Err(Error::Invalid(format!(
-                    "{location} is not a jarc repository: its config object is not in jarc's format"
-                )))
-            }
-            other => other?,
+        let (config, master, config_damage) = match open_config(&backend, location, &raw, password)
+        {
+            Ok((c, m)) => (c, m, None),
+            // A damaged config is read from its copy, when there is one
+            // (repositories made before the copy existed have none).
+            // Only damage: a config that names another version, or is not
+            // jarc's, is never read around (a newer jarc's upgrade would be).
+            Err(e @ Error::Corrupt { .. }) => match backend.get(layout::CONFIG_COPY) {
+                Ok(copy) if copy != raw => match open_config(&backend, location, &copy, password) {
+                    Ok((c, m)) => {
+                        tracing::warn!(error = %e, "the config is damaged; its copy opened the repository");
+                        (c, m, Some(e.to_string()))
+                    }
+                    Err(_) => return Err(e),
+                },
+                _ => return Err(e),
+            },
+            Err(e) => return Err(e),
         };
-        let (backend, config, master) = match stored {
-            Stored::Plain(c) => (backend, c, None),
-            Stored::Sealed(sealed) => {
-                let pw = password()?;
-                // The config is opened once, by the key that fits it.
-                let (master, name, plain) = crate::keys::unlock_fitting(&backend, &pw, |m| {
-                    m.sealer().open(Context::Config, &sealed).ok()
-                })?;
-                let config = Config::decode_opened(&plain)?;
-                let sealer = master.sealer();
-                if config.key != master.blob_id_key() {
-                    return Err(Error::corrupt(
-                        "config",
-                        "its blob-id key is not the one the master key derives",
-                    ));
-                }
-                (backend.with_sealer(sealer), config, Some((master, name)))
-            }
+        let backend = match &master {
+            Some((m, _)) => backend.with_sealer(m.sealer()),
+            None => backend,
         };
         let mut repo = Repository::with(backend, config, Index::default());
         repo.master = master;
+        repo.config_damage = config_damage;
         if tolerant {
             repo.damaged_index = Mutex::new(Some(Vec::new()));
         }
@@ -481,6 +483,7 @@ impl Repository {
             unregistered: Mutex::default(),
             damaged_index: Mutex::default(),
             frozen: Default::default(),
+            config_damage: None,
         }
     }
 
@@ -577,6 +580,12 @@ impl Repository {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Why the config was damaged, when the repository was opened from its
+    /// copy (`check` reports it).
+    pub fn config_damage(&self) -> Option<&str> {
+        self.config_damage.as_deref()
     }
 
     /// Whether objects are stored sealed.
@@ -876,6 +885,43 @@ pub const INDEX_FILE_BLOBS: usize = 65_536;
 
 /// Packs into index files of at most `INDEX_FILE_BLOBS` blobs (a pack with
 /// more than that gets a file of its own).
+
+/// Read a config object's bytes: plaintext, or sealed and opened by the
+/// key the password unlocks (then checked against the master key).
+fn open_config(
+    backend: &Backend,
+    location: &str,
+    raw: &[u8],
+    password: Password,
+) -> Result<(Config, Option<(MasterKey, String)>)> {
+    let stored = match Config::read(raw) {
+        Err(Error::Corrupt { detail, .. }) if detail.starts_with("wrong magic") => {
+            return Err(Error::Invalid(format!(
+                "{location} is not a jarc repository: its config object is not in jarc's format"
+            )))
+        }
+        other => other?,
+    };
+    match stored {
+        Stored::Plain(c) => Ok((c, None)),
+        Stored::Sealed(sealed) => {
+            let pw = password()?;
+            // The config is opened once, by the key that fits it.
+            let (master, name, plain) = crate::keys::unlock_fitting(backend, &pw, |m| {
+                m.sealer().open(Context::Config, &sealed).ok()
+            })?;
+            let config = Config::decode_opened(&plain)?;
+            if config.key != master.blob_id_key() {
+                return Err(Error::corrupt(
+                    "config",
+                    "its blob-id key is not the one the master key derives",
+                ));
+            }
+            Ok((config, Some((master, name))))
+        }
+    }
+}
+
 pub fn split_index(packs: Vec<IndexPack>) -> Vec<IndexFile> {
     let mut files = vec![IndexFile { packs: Vec::new() }];
     let mut n = 0;

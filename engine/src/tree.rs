@@ -320,6 +320,9 @@ where
 pub struct Iter<'r> {
     repo: &'r Repository,
     stack: Vec<std::vec::IntoIter<Item>>,
+    /// With `salvage`: the subtrees that could not be read (how many
+    /// entries their parent says they held, and why), passed over.
+    lost: Option<Vec<(u64, Error)>>,
 }
 
 enum Item {
@@ -350,6 +353,29 @@ pub fn iter<'r>(repo: &'r Repository, root: &Id) -> Iter<'r> {
             count: 0,
         }]
         .into_iter()],
+        lost: None,
+    }
+}
+
+/// `iter` for a recovery: a node that cannot be read (damaged, missing)
+/// costs the entries under it, not the rest of the tree; `Iter::lost`
+/// says what was passed over.
+pub fn iter_salvaging<'r>(repo: &'r Repository, root: &Root) -> Iter<'r> {
+    let mut it = iter(repo, &root.node);
+    it.stack = vec![vec![Item::Sub {
+        level: u8::MAX,
+        node: root.node,
+        count: root.count,
+    }]
+    .into_iter()];
+    it.lost = Some(Vec::new());
+    it
+}
+
+impl Iter<'_> {
+    /// The subtrees a salvaging iterator passed over: (entries, why).
+    pub fn lost(&mut self) -> Vec<(u64, Error)> {
+        self.lost.take().unwrap_or_default()
     }
 }
 
@@ -364,12 +390,15 @@ impl Iterator for Iter<'_> {
                     self.stack.pop();
                 }
                 Some(Item::Entry(e)) => return Some(Ok(e)),
-                Some(Item::Sub { node, .. }) => match load_node(self.repo, &node) {
+                Some(Item::Sub { node, count, .. }) => match load_node(self.repo, &node) {
                     Ok(n) => self.stack.push(items(n).into_iter()),
-                    Err(e) => {
-                        self.stack.clear();
-                        return Some(Err(e));
-                    }
+                    Err(e) => match &mut self.lost {
+                        Some(lost) => lost.push((count, e)),
+                        None => {
+                            self.stack.clear();
+                            return Some(Err(e));
+                        }
+                    },
                 },
             }
         }

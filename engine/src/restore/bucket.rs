@@ -24,7 +24,7 @@ pub fn restore_to_bucket(
     opts: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreSummary> {
-    let mut entries = media::entries(repo, snap)?;
+    let (mut entries, lost) = media::entries_salvaging(repo, snap);
     let referenced: Option<HashSet<String>> = if opts.only_referenced {
         Some(
             crate::database::referenced_keys(repo, snap)?
@@ -78,6 +78,10 @@ pub fn restore_to_bucket(
         })
         .collect();
     let mut summary = RestoreSummary::default();
+    for why in lost {
+        progress.warn(&why);
+        summary.failed.push((super::LISTING.to_string(), why));
+    }
     for (k, r) in results {
         match r {
             Ok(n) => {

@@ -163,6 +163,10 @@ fn target_is_empty(target: &Path) -> Result<bool> {
     }
 }
 
+/// The name a lost part of the media listing is reported under (it has no
+/// object key: which keys it held is what was lost).
+pub const LISTING: &str = "(media listing)";
+
 pub fn restore_media(
     repo: &Repository,
     snap: &Snapshot,
@@ -173,7 +177,9 @@ pub fn restore_media(
     if !opts.overwrite && !opts.keep_existing && !target_is_empty(target)? {
         return Err(Error::TargetNotEmpty(target.to_path_buf()));
     }
-    let mut entries = media::entries(repo, snap)?;
+    // A damaged part of the listing costs the objects under it: the rest
+    // is restored, and what was lost is named (the restore exits 3).
+    let (mut entries, lost) = media::entries_salvaging(repo, snap);
     if let Some(only) = &opts.only {
         entries.retain(|(k, e)| only.contains(k) && e.kind != EntryKind::Dir);
     }
@@ -202,6 +208,10 @@ pub fn restore_media(
     }
     let root = under::Under::open(target)?;
     let mut summary = RestoreSummary::default();
+    for why in lost {
+        progress.warn(&why);
+        summary.failed.push((LISTING.to_string(), why));
+    }
     for (k, e) in &entries {
         if e.kind == EntryKind::Dir {
             let (parents, name) = under::split_key(k);

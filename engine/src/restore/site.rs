@@ -85,6 +85,15 @@ pub struct SiteRestoreSummary {
     pub media_target: String,
     /// Keys the rows reference that the snapshot's media do not hold.
     pub missing_objects: Vec<String>,
+    /// Why the database was not restored, when the repository's copy of it
+    /// is damaged: a full restore then still writes the media.
+    pub database_failed: Option<String>,
+}
+
+/// Damage in the repository (as opposed to a problem with the target):
+/// what a recovery passes over, naming it.
+fn damaged(e: &Error) -> bool {
+    matches!(e, Error::Corrupt { .. } | Error::NotFound(_))
 }
 
 /// Referenced keys absent from the snapshot's media.
@@ -151,7 +160,19 @@ pub fn restore_site(
             Hint::ConfirmReplace,
         ));
     }
-    let (referenced, mut missing) = missing_objects(repo, snap)?;
+    // A full restore is a recovery: if the rows that name media objects
+    // cannot be read, every object is restored and the database's own
+    // failure is reported below.
+    let (referenced, mut missing, rows_readable) = match missing_objects(repo, snap) {
+        Ok((r, m)) => (r, m, true),
+        Err(e) if damaged(&e) && !opts.content_only => {
+            progress.warn(&format!(
+                "which media objects the rows name cannot be read ({e}); every object is restored"
+            ));
+            (Vec::new(), Vec::new(), false)
+        }
+        Err(e) => return Err(e),
+    };
     tracing::info!(
         referenced = referenced.len(),
         missing = missing.len(),
@@ -187,9 +208,7 @@ pub fn restore_site(
     let rename = sites.clone().filter(|(from, to)| from != to);
     let media_opts = RestoreOptions {
         overwrite: opts.overwrite,
-        only: opts
-            .only_referenced
-            .then(|| referenced.iter().cloned().collect()),
+        only: (opts.only_referenced && rows_readable).then(|| referenced.iter().cloned().collect()),
         // `only` holds the referenced keys already (computed above).
         only_referenced: false,
         keep_existing: opts.content_only,
@@ -269,7 +288,22 @@ pub fn restore_site(
             media,
             media_target: media_target.describe(),
             missing_objects: missing,
+            database_failed: None,
         }),
+        // The media are worth keeping when the database's copy is what is
+        // damaged (the target is as blank as it was: a failed build leaves
+        // no file, a failed Postgres load rolls back).
+        Err(e) if damaged(&e) && !opts.content_only => {
+            progress.warn(&format!("the database could not be restored: {e}"));
+            Ok(SiteRestoreSummary {
+                content_only: false,
+                database: Default::default(),
+                media,
+                media_target: media_target.describe(),
+                missing_objects: missing,
+                database_failed: Some(e.to_string()),
+            })
+        }
         Err(e) => {
             undo_media(&media);
             Err(e)
