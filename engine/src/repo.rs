@@ -883,9 +883,6 @@ thread_local! {
 /// at a time, so this bounds the transient memory of loading the index.
 pub const INDEX_FILE_BLOBS: usize = 65_536;
 
-/// Packs into index files of at most `INDEX_FILE_BLOBS` blobs (a pack with
-/// more than that gets a file of its own).
-
 /// Read a config object's bytes: plaintext, or sealed and opened by the
 /// key the password unlocks (then checked against the master key).
 fn open_config(
@@ -922,6 +919,8 @@ fn open_config(
     }
 }
 
+/// Packs into index files of at most `INDEX_FILE_BLOBS` blobs (a pack with
+/// more than that gets a file of its own).
 pub fn split_index(packs: Vec<IndexPack>) -> Vec<IndexFile> {
     let mut files = vec![IndexFile { packs: Vec::new() }];
     let mut n = 0;
