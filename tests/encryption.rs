@@ -215,9 +215,10 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
         .keys()
         .any(|k| k.starts_with("plans/") && !k.ends_with('/')));
 
+    let snap = object_in(&base, "snapshots/", true);
+    let id = |k: &str| k.rsplit('/').next().unwrap().to_string();
     let cases: Vec<Case> = {
         let key = object_in(&base, "keys/", true);
-        let snap = object_in(&base, "snapshots/", true);
         let index = object_in(&base, "index/", true);
         let data = object_in(&base, "data/", true);
         // The pack and offset of the latest snapshot's media root node.
@@ -229,7 +230,6 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
         let tree_at = (loc.offset + loc.length / 2) as usize;
         let drill = object_in(&base, "drills/", true);
         let plan = object_in(&base, "plans/", true);
-        let id = |k: &str| k.rsplit('/').next().unwrap().to_string();
         vec![
             (
                 // Its copy opens the repository; check names the damage.
@@ -341,6 +341,50 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
     let o = run(&repo, &["snapshots"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("config is corrupt"), "{}", stderr(&o));
+    // A damaged snapshot is served by its copy: restore works, check names
+    // it, `repair snapshots` writes it again; a missing copy is written.
+    let repo = t.path().join("case-snapshot");
+    let out = t.path().join("from-copy");
+    let want = t.path().join("from-base");
+    ok(
+        &repo,
+        &[
+            "restore",
+            &id(&snap)[..8],
+            "--target",
+            out.to_str().unwrap(),
+        ],
+    );
+    ok(
+        &base,
+        &[
+            "restore",
+            &id(&snap)[..8],
+            "--target",
+            want.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(capture(&out), capture(&want));
+    let r = json(&repo, &["repair", "snapshots"]);
+    assert_eq!(
+        r["snapshots_written"],
+        serde_json::json!([id(&snap)]),
+        "{r}"
+    );
+    assert_eq!(json(&repo, &["check"])["ok"], true);
+    fs::remove_file(repo.join(format!("snapshot-copies/{}", id(&snap)))).unwrap();
+    let c = json(&repo, &["check"]);
+    assert!(
+        c["report"]["warnings"]
+            .to_string()
+            .contains("1 snapshot(s) have no copy"),
+        "{c}"
+    );
+    let r = json(&repo, &["repair", "snapshots"]);
+    assert_eq!(r["copies_written"], serde_json::json!([id(&snap)]), "{r}");
+    assert!(!json(&repo, &["check"])["report"]["warnings"]
+        .to_string()
+        .contains("no copy"));
     // The data blob's damage is named down to the file that uses it.
     let repo = t.path().join("case-data-blob");
     let r: serde_json::Value =

@@ -194,17 +194,17 @@ fn repository_on_s3_round_trips_checks_and_an_unchanged_nightly_is_cheap() {
     assert_eq!(second["files_unchanged"], 3);
     assert_eq!(second["bytes_new_raw"], 0);
     // keys/, plans/, index/ and snapshots/; config, the key object, one
-    // index file, two snapshots; two session markers and one snapshot;
-    // the closed marker at exit, after the summary was taken (format-spec
-    // §8.7). No DELETE, and no PUT to a name that existed: the backup
-    // host needs no delete or overwrite rights (§12.1).
+    // index file, two snapshots; two session markers, the snapshot's copy
+    // and the snapshot (format-spec §7.3); the closed marker at exit, after
+    // the summary was taken (§8.7). No DELETE, and no PUT to a name that
+    // existed: the backup host needs no delete or overwrite rights (§12.1).
     assert_eq!(counts.list.load(Ordering::Relaxed), 4);
     assert_eq!(counts.get.load(Ordering::Relaxed), 5);
-    assert_eq!(counts.put.load(Ordering::Relaxed), 4);
+    assert_eq!(counts.put.load(Ordering::Relaxed), 5);
     assert_eq!(counts.delete.load(Ordering::Relaxed), 0);
     assert_eq!(second["requests"]["list"], 4);
     assert_eq!(second["requests"]["get"], 5);
-    assert_eq!(second["requests"]["put"], 3);
+    assert_eq!(second["requests"]["put"], 4);
     let puts = counts.put_paths.lock().unwrap().clone();
     let distinct: std::collections::BTreeSet<&String> = puts.iter().collect();
     assert_eq!(
@@ -217,7 +217,9 @@ fn repository_on_s3_round_trips_checks_and_an_unchanged_nightly_is_cheap() {
     for p in &puts {
         let name = p.split("/nightly/jarc/").nth(1).unwrap_or(p);
         assert!(
-            name.starts_with("sessions/") || name == format!("snapshots/{new_snapshot}"),
+            name.starts_with("sessions/")
+                || name == format!("snapshots/{new_snapshot}")
+                || name == format!("snapshot-copies/{new_snapshot}"),
             "{name}"
         );
     }

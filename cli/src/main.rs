@@ -438,6 +438,9 @@ enum RepairCmd {
     /// repository (a damaged one, or a copy a repository made before
     /// copies lacks).
     Config,
+    /// Write damaged snapshot objects again from their copies, and damaged
+    /// or missing copies from their snapshots.
+    Snapshots,
 }
 
 #[derive(Subcommand)]
@@ -1332,6 +1335,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let repo = open(&cli)?;
             let r = jarc::repair::repair_config(&repo).context("repair config")?;
             output::repair_config(cli.json, &r);
+        }
+        Cmd::Repair {
+            what: RepairCmd::Snapshots,
+        } => {
+            let repo = open_session(&cli, "repair", false)?;
+            let r = jarc::repair::repair_snapshots(&repo).context("repair snapshots")?;
+            output::repair_snapshots(cli.json, &r);
+            if !r.lost.is_empty() {
+                return Ok(ExitCode::from(3));
+            }
         }
         Cmd::Stats => {
             let repo = open(&cli)?;

@@ -459,6 +459,21 @@ pub fn repair_config(j: bool, r: &jarc::repair::ConfigRepair) {
     }
 }
 
+pub fn repair_snapshots(j: bool, r: &jarc::repair::SnapshotsRepair) {
+    if j {
+        print_json(r);
+        return;
+    }
+    println!(
+        "{} snapshot(s) written again from their copies, {} copies written",
+        r.snapshots_written.len(),
+        r.copies_written.len()
+    );
+    for id in &r.lost {
+        println!("snapshot {id}: both the snapshot and its copy are damaged or missing: lost");
+    }
+}
+
 pub fn check(j: bool, r: &CheckReport) {
     if j {
         print_json(&report::Check::of(r));

@@ -123,6 +123,27 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
     r.blobs = repo.index().len() as u64;
 
     progress.phase("snapshots", 0);
+    // Each snapshot and its copy (§7.3): a damaged one is named (the other
+    // still serves it), a missing copy is a warning (older repositories).
+    let copies = snapshot::copy_state(repo)?;
+    for (id, why) in &copies.damaged {
+        r.errors.push(format!(
+            "snapshot {}: {why} (its copy serves it; `jarc repair snapshots` writes it again)",
+            id.short()
+        ));
+    }
+    for (id, why) in &copies.damaged_copies {
+        r.errors.push(format!(
+            "the copy of snapshot {}: {why} (`jarc repair snapshots` writes it again)",
+            id.short()
+        ));
+    }
+    if !copies.without_copy.is_empty() {
+        r.warnings.push(format!(
+            "{} snapshot(s) have no copy (made before copies existed; `jarc repair snapshots` writes them)",
+            copies.without_copy.len()
+        ));
+    }
     let snaps = snapshot::list_ids(repo)?;
     r.snapshots = snaps.len() as u64;
     let mut seen_nodes: HashSet<Id> = HashSet::new();

@@ -331,7 +331,7 @@ pub fn forget(
 /// leaves the rest in place, which is a valid repository.
 pub fn remove(repo: &Repository, ids: &[Id]) -> Result<()> {
     for id in ids {
-        repo.backend().delete(&crate::layout::snapshot(id))?;
+        crate::snapshot::remove(repo, id)?;
     }
     Ok(())
 }

@@ -38,6 +38,13 @@ pub fn snapshot(id: &Id) -> String {
     format!("{SNAPSHOTS}/{}", id.to_hex())
 }
 
+/// Each snapshot's bytes again (§7.3), under the snapshot's own name.
+pub const SNAPSHOT_COPIES: &str = "snapshot-copies";
+
+pub fn snapshot_copy(id: &Id) -> String {
+    format!("{SNAPSHOT_COPIES}/{}", id.to_hex())
+}
+
 pub fn plan(id: &Id) -> String {
     format!("{PLANS}/{}", id.to_hex())
 }

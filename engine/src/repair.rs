@@ -1,5 +1,5 @@
-//! `jarc repair config` writes a damaged or missing config copy (§3)
-//! again from the one that opens the repository.
+//! `jarc repair config` and `jarc repair snapshots` write a damaged or
+//! missing copy (§3, §7.3) again from the one that is whole.
 //!
 //! `jarc repair index`: rebuild the index from the packs themselves. Every
 //! pack carries a header listing its blobs (format-spec §4), so a deleted
@@ -157,4 +157,45 @@ pub fn repair_config(repo: &Repository) -> Result<ConfigRepair> {
         written: Some(bad.to_string()),
         reason: Some(reason),
     })
+}
+
+/// What `repair snapshots` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SnapshotsRepair {
+    /// Snapshot objects written again from their copies.
+    pub snapshots_written: Vec<String>,
+    /// Copies written again (damaged) or for the first time (missing).
+    pub copies_written: Vec<String>,
+    /// Snapshots neither of whose objects is whole: lost.
+    pub lost: Vec<String>,
+}
+
+/// Make every snapshot and its copy whole again from the other one.
+pub fn repair_snapshots(repo: &Repository) -> Result<SnapshotsRepair> {
+    let st = crate::snapshot::copy_state(repo)?;
+    let backend = repo.backend();
+    let mut r = SnapshotsRepair::default();
+    let damaged_copy: std::collections::HashSet<Id> =
+        st.damaged_copies.iter().map(|(id, _)| *id).collect();
+    let no_copy: std::collections::HashSet<Id> = st.without_copy.iter().copied().collect();
+    for (id, _) in &st.damaged {
+        if damaged_copy.contains(id) || no_copy.contains(id) {
+            r.lost.push(id.to_hex());
+            continue;
+        }
+        let bytes = backend.get(&layout::snapshot_copy(id))?;
+        backend.put(&layout::snapshot(id), bytes)?;
+        r.snapshots_written.push(id.to_hex());
+    }
+    let damaged: std::collections::HashSet<Id> = st.damaged.iter().map(|(id, _)| *id).collect();
+    for id in damaged_copy.iter().chain(&no_copy) {
+        if damaged.contains(id) {
+            continue;
+        }
+        let bytes = backend.get(&layout::snapshot(id))?;
+        backend.put(&layout::snapshot_copy(id), bytes)?;
+        r.copies_written.push(id.to_hex());
+    }
+    r.copies_written.sort();
+    Ok(r)
 }

@@ -194,7 +194,7 @@ pub fn retag(
         ..snap.clone()
     };
     let new_id = save(repo, &new)?;
-    repo.backend().delete(&crate::layout::snapshot(id))?;
+    self::remove(repo, id)?;
     Ok(new_id)
 }
 
@@ -234,20 +234,53 @@ pub struct DatabaseSize {
     pub rows: u64,
 }
 
-/// Write a snapshot: the commit point. Call only after `Repository::flush`.
+/// Write a snapshot: its copy (§7.3), then the snapshot itself, the commit
+/// point. Call only after `Repository::flush`.
 pub fn save(repo: &Repository, snap: &Snapshot) -> Result<Id> {
-    let bytes = repo
-        .backend()
-        .seal(crate::crypto::Context::Snapshot, snap.encode());
+    let bytes = Bytes::from(
+        repo.backend()
+            .seal(crate::crypto::Context::Snapshot, snap.encode()),
+    );
     let id = Id::of_bytes(&bytes);
-    crate::failpoint::hit("before-snapshot");
     repo.backend()
-        .put(&crate::layout::snapshot(&id), Bytes::from(bytes))?;
+        .put(&crate::layout::snapshot_copy(&id), bytes.clone())?;
+    crate::failpoint::hit("before-snapshot");
+    repo.backend().put(&crate::layout::snapshot(&id), bytes)?;
     Ok(id)
 }
 
+/// Forget a snapshot: its copy first, so that no copy outlives its
+/// snapshot (a crash in between leaves a snapshot without a copy, whole).
+pub fn remove(repo: &Repository, id: &Id) -> Result<()> {
+    match repo.backend().delete(&crate::layout::snapshot_copy(id)) {
+        Ok(()) | Err(Error::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    repo.backend().delete(&crate::layout::snapshot(id))
+}
+
+/// A snapshot, from its object or, when that is damaged, from its copy.
 pub fn load(repo: &Repository, id: &Id) -> Result<Snapshot> {
     let bytes = repo.backend().get(&crate::layout::snapshot(id))?;
+    match open(repo, id, bytes) {
+        Err(e @ Error::Corrupt { .. }) => {
+            match repo.backend().get(&crate::layout::snapshot_copy(id)) {
+                Ok(copy) => match open(repo, id, copy) {
+                    Ok(s) => {
+                        tracing::warn!(snapshot = %id.short(), error = %e, "damaged; read from its copy");
+                        Ok(s)
+                    }
+                    Err(_) => Err(e),
+                },
+                Err(_) => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// A snapshot object's bytes, checked against its name, opened, decoded.
+fn open(repo: &Repository, id: &Id, bytes: Bytes) -> Result<Snapshot> {
     if Id::of_bytes(&bytes) != *id {
         return Err(Error::corrupt(
             format!("snapshot {id}"),
@@ -263,6 +296,50 @@ pub fn load(repo: &Repository, id: &Id) -> Result<Snapshot> {
         Error::Corrupt { detail, .. } => Error::corrupt(format!("snapshot {id}"), detail),
         other => other,
     })
+}
+
+/// Snapshots whose object is damaged (its copy or nothing serves them),
+/// copies that are damaged, and snapshots without a copy: what `check`
+/// reports and `repair snapshots` mends. Reads every snapshot and copy.
+#[derive(Debug, Default)]
+pub struct CopyState {
+    pub damaged: Vec<(Id, String)>,
+    pub damaged_copies: Vec<(Id, String)>,
+    pub without_copy: Vec<Id>,
+}
+
+pub fn copy_state(repo: &Repository) -> Result<CopyState> {
+    let mut st = CopyState::default();
+    let copies: std::collections::HashSet<String> = repo
+        .backend()
+        .list_names(crate::layout::SNAPSHOT_COPIES)?
+        .into_iter()
+        .collect();
+    for id in list_ids(repo)? {
+        let b = match repo.backend().get(&crate::layout::snapshot(&id)) {
+            Ok(b) => b,
+            Err(Error::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = open(repo, &id, b) {
+            st.damaged.push((id, e.to_string()));
+        }
+        let name = crate::layout::snapshot_copy(&id);
+        if !copies.contains(&name) {
+            st.without_copy.push(id);
+            continue;
+        }
+        match repo.backend().get(&name) {
+            Ok(c) => {
+                if let Err(e) = open(repo, &id, c) {
+                    st.damaged_copies.push((id, e.to_string()));
+                }
+            }
+            Err(Error::NotFound(_)) => st.without_copy.push(id),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(st)
 }
 
 /// Every snapshot id, without loading them.
