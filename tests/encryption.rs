@@ -216,9 +216,9 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
         .any(|k| k.starts_with("plans/") && !k.ends_with('/')));
 
     let snap = object_in(&base, "snapshots/", true);
+    let key = object_in(&base, "keys/", true);
     let id = |k: &str| k.rsplit('/').next().unwrap().to_string();
     let cases: Vec<Case> = {
-        let key = object_in(&base, "keys/", true);
         let index = object_in(&base, "index/", true);
         let data = object_in(&base, "data/", true);
         // The pack and offset of the latest snapshot's media root node.
@@ -248,11 +248,12 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
                     .into(),
             ),
             (
+                // Its copy opens the repository; check names the damage.
                 "key object",
                 key.clone(),
                 Box::new(|n| n / 2),
-                &["snapshots"],
-                format!("key object {key} is corrupt"),
+                &["check"],
+                format!("{key}: key object {key} is corrupt"),
             ),
             (
                 "snapshot",
@@ -326,14 +327,17 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
         );
     }
     // A damaged config costs nothing while its copy is whole: every command
-    // works, `repair config` writes it again, and check is clean after.
+    // works, `repair copies` writes it again, and check is clean after.
     let repo = t.path().join("case-config");
     assert!(!json(&repo, &["snapshots"]).as_array().unwrap().is_empty());
-    let r = json(&repo, &["repair", "config"]);
-    assert_eq!(r["written"], "config", "{r}");
+    let r = json(&repo, &["repair", "copies"]);
+    assert_eq!(r["written"], serde_json::json!(["config"]), "{r}");
     assert_eq!(json(&repo, &["check"])["ok"], true);
     let repo = t.path().join("case-config-copy");
-    assert_eq!(json(&repo, &["repair", "config"])["written"], "config.copy");
+    assert_eq!(
+        json(&repo, &["repair", "copies"])["written"],
+        serde_json::json!(["config.copy"])
+    );
     assert_eq!(json(&repo, &["check"])["ok"], true);
     // Both damaged: nothing opens it, and the config is named.
     flip(&repo.join("config"), |n| n - 3);
@@ -341,8 +345,14 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
     let o = run(&repo, &["snapshots"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("config is corrupt"), "{}", stderr(&o));
+    // A damaged key object is served by its copy, and written again.
+    let repo = t.path().join("case-key-object");
+    assert!(!json(&repo, &["snapshots"]).as_array().unwrap().is_empty());
+    let r = json(&repo, &["repair", "copies"]);
+    assert_eq!(r["written"], serde_json::json!([key]), "{r}");
+    assert_eq!(json(&repo, &["check"])["ok"], true);
     // A damaged snapshot is served by its copy: restore works, check names
-    // it, `repair snapshots` writes it again; a missing copy is written.
+    // it, `repair copies` writes it again; a missing copy is written.
     let repo = t.path().join("case-snapshot");
     let out = t.path().join("from-copy");
     let want = t.path().join("from-base");
@@ -365,23 +375,23 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
         ],
     );
     assert_eq!(capture(&out), capture(&want));
-    let r = json(&repo, &["repair", "snapshots"]);
-    assert_eq!(
-        r["snapshots_written"],
-        serde_json::json!([id(&snap)]),
-        "{r}"
-    );
+    let r = json(&repo, &["repair", "copies"]);
+    assert_eq!(r["written"], serde_json::json!([snap]), "{r}");
     assert_eq!(json(&repo, &["check"])["ok"], true);
     fs::remove_file(repo.join(format!("snapshot-copies/{}", id(&snap)))).unwrap();
     let c = json(&repo, &["check"]);
     assert!(
         c["report"]["warnings"]
             .to_string()
-            .contains("1 snapshot(s) have no copy"),
+            .contains("1 snapshot(s) and key object(s) have no copy"),
         "{c}"
     );
-    let r = json(&repo, &["repair", "snapshots"]);
-    assert_eq!(r["copies_written"], serde_json::json!([id(&snap)]), "{r}");
+    let r = json(&repo, &["repair", "copies"]);
+    assert_eq!(
+        r["written"],
+        serde_json::json!([format!("snapshot-copies/{}", id(&snap))]),
+        "{r}"
+    );
     assert!(!json(&repo, &["check"])["report"]["warnings"]
         .to_string()
         .contains("no copy"));
@@ -484,9 +494,13 @@ fn key_problems_each_have_their_own_error() {
     assert!(with("third", &["snapshots"]).status.success());
     assert!(!with("second", &["snapshots"]).status.success());
 
-    // The one key object damaged: named, whatever the password.
+    // The one key object damaged: its copy opens; both damaged: named,
+    // whatever the password.
     let key = object_in(&repo, "keys/", true);
     flip(&repo.join(&key), |n| n - 1);
+    assert!(with("third", &["snapshots"]).status.success());
+    let copy = format!("key-copies/{}", key.rsplit('/').next().unwrap());
+    flip(&repo.join(&copy), |n| n - 1);
     let o = with("third", &["snapshots"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(

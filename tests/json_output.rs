@@ -111,11 +111,7 @@ fn every_json_document_has_the_documented_fields() {
     got.insert("prune".into(), json(&repo, &["prune", "--dry-run"]));
     got.insert("repair index".into(), json(&repo, &["repair", "index"]));
     std::fs::remove_file(repo.join("config.copy")).unwrap();
-    got.insert("repair config".into(), json(&repo, &["repair", "config"]));
-    got.insert(
-        "repair snapshots".into(),
-        json(&repo, &["repair", "snapshots"]),
-    );
+    got.insert("repair copies".into(), json(&repo, &["repair", "copies"]));
     let copy = repo.with_extension("copy");
     let src = repo.to_str().unwrap();
     json(&copy, &["init", "--copy-from", src]);

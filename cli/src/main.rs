@@ -434,13 +434,10 @@ enum RepairCmd {
     /// Index every pack no intact index file names, from the pack's own
     /// header, then delete damaged index files.
     Index,
-    /// Write the config or its copy again from the one that opens the
-    /// repository (a damaged one, or a copy a repository made before
-    /// copies lacks).
-    Config,
-    /// Write damaged snapshot objects again from their copies, and damaged
-    /// or missing copies from their snapshots.
-    Snapshots,
+    /// Write each damaged or missing half of the objects kept twice (the
+    /// config, key objects, snapshots) again from the other; older
+    /// repositories get their copies.
+    Copies,
 }
 
 #[derive(Subcommand)]
@@ -1330,18 +1327,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Cmd::Repair {
-            what: RepairCmd::Config,
-        } => {
-            let repo = open(&cli)?;
-            let r = jarc::repair::repair_config(&repo).context("repair config")?;
-            output::repair_config(cli.json, &r);
-        }
-        Cmd::Repair {
-            what: RepairCmd::Snapshots,
+            what: RepairCmd::Copies,
         } => {
             let repo = open_session(&cli, "repair", false)?;
-            let r = jarc::repair::repair_snapshots(&repo).context("repair snapshots")?;
-            output::repair_snapshots(cli.json, &r);
+            let r = jarc::repair::repair_copies(&repo).context("repair copies")?;
+            output::repair_copies(cli.json, &r);
             if !r.lost.is_empty() {
                 return Ok(ExitCode::from(3));
             }

@@ -448,29 +448,19 @@ pub fn copy(j: bool, r: &jarc::copy::CopyReport) {
     );
 }
 
-pub fn repair_config(j: bool, r: &jarc::repair::ConfigRepair) {
+pub fn repair_copies(j: bool, r: &jarc::copies::Repaired) {
     if j {
         print_json(r);
         return;
     }
-    match (&r.written, &r.reason) {
-        (Some(w), Some(why)) => println!("{w} written again ({why})"),
-        _ => println!("the config and its copy are intact; nothing to do"),
+    if r.written.is_empty() && r.lost.is_empty() {
+        println!("every object kept twice is whole; nothing to do");
     }
-}
-
-pub fn repair_snapshots(j: bool, r: &jarc::repair::SnapshotsRepair) {
-    if j {
-        print_json(r);
-        return;
+    for w in &r.written {
+        println!("{w} written again from its other half");
     }
-    println!(
-        "{} snapshot(s) written again from their copies, {} copies written",
-        r.snapshots_written.len(),
-        r.copies_written.len()
-    );
-    for id in &r.lost {
-        println!("snapshot {id}: both the snapshot and its copy are damaged or missing: lost");
+    for l in &r.lost {
+        println!("{l}: both halves are damaged or missing: lost");
     }
 }
 

@@ -56,13 +56,13 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
     // or that did not open, is damaged. (No copy: made before copies.)
     if let Some(why) = repo.config_damage() {
         r.errors.push(format!(
-            "config: {why}; the repository was opened from {} (`jarc repair config` writes it again)",
+            "config: {why}; the repository was opened from {} (`jarc repair copies` writes it again)",
             layout::CONFIG_COPY
         ));
     } else if let Some(copy) = crate::repair::config_copy(repo)? {
         if copy != repo.backend().get(layout::CONFIG)? {
             r.errors.push(format!(
-                "{}: it differs from the config, which opens the repository: damaged (`jarc repair config` writes it again)",
+                "{}: it differs from the config, which opens the repository: damaged (`jarc repair copies` writes it again)",
                 layout::CONFIG_COPY
             ));
         }
@@ -123,25 +123,27 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
     r.blobs = repo.index().len() as u64;
 
     progress.phase("snapshots", 0);
-    // Each snapshot and its copy (§7.3): a damaged one is named (the other
-    // still serves it), a missing copy is a warning (older repositories).
-    let copies = snapshot::copy_state(repo)?;
-    for (id, why) in &copies.damaged {
-        r.errors.push(format!(
-            "snapshot {}: {why} (its copy serves it; `jarc repair snapshots` writes it again)",
-            id.short()
-        ));
+    // Objects kept twice (§7.3, §13.2): a damaged half is named (the
+    // other still serves), a missing copy is a warning (older repositories).
+    let (_, snap_copies) = snapshot::copy_state(repo)?;
+    let (_, key_copies) = crate::keys::copy_state(repo.backend())?;
+    let mut without = 0;
+    for st in [&snap_copies, &key_copies] {
+        for (name, why) in &st.damaged {
+            r.errors.push(format!(
+                "{name}: {why} (its copy serves it; `jarc repair copies` writes it again)"
+            ));
+        }
+        for (name, why) in &st.damaged_copies {
+            r.errors.push(format!(
+                "the copy of {name}: {why} (`jarc repair copies` writes it again)"
+            ));
+        }
+        without += st.without_copy.len();
     }
-    for (id, why) in &copies.damaged_copies {
-        r.errors.push(format!(
-            "the copy of snapshot {}: {why} (`jarc repair snapshots` writes it again)",
-            id.short()
-        ));
-    }
-    if !copies.without_copy.is_empty() {
+    if without > 0 {
         r.warnings.push(format!(
-            "{} snapshot(s) have no copy (made before copies existed; `jarc repair snapshots` writes them)",
-            copies.without_copy.len()
+            "{without} snapshot(s) and key object(s) have no copy (made before copies existed; `jarc repair copies` writes them)"
         ));
     }
     let snaps = snapshot::list_ids(repo)?;

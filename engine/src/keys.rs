@@ -178,13 +178,44 @@ pub struct KeyInfo {
     pub damaged: Option<String>,
 }
 
-/// Read one key object, checking it against its name.
+/// Read one key object, checking it against its name; a damaged one is
+/// read from its copy (§13.2) when that is whole.
 fn load(backend: &Backend, name: &str) -> Result<std::result::Result<KeyFile, String>> {
     let bytes = backend.get(name)?;
-    if layout::id_of(name) != Some(Id::of_bytes(&bytes)) {
-        return Ok(Err("content does not match its name".into()));
+    match verify(name, &bytes) {
+        Ok(k) => Ok(Ok(k)),
+        Err(why) => match backend.get(&layout::key_copy(name)) {
+            Ok(copy) => Ok(verify(name, &copy).map_err(|_| why)),
+            Err(_) => Ok(Err(why)),
+        },
     }
-    Ok(KeyFile::decode(&bytes).map_err(|e| e.to_string()))
+}
+
+/// A key object's bytes against its name, decoded.
+fn verify(name: &str, bytes: &[u8]) -> std::result::Result<KeyFile, String> {
+    if layout::id_of(name) != Some(Id::of_bytes(bytes)) {
+        return Err("content does not match its name".into());
+    }
+    KeyFile::decode(bytes).map_err(|e| e.to_string())
+}
+
+/// Every key object with its copy, and which of them is damaged or
+/// missing (`check`, `repair copies`).
+pub fn copy_state(backend: &Backend) -> Result<(Vec<crate::copies::Pair>, crate::copies::State)> {
+    let pairs: Vec<crate::copies::Pair> = backend
+        .list(layout::KEYS)?
+        .into_iter()
+        .map(|l| crate::copies::Pair {
+            copy: layout::key_copy(&l.name),
+            object: l.name,
+        })
+        .collect();
+    let st = crate::copies::state(backend, &pairs, |p, bytes| {
+        verify(&p.object, &bytes)
+            .map(|_| ())
+            .map_err(|why| Error::corrupt(format!("key object {}", p.object), why))
+    })?;
+    Ok((pairs, st))
 }
 
 /// Every key object, damaged ones included.
@@ -228,9 +259,11 @@ pub fn add(
             "an empty password is refused: anyone could open the repository".into(),
         ));
     }
-    let bytes = KeyFile::wrap(master, password, params)?.encode();
+    let bytes = Bytes::from(KeyFile::wrap(master, password, params)?.encode());
     let name = layout::key(&Id::of_bytes(&bytes));
-    backend.put(&name, Bytes::from(bytes))?;
+    // The copy first: a key object is never without one (§13.2).
+    backend.put(&layout::key_copy(&name), bytes.clone())?;
+    backend.put(&name, bytes)?;
     Ok(name)
 }
 
@@ -328,6 +361,10 @@ pub fn remove(backend: &Backend, name: &str) -> Result<()> {
             "refusing to remove {name}: it is the repository's last key, and without one nobody can open the repository again"
         )));
     }
+    match backend.delete(&layout::key_copy(name)) {
+        Ok(()) | Err(Error::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
     backend.delete(name)
 }
 
@@ -375,9 +412,17 @@ mod tests {
         let e = remove(&b, &second).unwrap_err().to_string();
         assert!(e.contains("last key"), "{e}");
         assert!(add(&b, &m, "", FAST).is_err());
-        // A damaged key object is named when no key opens.
+        // A damaged key object is read from its copy; with both damaged,
+        // it is named when no key opens.
         b.put(&second, Bytes::from_static(b"JRKY\x01\x00garbage"))
             .unwrap();
+        assert_eq!(unlock(&b, "two").unwrap().1, second);
+        assert!(list(&b).unwrap()[0].damaged.is_none());
+        b.put(
+            &layout::key_copy(&second),
+            Bytes::from_static(b"JRKY\x01\x00garbage"),
+        )
+        .unwrap();
         let e = unlock(&b, "two").err().unwrap().to_string();
         assert!(
             e.starts_with(&format!(

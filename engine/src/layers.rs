@@ -21,7 +21,7 @@ pub const LAYERS: [&[&str]; 7] = [
     &["metered", "direct_write", "backend", "fault_store"],
     // 2. The content-addressed blob store.
     &[
-        "config", "keys", "pack", "index", "plan", "session", "upload", "repo",
+        "copies", "config", "keys", "pack", "index", "plan", "session", "upload", "repo",
     ],
     // 3. Generic structure over blobs.
     &[

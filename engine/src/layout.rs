@@ -38,6 +38,16 @@ pub fn snapshot(id: &Id) -> String {
     format!("{SNAPSHOTS}/{}", id.to_hex())
 }
 
+/// Each key object's bytes again (§13.2), under the key's own id.
+pub const KEY_COPIES: &str = "key-copies";
+
+pub fn key_copy(key_name: &str) -> String {
+    format!(
+        "{KEY_COPIES}/{}",
+        key_name.rsplit('/').next().unwrap_or_default()
+    )
+}
+
 /// Each snapshot's bytes again (§7.3), under the snapshot's own name.
 pub const SNAPSHOT_COPIES: &str = "snapshot-copies";
 

@@ -22,6 +22,7 @@ pub mod check;
 pub mod chunker;
 mod codec;
 pub mod config;
+pub mod copies;
 pub mod copy;
 pub mod crypto;
 pub mod database;

@@ -1,5 +1,6 @@
-//! `jarc repair config` and `jarc repair snapshots` write a damaged or
-//! missing copy (§3, §7.3) again from the one that is whole.
+//! `jarc repair copies` writes a damaged or missing half of the objects
+//! kept twice (config, key objects, snapshots: §3, §7.3, §13.2) again from
+//! the one that is whole.
 //!
 //! `jarc repair index`: rebuild the index from the packs themselves. Every
 //! pack carries a header listing its blobs (format-spec §4), so a deleted
@@ -112,90 +113,35 @@ pub fn config_copy(repo: &Repository) -> Result<Option<Bytes>> {
     }
 }
 
-/// What `repair config` did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct ConfigRepair {
-    /// The object written again (`config` or `config.copy`), if any.
-    pub written: Option<String>,
-    /// Why.
-    pub reason: Option<String>,
-}
-
-/// Make the config and its copy the same bytes again, from the one that
-/// opened the repository: a damaged config from its copy, a damaged or
-/// missing copy (a repository made before copies) from the config. Each
-/// write is read back.
-pub fn repair_config(repo: &Repository) -> Result<ConfigRepair> {
+/// Make every object kept twice whole again from its other half: the
+/// config (from the copy, when the config was damaged; else the copy
+/// from the config), each key object and each snapshot. Each write is
+/// read back.
+pub fn repair_copies(repo: &Repository) -> Result<crate::copies::Repaired> {
     let backend = repo.backend();
-    let (good_from, bad, reason) = match repo.config_damage() {
-        Some(why) => (layout::CONFIG_COPY, layout::CONFIG, why.to_string()),
-        None => {
-            let config = backend.get(layout::CONFIG)?;
-            match config_copy(repo)? {
-                Some(c) if c == config => return Ok(ConfigRepair::default()),
-                Some(_) => (
-                    layout::CONFIG,
-                    layout::CONFIG_COPY,
-                    "it differed from the config (damaged)".to_string(),
-                ),
-                None => (
-                    layout::CONFIG,
-                    layout::CONFIG_COPY,
-                    "there was none".to_string(),
-                ),
-            }
-        }
+    let config = crate::copies::Pair {
+        object: layout::CONFIG.to_string(),
+        copy: layout::CONFIG_COPY.to_string(),
     };
-    let bytes = backend.get(good_from)?;
-    backend.put(bad, bytes.clone())?;
-    if backend.get(bad)? != bytes {
-        return Err(Error::Invalid(format!(
-            "{bad} was written again but reads back different: the storage is failing"
-        )));
+    // The config is checked against what opened the repository (its copy
+    // opens only under the master key, which `verify` does not hold).
+    let mut st = crate::copies::State::default();
+    match (repo.config_damage(), config_copy(repo)?) {
+        (Some(why), _) => st.damaged.push((config.object.clone(), why.to_string())),
+        (None, None) => st.without_copy.push(config.object.clone()),
+        (None, Some(c)) if c != backend.get(layout::CONFIG)? => st
+            .damaged_copies
+            .push((config.object.clone(), "differs from the config".into())),
+        (None, Some(_)) => {}
     }
-    Ok(ConfigRepair {
-        written: Some(bad.to_string()),
-        reason: Some(reason),
-    })
-}
-
-/// What `repair snapshots` did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct SnapshotsRepair {
-    /// Snapshot objects written again from their copies.
-    pub snapshots_written: Vec<String>,
-    /// Copies written again (damaged) or for the first time (missing).
-    pub copies_written: Vec<String>,
-    /// Snapshots neither of whose objects is whole: lost.
-    pub lost: Vec<String>,
-}
-
-/// Make every snapshot and its copy whole again from the other one.
-pub fn repair_snapshots(repo: &Repository) -> Result<SnapshotsRepair> {
-    let st = crate::snapshot::copy_state(repo)?;
-    let backend = repo.backend();
-    let mut r = SnapshotsRepair::default();
-    let damaged_copy: std::collections::HashSet<Id> =
-        st.damaged_copies.iter().map(|(id, _)| *id).collect();
-    let no_copy: std::collections::HashSet<Id> = st.without_copy.iter().copied().collect();
-    for (id, _) in &st.damaged {
-        if damaged_copy.contains(id) || no_copy.contains(id) {
-            r.lost.push(id.to_hex());
-            continue;
-        }
-        let bytes = backend.get(&layout::snapshot_copy(id))?;
-        backend.put(&layout::snapshot(id), bytes)?;
-        r.snapshots_written.push(id.to_hex());
+    let mut done = crate::copies::repair(backend, std::slice::from_ref(&config), &st)?;
+    for (pairs, st) in [
+        crate::keys::copy_state(backend)?,
+        crate::snapshot::copy_state(repo)?,
+    ] {
+        let r = crate::copies::repair(backend, &pairs, &st)?;
+        done.written.extend(r.written);
+        done.lost.extend(r.lost);
     }
-    let damaged: std::collections::HashSet<Id> = st.damaged.iter().map(|(id, _)| *id).collect();
-    for id in damaged_copy.iter().chain(&no_copy) {
-        if damaged.contains(id) {
-            continue;
-        }
-        let bytes = backend.get(&layout::snapshot(id))?;
-        backend.put(&layout::snapshot_copy(id), bytes)?;
-        r.copies_written.push(id.to_hex());
-    }
-    r.copies_written.sort();
-    Ok(r)
+    Ok(done)
 }

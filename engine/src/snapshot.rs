@@ -298,48 +298,22 @@ fn open(repo: &Repository, id: &Id, bytes: Bytes) -> Result<Snapshot> {
     })
 }
 
-/// Snapshots whose object is damaged (its copy or nothing serves them),
-/// copies that are damaged, and snapshots without a copy: what `check`
-/// reports and `repair snapshots` mends. Reads every snapshot and copy.
-#[derive(Debug, Default)]
-pub struct CopyState {
-    pub damaged: Vec<(Id, String)>,
-    pub damaged_copies: Vec<(Id, String)>,
-    pub without_copy: Vec<Id>,
-}
-
-pub fn copy_state(repo: &Repository) -> Result<CopyState> {
-    let mut st = CopyState::default();
-    let copies: std::collections::HashSet<String> = repo
-        .backend()
-        .list_names(crate::layout::SNAPSHOT_COPIES)?
-        .into_iter()
+/// Every snapshot with its copy (§7.3), and which of them is damaged or
+/// missing (`check`, `repair copies`). Reads every snapshot and copy.
+pub fn copy_state(repo: &Repository) -> Result<(Vec<crate::copies::Pair>, crate::copies::State)> {
+    let pairs: Vec<crate::copies::Pair> = list_ids(repo)?
+        .iter()
+        .map(|id| crate::copies::Pair {
+            object: crate::layout::snapshot(id),
+            copy: crate::layout::snapshot_copy(id),
+        })
         .collect();
-    for id in list_ids(repo)? {
-        let b = match repo.backend().get(&crate::layout::snapshot(&id)) {
-            Ok(b) => b,
-            Err(Error::NotFound(_)) => continue,
-            Err(e) => return Err(e),
-        };
-        if let Err(e) = open(repo, &id, b) {
-            st.damaged.push((id, e.to_string()));
-        }
-        let name = crate::layout::snapshot_copy(&id);
-        if !copies.contains(&name) {
-            st.without_copy.push(id);
-            continue;
-        }
-        match repo.backend().get(&name) {
-            Ok(c) => {
-                if let Err(e) = open(repo, &id, c) {
-                    st.damaged_copies.push((id, e.to_string()));
-                }
-            }
-            Err(Error::NotFound(_)) => st.without_copy.push(id),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(st)
+    let st = crate::copies::state(repo.backend(), &pairs, |p, bytes| {
+        let id = crate::layout::id_of(&p.object)
+            .ok_or_else(|| Error::corrupt(p.object.clone(), "not a snapshot name"))?;
+        open(repo, &id, bytes).map(|_| ())
+    })?;
+    Ok((pairs, st))
 }
 
 /// Every snapshot id, without loading them.
