@@ -166,17 +166,20 @@ fn the_systemd_units_run_as_written() {
     };
     let newest = tagged[1]["id"].as_str().unwrap();
     let live = s.site.join("data");
-    let said = restore(&[
-        "restore",
-        "--at",
-        "2200-01-01",
-        "--tag",
-        "pitr",
-        "--content",
-        "--replace",
-        "--target-data-dir",
-        live.to_str().unwrap(),
-    ]);
+    let at_pitr = |target: &Path| {
+        restore(&[
+            "restore",
+            "--at",
+            "2200-01-01",
+            "--tag",
+            "pitr",
+            "--content",
+            "--replace",
+            "--target-data-dir",
+            target.to_str().unwrap(),
+        ])
+    };
+    let said = at_pitr(&live);
     assert!(
         said.contains(&format!("snapshot {} of ", &newest[..8])),
         "{said}"
@@ -195,17 +198,7 @@ fn the_systemd_units_run_as_written() {
         "--target-data-dir",
         o,
     ]);
-    restore(&[
-        "restore",
-        "--at",
-        "2200-01-01",
-        "--tag",
-        "pitr",
-        "--content",
-        "--replace",
-        "--target-data-dir",
-        o,
-    ]);
+    at_pitr(&out);
     for timer in [
         "systemd/jarc-backup.timer",
         "systemd/jarc-prune.timer",

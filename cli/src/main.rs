@@ -51,6 +51,31 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Which snapshots a listing, `find` or `copy` takes: all of these must
+/// hold.
+#[derive(clap::Args)]
+struct FilterArgs {
+    /// Only snapshots taken on this host.
+    #[arg(long)]
+    host: Option<String>,
+    /// Only snapshots with this tag (repeatable: all of them).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Only snapshots whose source (its description or id) contains this.
+    #[arg(long)]
+    source: Option<String>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> snapshot::Filter {
+        snapshot::Filter {
+            host: self.host.clone(),
+            tags: self.tags.clone(),
+            source: self.source.clone(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Create a new repository, encrypted: its password comes from
@@ -119,15 +144,8 @@ enum Cmd {
     },
     /// List snapshots.
     Snapshots {
-        /// Only those taken on this host.
-        #[arg(long)]
-        host: Option<String>,
-        /// Only those with this tag (repeatable: all of them).
-        #[arg(long = "tag")]
-        tags: Vec<String>,
-        /// Only those whose source (its description or id) contains this.
-        #[arg(long)]
-        source: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
         /// Only the N newest of each source (and host).
         #[arg(long, value_name = "N")]
         latest: Option<usize>,
@@ -136,12 +154,8 @@ enum Cmd {
     /// snapshot, or in those the filters pick.
     Find {
         pattern: String,
-        /// Only snapshots taken on this host.
-        #[arg(long)]
-        host: Option<String>,
-        /// Only snapshots with this tag (repeatable: all of them).
-        #[arg(long = "tag")]
-        tags: Vec<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Copy snapshots from the repository at --from into this one (all of
     /// them, or those named or picked by the filters), storing only the
@@ -155,15 +169,8 @@ enum Cmd {
         /// Source snapshots (ids, prefixes or `latest`); none: every one
         /// the filters pick.
         snapshots: Vec<String>,
-        /// Only snapshots taken on this host.
-        #[arg(long)]
-        host: Option<String>,
-        /// Only snapshots with this tag (repeatable: all of them).
-        #[arg(long = "tag")]
-        tags: Vec<String>,
-        /// Only snapshots whose source (description or id) contains this.
-        #[arg(long)]
-        source: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Change the tags of snapshots (their ids change: a snapshot is named
     /// by its bytes).
@@ -953,19 +960,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &bars,
             );
         }
-        Cmd::Snapshots {
-            host,
-            tags,
-            source,
-            latest,
-        } => {
+        Cmd::Snapshots { filter, latest } => {
             let repo = open(&cli)?;
             let drills = jarc::drill_record::last_drills(&repo)?;
-            let filter = snapshot::Filter {
-                host: host.clone(),
-                tags: tags.clone(),
-                source: source.clone(),
-            };
+            let filter = filter.filter();
             let mut list = snapshot::heads(&repo)?;
             list.retain(|h| filter.matches_head(h));
             if let Some(n) = latest {
@@ -976,17 +974,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 output::plaintext_warning();
             }
         }
-        Cmd::Find {
-            pattern,
-            host,
-            tags,
-        } => {
+        Cmd::Find { pattern, filter } => {
             let repo = open(&cli)?;
-            let filter = snapshot::Filter {
-                host: host.clone(),
-                tags: tags.clone(),
-                source: None,
-            };
+            let filter = filter.filter();
             let mut list = snapshot::list(&repo)?;
             list.retain(|(_, s)| filter.matches(s));
             let found = jarc::media::find(
@@ -999,9 +989,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Copy {
             from,
             snapshots,
-            host,
-            tags,
-            source,
+            filter,
         } => {
             let src = open_source(from)?;
             let mut wanted = if snapshots.is_empty() {
@@ -1015,11 +1003,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 v.dedup_by_key(|(id, _)| *id);
                 v
             };
-            let filter = snapshot::Filter {
-                host: host.clone(),
-                tags: tags.clone(),
-                source: source.clone(),
-            };
+            let filter = filter.filter();
             wanted.retain(|(_, s)| filter.matches(s));
             let dst = open_session(&cli, "copy", true)?;
             let r = jarc::copy::copy(&src, &dst, &wanted, &bars)
