@@ -217,9 +217,9 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
 
     let snap = object_in(&base, "snapshots/", true);
     let key = object_in(&base, "keys/", true);
+    let index = object_in(&base, "index/", true);
     let id = |k: &str| k.rsplit('/').next().unwrap().to_string();
     let cases: Vec<Case> = {
-        let index = object_in(&base, "index/", true);
         let data = object_in(&base, "data/", true);
         // The pack and offset of the latest snapshot's media root node.
         let r = open_repo(base.to_str().unwrap()).unwrap();
@@ -265,10 +265,12 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
                 format!("snapshot {} is corrupt", id(&snap)),
             ),
             (
+                // Readers go on past it (packs indexed from their headers);
+                // check names it.
                 "index file",
                 index.clone(),
                 Box::new(|n| n / 2),
-                &["snapshots"],
+                &["check"],
                 // Checked against its name before it is opened.
                 format!("{index} is corrupt: content does not match its name"),
             ),
@@ -345,6 +347,28 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
     let o = run(&repo, &["snapshots"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("config is corrupt"), "{}", stderr(&o));
+    // Past a damaged index file a reader restores everything (and says
+    // so); a writer stops, naming it.
+    let repo = t.path().join("case-index-file");
+    let out = t.path().join("past-index");
+    let o = run(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("damaged index file(s)"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(capture(&out), capture(&src));
+    let o = run(&repo, &["backup", "--media", src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("{index} is corrupt")),
+        "{}",
+        stderr(&o)
+    );
     // A damaged key object is served by its copy, and written again.
     let repo = t.path().join("case-key-object");
     assert!(!json(&repo, &["snapshots"]).as_array().unwrap().is_empty());

@@ -844,7 +844,10 @@ fn backup_repo(cli: &Cli) -> Result<Repository> {
 
 fn open(cli: &Cli) -> Result<Repository> {
     let loc = repo_location(cli)?;
-    Repository::open(&loc, &password).with_context(|| format!("opening repository {loc}"))
+    let repo =
+        Repository::open(&loc, &password).with_context(|| format!("opening repository {loc}"))?;
+    output::healed_index(&repo);
+    Ok(repo)
 }
 
 /// Open for a command a concurrent prune must not break (format-spec
@@ -853,6 +856,7 @@ fn open_session(cli: &Cli, command: &str, writer: bool) -> Result<Repository> {
     let loc = repo_location(cli)?;
     let repo = Repository::open_session(&loc, command, writer, &password)
         .with_context(|| format!("opening repository {loc}"))?;
+    output::healed_index(&repo);
     if let Some(why) = repo.unregistered() {
         if !cli.quiet {
             eprintln!(

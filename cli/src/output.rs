@@ -464,6 +464,18 @@ pub fn repair_copies(j: bool, r: &jarc::copies::Repaired) {
     }
 }
 
+/// A reader that went past damaged index files says so (on stderr, even
+/// with --quiet: the repository needs `repair index`).
+pub fn healed_index(repo: &jarc::Repository) {
+    let (files, packs) = repo.healed_index();
+    if let Some((first, why)) = files.first() {
+        eprintln!(
+            "jarc: warning: {} damaged index file(s) ({first}: {why}); this run indexed {packs} pack(s) from their own headers instead; `jarc repair index` makes that lasting",
+            files.len()
+        );
+    }
+}
+
 pub fn check(j: bool, r: &CheckReport) {
     if j {
         print_json(&report::Check::of(r));

@@ -75,6 +75,13 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
             Vec::new()
         }
     };
+    // A reader goes past damaged index files (their packs indexed from the
+    // packs' headers for this run): each is an error all the same.
+    for (name, why) in repo.damaged_index_files() {
+        r.errors.push(format!(
+            "{name} is corrupt: {why} (`jarc repair index` indexes its packs again)"
+        ));
+    }
     let mut indexed: HashMap<Id, (u64, String)> = HashMap::new();
     let mut index_packs: Vec<IndexPack> = Vec::new();
     for (name, f) in index_files {

@@ -302,6 +302,14 @@ pub fn prune(
             "prune needs a session (Repository::open_session)".into(),
         ));
     }
+    // Past a damaged index file, packs would look unindexed (leftovers to
+    // free): prune works only on a whole index.
+    if let Some((name, why)) = repo.healed_index().0.into_iter().next() {
+        return Err(Error::corrupt(
+            name,
+            format!("{why}; prune needs a whole index: run `jarc repair index` first"),
+        ));
+    }
     repo.freeze();
     let before = repo.backend().requests.snapshot();
     let backend = repo.backend();

@@ -15,7 +15,6 @@ use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::IndexPack;
 use crate::layout;
-use crate::pack;
 use crate::progress::Progress;
 use crate::repo::{split_index, Repository};
 use bytes::Bytes;
@@ -58,7 +57,7 @@ pub fn repair_index(repo: &Repository, progress: &dyn Progress) -> Result<Repair
             r.packs_condemned_skipped += 1;
             continue;
         }
-        match read_header(repo, &l.name, l.size) {
+        match repo.read_pack_header(&l.name, l.size) {
             Ok(blobs) => {
                 r.packs_indexed += 1;
                 r.blobs_indexed += blobs.len() as u64;
@@ -84,24 +83,6 @@ pub fn repair_index(repo: &Repository, progress: &dyn Progress) -> Result<Repair
         r.damaged_index_files_removed.push(name);
     }
     Ok(r)
-}
-
-/// A pack's header, by two ranged reads: the trailer, then the header.
-fn read_header(repo: &Repository, name: &str, size: u64) -> Result<Vec<pack::PackBlob>> {
-    let t = pack::TRAILER_LEN as u64;
-    if size < t {
-        return Err(Error::corrupt(name, "shorter than a pack trailer"));
-    }
-    let trailer = repo.backend().get_range(name, size - t..size)?;
-    let hlen = pack::header_len_from_trailer(&trailer)? as u64;
-    let data_len = size
-        .checked_sub(t + hlen)
-        .ok_or_else(|| Error::corrupt(name, "its header length exceeds it"))?;
-    let header = repo.backend().get_range(name, data_len..size - t)?;
-    pack::parse_header(&header, data_len, repo.backend().sealer()).map_err(|e| match e {
-        Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
-        other => other,
-    })
 }
 
 /// The config's copy, if the repository has one.

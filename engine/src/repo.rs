@@ -84,6 +84,11 @@ pub struct Repository {
     frozen: std::sync::atomic::AtomicBool,
     /// Why the config could not be opened, when its copy was used.
     config_damage: Option<String>,
+    /// A reader's open: packs that a damaged index file named are indexed
+    /// in memory from their own headers, for this process only.
+    heal_index: bool,
+    /// What that healing did: (damaged index file, why), packs indexed.
+    healed: Mutex<(Vec<(String, String)>, u64)>,
 }
 
 #[derive(Default)]
@@ -344,8 +349,14 @@ impl Repository {
         let mut repo = Repository::with(backend, config, Index::default());
         repo.master = master;
         repo.config_damage = config_damage;
-        if tolerant {
+        // A command that only reads goes on past a damaged index file (the
+        // packs it named are read from their headers, for this run only);
+        // a writer or prune must not: to them the packs would look like
+        // leftovers, and a writer would store their blobs again.
+        let reader = session.is_none_or(|(command, writer)| !writer && command != "prune");
+        if tolerant || reader {
             repo.damaged_index = Mutex::new(Some(Vec::new()));
+            repo.heal_index = reader && !tolerant;
         }
         if let Some((command, writer)) = session {
             let s = match Session::begin(&repo.backend, command) {
@@ -484,6 +495,8 @@ impl Repository {
             damaged_index: Mutex::default(),
             frozen: Default::default(),
             config_damage: None,
+            heal_index: false,
+            healed: Mutex::default(),
         }
     }
 
@@ -500,9 +513,15 @@ impl Repository {
             .flat_map(|(_, p)| p.packs.iter().map(|c| c.pack))
             .collect();
         let mut index = Index::default();
+        if let Some(d) = self.damaged_index.lock().map_err(|_| poisoned())?.as_mut() {
+            d.clear();
+        }
         // One decoded file at a time: holding them all would double the
         // peak memory of every open (format-spec §5.1).
         self.for_each_index_file(|_| false, |name, f| index.add_file(name, &f, &condemned))?;
+        if self.heal_index {
+            self.heal(&mut index, &condemned)?;
+        }
         index.finish();
         tracing::info!(
             blobs = index.len(),
@@ -514,6 +533,68 @@ impl Repository {
         *self.index.write().map_err(|_| poisoned())? = index;
         *self.plans.write().map_err(|_| poisoned())? = Plans { loaded, condemned };
         Ok(())
+    }
+
+    /// Index, in memory, every pack no intact index file names (when one
+    /// is damaged), from the pack's own header: two ranged reads a pack.
+    fn heal(&self, index: &mut Index, condemned: &HashSet<Id>) -> Result<()> {
+        let damaged = self.damaged_index_files();
+        if damaged.is_empty() {
+            return Ok(());
+        }
+        let mut packs = 0;
+        for l in self.backend.list(layout::DATA)? {
+            let Some(id) = layout::id_of(&l.name) else {
+                continue;
+            };
+            if index.has_pack(&id) || condemned.contains(&id) {
+                continue;
+            }
+            // An unreadable header: its blobs stay unfound, and what needs
+            // them fails naming the blob.
+            if let Ok(blobs) = self.read_pack_header(&l.name, l.size) {
+                index.add_pack(
+                    &IndexPack {
+                        id,
+                        size: l.size,
+                        blobs,
+                    },
+                    false,
+                );
+                packs += 1;
+            }
+        }
+        tracing::warn!(
+            files = damaged.len(),
+            packs,
+            "damaged index files; packs indexed from their headers"
+        );
+        *self.healed.lock().map_err(|_| poisoned())? = (damaged, packs);
+        Ok(())
+    }
+
+    /// Damaged index files this reader went past, and how many packs it
+    /// indexed from their headers instead (for the caller to tell).
+    pub fn healed_index(&self) -> (Vec<(String, String)>, u64) {
+        self.healed.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// A pack's header, by two ranged reads: the trailer, then the header.
+    pub(crate) fn read_pack_header(&self, name: &str, size: u64) -> Result<Vec<pack::PackBlob>> {
+        let t = pack::TRAILER_LEN as u64;
+        if size < t {
+            return Err(Error::corrupt(name, "shorter than a pack trailer"));
+        }
+        let trailer = self.backend.get_range(name, size - t..size)?;
+        let hlen = pack::header_len_from_trailer(&trailer)? as u64;
+        let data_len = size
+            .checked_sub(t + hlen)
+            .ok_or_else(|| Error::corrupt(name, "its header length exceeds it"))?;
+        let header = self.backend.get_range(name, data_len..size - t)?;
+        pack::parse_header(&header, data_len, self.backend.sealer()).map_err(|e| match e {
+            Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
+            other => other,
+        })
     }
 
     /// Every index file with its name. A file deleted between the LIST and
