@@ -840,6 +840,35 @@ fn a_killed_site_restore_is_finished_by_a_rerun() {
         verify::file_digests(&out.join("media")).unwrap()
     );
     assert!(!out.join("jant.sqlite.jarc-partial").exists());
+
+    // Killed after the database was renamed into place: the rerun finds
+    // the snapshot's own database there, keeps it and finishes; a database
+    // that holds anything else is refused, untouched.
+    std::fs::remove_file(out.join("media/big.bin")).ok();
+    let some = verify::file_digests(&out.join("media")).unwrap();
+    let victim = some.keys().next().unwrap().clone();
+    std::fs::remove_file(out.join("media").join(&victim)).unwrap();
+    ok(&repo, &again);
+    assert_eq!(
+        verify::file_digests(&data.join("media")).unwrap(),
+        verify::file_digests(&out.join("media")).unwrap()
+    );
+    let conn = rusqlite::Connection::open(out.join("jant.sqlite")).unwrap();
+    conn.execute(
+        "UPDATE post SET title = 'changed' WHERE rowid = (SELECT min(rowid) FROM post)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let before = std::fs::read(out.join("jant.sqlite")).unwrap();
+    let o = run(&repo, &again);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("jant.sqlite already exists; a full restore needs a blank target"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(out.join("jant.sqlite")).unwrap(), before);
 }
 
 /// A damaged media object costs that object, not the recovery: a full

@@ -182,9 +182,19 @@ pub fn restore_site(
     if !missing.is_empty() && !opts.allow_missing_objects && !opts.content_only {
         return Err(Error::MissingObjects(missing));
     }
-    // Refuse an occupied target before any media are written.
+    // Refuse an occupied target before any media are written. A rerun
+    // of a restore killed after it put the database in place (`overwrite`:
+    // finishing it) finds this snapshot's database there: it keeps it and
+    // finishes the media.
+    let mut db_done = None;
     if !opts.content_only {
         match db {
+            DatabaseTarget::Sqlite(p) if opts.overwrite && p.exists() => {
+                match super::sqlite::restored_already(repo, snap, p)? {
+                    Some(summary) => db_done = Some(summary),
+                    None => super::sqlite::ensure_blank(p)?,
+                }
+            }
             DatabaseTarget::Sqlite(p) => super::sqlite::ensure_blank(p)?,
             DatabaseTarget::Postgres(u) => super::postgres::ensure_ready_url(repo, snap, u)?,
         }
@@ -236,7 +246,7 @@ pub fn restore_site(
     // written (the build is mostly one core of SQLite work, the media
     // mostly the disk), and renamed into place only after them.
     let sqlite_new = match (db, &sites) {
-        (DatabaseTarget::Sqlite(p), None) => Some(p),
+        (DatabaseTarget::Sqlite(p), None) if db_done.is_none() => Some(p),
         _ => None,
     };
     let (media, built) = std::thread::scope(|s| {
@@ -272,6 +282,9 @@ pub fn restore_site(
     progress.phase("database", 0);
     let result = match (db, &sites, built) {
         (_, _, Some(built)) => built.and_then(|b| b.commit()),
+        (DatabaseTarget::Sqlite(_), None, None) if db_done.is_some() => {
+            Ok(db_done.unwrap_or_default())
+        }
         (DatabaseTarget::Sqlite(p), None, None) => super::sqlite::restore_full(repo, snap, p),
         (DatabaseTarget::Sqlite(p), Some((_, to)), None) => {
             super::sqlite::restore_content(repo, snap, p, "local", to)

@@ -64,6 +64,42 @@ pub(crate) fn insert_statement(table: &str, columns: &[&str]) -> String {
 }
 
 /// A full restore writes a new database: refuse one that exists.
+/// Whether the database at `target` holds exactly the snapshot's rows
+/// (read again as a backup reads, each table's tree root compared with
+/// the snapshot's: equal roots, equal rows): what a restore killed after it
+/// renamed the database into place leaves. Its tables and rows if so.
+pub fn restored_already(
+    repo: &Repository,
+    snap: &Snapshot,
+    target: &Path,
+) -> Result<Option<DbRestoreSummary>> {
+    let Ok(mut src) = crate::source::sqlite::SqliteSource::open(target) else {
+        return Ok(None);
+    };
+    let mut warnings = Vec::new();
+    let Ok(cap) = crate::capture::digest(repo, &mut src, &mut warnings) else {
+        return Ok(None);
+    };
+    let rows = |roots: &[(String, crate::tree::Root)]| -> Vec<(String, crate::tree::Root)> {
+        let mut v: Vec<(String, crate::tree::Root)> = roots
+            .iter()
+            .filter(|(n, _)| n.starts_with(crate::schema::ROWS_ROOT_PREFIX))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let (want, got) = (rows(&snap.roots), rows(&cap.roots));
+    if want.is_empty() || want != got {
+        return Ok(None);
+    }
+    Ok(Some(DbRestoreSummary {
+        tables: want.len() as u64,
+        rows: want.iter().map(|(_, r)| r.count).sum(),
+        foreign_key_violations: Vec::new(),
+    }))
+}
+
 pub fn ensure_blank(target: &Path) -> Result<()> {
     if target.exists() {
         return Err(Error::refused(
