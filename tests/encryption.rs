@@ -341,6 +341,16 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
         serde_json::json!(["config.copy"])
     );
     assert_eq!(json(&repo, &["check"])["ok"], true);
+    // A flipped version byte: the copy contradicts it, and opens.
+    let v = t.path().join("case-config-version");
+    copy_dir(&base, &v);
+    flip(&v.join("config"), |_| 4);
+    assert!(!json(&v, &["snapshots"]).as_array().unwrap().is_empty());
+    assert_eq!(
+        json(&v, &["repair", "copies"])["written"],
+        serde_json::json!(["config"])
+    );
+    assert_eq!(json(&v, &["check"])["ok"], true);
     // Both damaged: nothing opens it, and the config is named.
     flip(&repo.join("config"), |n| n - 3);
     flip(&repo.join("config.copy"), |n| n - 3);

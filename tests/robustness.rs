@@ -372,9 +372,11 @@ fn not_a_repository_foreign_format_and_unknown_version() {
 
     let future = t.path().join("future");
     init(&future);
+    // A newer jarc writes the copy first, then the config (format-spec §3).
     let cfg = future.join("config");
     let mut b = fs::read(&cfg).unwrap();
     b[4..6].copy_from_slice(&99u16.to_le_bytes());
+    fs::write(future.join("config.copy"), &b).unwrap();
     fs::write(&cfg, &b).unwrap();
     let before = listing(&future);
     let o = run(&future, &["backup", "--media", src.to_str().unwrap()]);

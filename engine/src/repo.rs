@@ -327,19 +327,25 @@ impl Repository {
         {
             Ok((c, m)) => (c, m, None),
             // A damaged config is read from its copy, when there is one
-            // (repositories made before the copy existed have none).
-            // Only damage: a config that names another version, or is not
-            // jarc's, is never read around (a newer jarc's upgrade would be).
-            Err(e @ Error::Corrupt { .. }) => match backend.get(layout::CONFIG_COPY) {
-                Ok(copy) if copy != raw => match open_config(&backend, location, &copy, password) {
-                    Ok((c, m)) => {
-                        tracing::warn!(error = %e, "the config is damaged; its copy opened the repository");
-                        (c, m, Some(e.to_string()))
+            // (repositories made before the copy existed have none) and it
+            // opens. A config naming a version this jarc does not know is
+            // damaged too when its copy opens: a newer format writes the
+            // copy first and the config last (format-spec §3), so an
+            // upgrade never leaves an older copy beside a newer config.
+            Err(e) if !matches!(e, Error::WrongPassword { .. } | Error::NoPassword(_)) => {
+                match backend.get(layout::CONFIG_COPY) {
+                    Ok(copy) if copy != raw => {
+                        match open_config(&backend, location, &copy, password) {
+                            Ok((c, m)) => {
+                                tracing::warn!(error = %e, "the config is damaged; its copy opened the repository");
+                                (c, m, Some(e.to_string()))
+                            }
+                            Err(_) => return Err(e),
+                        }
                     }
-                    Err(_) => return Err(e),
-                },
-                _ => return Err(e),
-            },
+                    _ => return Err(e),
+                }
+            }
             Err(e) => return Err(e),
         };
         let backend = match &master {
