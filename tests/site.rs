@@ -19,6 +19,23 @@ fn init(repo: &Path) {
     ok(repo, &["init"]);
 }
 
+/// A full restore of the latest snapshot into `target` that writes what
+/// it can and exits 3; what it printed.
+fn partial_restore(repo: &Path, target: &Path) -> String {
+    let o = run(
+        repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            target.to_str().unwrap(),
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(3), "{out}\n{}", stderr(&o));
+    out
+}
+
 fn count(db: &Path, sql: &str) -> i64 {
     let c = Connection::open(db).unwrap();
     c.query_row(sql, [], |r| r.get(0)).unwrap()
@@ -893,17 +910,7 @@ fn a_full_restore_writes_everything_it_can_and_names_the_rest() {
     };
     damage_blob(&repo, &chunk);
     let target = dir.path().join("restored");
-    let o = run(
-        &repo,
-        &[
-            "restore",
-            "latest",
-            "--target-data-dir",
-            target.to_str().unwrap(),
-        ],
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(3), "{out}\n{}", stderr(&o));
+    let out = partial_restore(&repo, &target);
     assert!(
         out.contains("media object(s) could not be restored; everything else was:"),
         "{out}"
@@ -1033,17 +1040,7 @@ fn damaged_listings_and_tables_cost_what_is_under_them() {
 
     damage_blob(&repo, &leaf);
     let target = dir.path().join("r1");
-    let o = run(
-        &repo,
-        &[
-            "restore",
-            "latest",
-            "--target-data-dir",
-            target.to_str().unwrap(),
-        ],
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(3), "{out}\n{}", stderr(&o));
+    let out = partial_restore(&repo, &target);
     assert!(
         out.contains(&format!(
             "  (media listing): {leaf_count} entries of the media listing: "
@@ -1062,17 +1059,7 @@ fn damaged_listings_and_tables_cost_what_is_under_them() {
 
     damage_blob(&repo, &table_root);
     let target = dir.path().join("r2");
-    let o = run(
-        &repo,
-        &[
-            "restore",
-            "latest",
-            "--target-data-dir",
-            target.to_str().unwrap(),
-        ],
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(3), "{out}\n{}", stderr(&o));
+    let out = partial_restore(&repo, &target);
     assert!(
         out.contains("the database could NOT be restored (the media were): "),
         "{out}"
