@@ -59,7 +59,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
             "config: {why}; the repository was opened from {} (`jarc repair copies` writes it again)",
             layout::CONFIG_COPY
         ));
-    } else if let Some(copy) = crate::repair::config_copy(repo)? {
+    } else if let Some(copy) = crate::copies::get(repo.backend(), layout::CONFIG_COPY)? {
         if copy != repo.backend().get(layout::CONFIG)? {
             r.errors.push(format!(
                 "{}: it differs from the config, which opens the repository: damaged (`jarc repair copies` writes it again)",

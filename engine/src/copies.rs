@@ -57,7 +57,8 @@ pub fn state(
     Ok(st)
 }
 
-fn get(backend: &Backend, name: &str) -> Result<Option<Bytes>> {
+/// An object's bytes, or `None` when it does not exist.
+pub fn get(backend: &Backend, name: &str) -> Result<Option<Bytes>> {
     match backend.get(name) {
         Ok(b) => Ok(Some(b)),
         Err(Error::NotFound(_)) => Ok(None),

@@ -16,10 +16,9 @@ use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::snapshot::{self, Snapshot};
 use rayon::prelude::*;
-use serde::Serialize;
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct CopyReport {
     /// (source snapshot, destination snapshot) of each one copied.
     pub copied: Vec<(Id, Id)>,

@@ -11,7 +11,7 @@
 //! was naming it before.
 
 use crate::crypto::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::id::Id;
 use crate::index::IndexPack;
 use crate::layout;
@@ -85,15 +85,6 @@ pub fn repair_index(repo: &Repository, progress: &dyn Progress) -> Result<Repair
     Ok(r)
 }
 
-/// The config's copy, if the repository has one.
-pub fn config_copy(repo: &Repository) -> Result<Option<Bytes>> {
-    match repo.backend().get(layout::CONFIG_COPY) {
-        Ok(b) => Ok(Some(b)),
-        Err(Error::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// Make every object kept twice whole again from its other half: the
 /// config (from the copy, when the config was damaged; else the copy
 /// from the config), each key object and each snapshot. Each write is
@@ -107,7 +98,10 @@ pub fn repair_copies(repo: &Repository) -> Result<crate::copies::Repaired> {
     // The config is checked against what opened the repository (its copy
     // opens only under the master key, which `verify` does not hold).
     let mut st = crate::copies::State::default();
-    match (repo.config_damage(), config_copy(repo)?) {
+    match (
+        repo.config_damage(),
+        crate::copies::get(backend, layout::CONFIG_COPY)?,
+    ) {
         (Some(why), _) => st.damaged.push((config.object.clone(), why.to_string())),
         (None, None) => st.without_copy.push(config.object.clone()),
         (None, Some(c)) if c != backend.get(layout::CONFIG)? => st
