@@ -789,3 +789,83 @@ fn passwords_never_leave_the_connection_string() {
     admin.exec(&format!("DROP DATABASE IF EXISTS {db}"));
     admin.exec(&format!("DROP ROLE IF EXISTS {role}"));
 }
+
+/// One post restored into a live Postgres site: written beside every other
+/// row (an edit since stays), or, when it cannot be (a path the site gave
+/// to another post since), not at all: the database and the media
+/// directory are as they were, and the error names the table.
+#[test]
+fn postgres_one_post_comes_back_beside_everything_else_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, media) = source(dir.path(), "item", 60);
+    let repo = dir.path().join("repo");
+    ok(&repo, &["init"]);
+    let m = media.to_str().unwrap();
+    ok(&repo, &["backup", "--database", &url, "--media", m]);
+    let tables = ["post", "media", "thread_collection", "path_registry"];
+    let content = || -> Vec<Vec<String>> {
+        let pg = Pg::connect(&url);
+        tables
+            .iter()
+            .map(|t| {
+                pg.strings(&format!(
+                    "SELECT x::text FROM \"{t}\" x ORDER BY x::text COLLATE \"C\""
+                ))
+            })
+            .collect()
+    };
+    let at_backup = content();
+    let media_at_backup = verify::file_digests(&media).unwrap();
+    let file = format!("media/{}/files/med_000004.png", demo::SITE_ID);
+
+    let pg = Pg::connect(&url);
+    pg.exec(
+        "DELETE FROM post WHERE id = 'pst_0000010';
+         UPDATE post SET title = 'edited since' WHERE id = 'pst_0000000';",
+    );
+    std::fs::remove_file(media.join(&file)).unwrap();
+    // The thread's path, given to another post since.
+    pg.exec(&format!(
+        "INSERT INTO path_registry (id, site_id, path, kind, post_id, created_at, updated_at)
+         VALUES ('pth_taken', '{}', '/thread-10', 'slug', 'pst_0000005', 1, 1)",
+        demo::SITE_ID
+    ));
+    let before = dump(&url);
+    let media_before = verify::file_digests(&media).unwrap();
+    let args = [
+        "restore",
+        "latest",
+        "--post",
+        "/thread-10",
+        "--target-database",
+        &url,
+        "--target-media",
+        m,
+    ];
+    let o = run(&repo, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("path_registry") && stderr(&o).contains("duplicate key"),
+        "{}",
+        stderr(&o)
+    );
+    same(&dump(&url), &before);
+    assert!(verify::file_digests(&media).unwrap() == media_before);
+
+    pg.exec("DELETE FROM path_registry WHERE id = 'pth_taken'");
+    let r = json(&repo, &args);
+    assert_eq!(r["summary"]["rows"]["post"], 5, "{r}");
+    let mut want = at_backup.clone();
+    let now = content();
+    // Only the edit since differs from the snapshot.
+    let edited: Vec<&String> = now[0]
+        .iter()
+        .filter(|l| l.contains("edited since"))
+        .collect();
+    assert_eq!(edited.len(), 1);
+    want[0].retain(|l| !l.starts_with("(pst_0000000,"));
+    want[0].push(edited[0].clone());
+    want[0].sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(now, want);
+    assert_eq!(verify::file_digests(&media).unwrap(), media_at_backup);
+}

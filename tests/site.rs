@@ -663,6 +663,43 @@ fn content_restore_into_another_site_remaps_its_id() {
     std::fs::remove_dir_all(dst.join("media")).unwrap();
     let before_auth = count(&db, "SELECT count(*) FROM user");
 
+    // One thread first, into the empty site: remapped the same way.
+    let r = json(
+        &repo,
+        &[
+            "restore",
+            &id,
+            "--post",
+            "thread-5",
+            "--target-data-dir",
+            dst.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r["summary"]["rows"]["post"], 5, "{r}");
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT count(*) FROM post WHERE site_id = '{new}'")
+        ),
+        5
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM post"), 5);
+    let image = |site: &str| format!("media/{site}/files/med_000002.png");
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM media WHERE storage_key = '{}' AND post_id = 'pst_0000006'",
+                image(new)
+            )
+        ),
+        1
+    );
+    assert_eq!(
+        std::fs::read(dst.join("media").join(image(new))).unwrap(),
+        std::fs::read(src.join("media").join(image(old))).unwrap()
+    );
+
     ok(
         &repo,
         &[
@@ -1070,4 +1107,168 @@ fn damaged_listings_and_tables_cost_what_is_under_them() {
     // Jant's sidecars are written beside each restored object.
     got.retain(|k, _| !k.ends_with(jarc::jant::SIDECAR_SUFFIX) || all.contains_key(k));
     assert_eq!(got.len() as u64, all.len() as u64 - leaf_count);
+}
+
+/// One post (by its slug: the whole thread), one collection (by id) and
+/// one media object (by key) restored into the live site after Jant-like
+/// accidents: each comes back exactly as the snapshot has it, and every
+/// other row stays as the site has it now (edits since the snapshot
+/// included). An unknown name changes nothing. Into a directory, the
+/// objects and a rows.sql come out.
+#[test]
+fn one_post_collection_or_media_object_comes_back_beside_everything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 60);
+    let db = data.join("jant.sqlite");
+    let media = data.join("media");
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let d = data.to_str().unwrap();
+    ok(&repo, &["backup", "--data-dir", d]);
+    let at_backup = content_dump(&db, &CONTENT);
+    let media_at_backup = verify::file_digests(&media).unwrap();
+    let s = demo::SITE_ID;
+    let file = format!("media/{s}/files/med_000004.png");
+    let avatar = format!("media/{s}/assets/avatar/med_avatar01.png");
+
+    // Accidents, with Jant's foreign keys on: thread 10 deleted (its
+    // replies, paths and membership cascade; its media row is detached)
+    // and its image removed; collection col_02 deleted (its memberships
+    // cascade); the avatar's row and file removed. And life since: an
+    // edit and a new post, which must stay.
+    let c = Connection::open(&db).unwrap();
+    c.pragma_update(None, "foreign_keys", "ON").unwrap();
+    c.execute_batch(
+        "DELETE FROM post WHERE id = 'pst_0000010';
+         DELETE FROM collection WHERE id = 'col_02';
+         DELETE FROM media WHERE id = 'med_avatar01';
+         UPDATE post SET title = 'edited since' WHERE id = 'pst_0000000';",
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO post (id, site_id, format, title, thread_id, created_at, updated_at)
+         VALUES ('pst_9000001', ?1, 'note', 'new since', 'pst_9000001', 1, 1)",
+        [s],
+    )
+    .unwrap();
+    drop(c);
+    std::fs::remove_file(media.join(&file)).unwrap();
+    std::fs::remove_file(media.join(&avatar)).unwrap();
+    let now = content_dump(&db, &CONTENT);
+    assert!(now.len() < at_backup.len() - 8, "the accident removed rows");
+    let edits: Vec<&String> = now
+        .iter()
+        .filter(|l| l.contains("edited since") || l.contains("pst_9000001"))
+        .collect();
+    assert_eq!(edits.len(), 2, "{edits:?}");
+
+    // A name the snapshot does not hold: refused, named, nothing changed.
+    let o = run(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--post",
+            "no-such-post",
+            "--target-data-dir",
+            d,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the snapshot holds no post with id or path \"no-such-post\""),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(content_dump(&db, &CONTENT), now);
+
+    // The post by its slug (without the leading slash): its thread.
+    let r = json(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--post",
+            "thread-10",
+            "--target-data-dir",
+            d,
+        ],
+    );
+    let sum = &r["summary"];
+    assert_eq!(sum["items"][0], "post pst_0000010", "{r}");
+    assert_eq!(sum["rows"]["post"], 5, "{r}");
+    assert_eq!(sum["rows"]["media"], 1, "{r}");
+    assert_eq!(sum["rows"]["thread_collection"], 1, "{r}");
+    assert_eq!(sum["media"]["files"], 1, "only the missing image: {r}");
+    // The collection by id and the avatar by key, together.
+    let r = json(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--collection",
+            "col_02",
+            "--media",
+            &avatar,
+            "--target-data-dir",
+            d,
+        ],
+    );
+    let sum = &r["summary"];
+    assert_eq!(sum["rows"]["collection"], 1, "{r}");
+    assert_eq!(sum["rows"]["thread_collection"], 2, "{r}");
+    assert_eq!(sum["rows"]["media"], 1, "{r}");
+    assert_eq!(sum["media"]["files"], 1, "{r}");
+
+    // Everything is as the snapshot has it, but for the edits since.
+    let mut want: Vec<String> = at_backup
+        .iter()
+        .filter(|l| !l.starts_with("post | t\"pst_0000000\" |"))
+        .cloned()
+        .chain(edits.iter().map(|l| l.to_string()))
+        .collect();
+    want.sort();
+    let mut got = content_dump(&db, &CONTENT);
+    got.sort();
+    let lost: Vec<&String> = want.iter().filter(|l| !got.contains(l)).collect();
+    let extra: Vec<&String> = got.iter().filter(|l| !want.contains(l)).collect();
+    assert!(
+        lost.is_empty() && extra.is_empty(),
+        "lost {lost:#?}\nextra {extra:#?}"
+    );
+    assert_eq!(verify::file_digests(&media).unwrap(), media_at_backup);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
+    // The search index followed the rows (Jant's triggers fired).
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch("INSERT INTO post_fts(post_fts) VALUES ('integrity-check')")
+        .unwrap();
+
+    // Into a directory: the thread's objects and its rows as SQL.
+    let out = dir.path().join("out");
+    let o = ok(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--post",
+            "pst_0000012",
+            "--target",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        o.contains("post pst_0000012 (in the thread of pst_0000010)"),
+        "{o}"
+    );
+    let sql = std::fs::read_to_string(out.join("rows.sql")).unwrap();
+    assert_eq!(sql.matches("INSERT INTO \"post\" ").count(), 5, "{sql}");
+    assert_eq!(sql.matches("INSERT INTO \"media\" ").count(), 1, "{sql}");
+    assert_eq!(
+        std::fs::read(out.join(&file)).unwrap(),
+        std::fs::read(media.join(&file)).unwrap()
+    );
 }

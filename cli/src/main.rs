@@ -13,6 +13,7 @@ use jarc::backup::{backup_site, BackupOptions};
 use jarc::config::Config;
 use jarc::jant::env::{self, Env};
 use jarc::repo::NewKey;
+use jarc::restore::item::{restore_items, Item, ItemRestoreOptions, ItemTarget};
 use jarc::restore::site::{restore_site, DatabaseTarget, MediaTarget, SiteRestoreOptions};
 use jarc::restore::{restore_media, RestoreOptions};
 use jarc::source::bucket::BucketSource;
@@ -262,6 +263,20 @@ enum Cmd {
         /// Media restores: not the objects matching PATTERN (repeatable).
         #[arg(long, value_name = "PATTERN")]
         exclude: Vec<String>,
+        /// Restore one post (by id, or by a slug or alias path) with its
+        /// whole thread, its media and its paths (repeatable): into a live
+        /// site (--target-data-dir, --target-database), beside its other
+        /// rows, or into a directory (--target) as objects and rows.sql.
+        #[arg(long, value_name = "ID|PATH", conflicts_with_all = ["include", "exclude", "only_referenced"])]
+        post: Vec<String>,
+        /// Restore one collection or smart collection (by id or path) with
+        /// its paths and thread memberships (repeatable), as --post does.
+        #[arg(long, value_name = "ID|PATH", conflicts_with_all = ["include", "exclude", "only_referenced"])]
+        collection: Vec<String>,
+        /// Restore one media object by its key, with the media row that
+        /// names it (repeatable), as --post does.
+        #[arg(long = "media", value_name = "KEY", conflicts_with_all = ["include", "exclude", "only_referenced"])]
+        media_keys: Vec<String>,
     },
     /// Write a snapshot as a Jant site snapshot archive that `jant site
     /// snapshot import` accepts (--output FILE.zip, or a directory when the
@@ -1091,7 +1106,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             media_only,
             include,
             exclude,
+            post,
+            collection,
+            media_keys,
         } => {
+            let items: Vec<Item> = post
+                .iter()
+                .map(|p| Item::Post(p.clone()))
+                .chain(collection.iter().map(|c| Item::Collection(c.clone())))
+                .chain(media_keys.iter().map(|k| Item::Media(k.clone())))
+                .collect();
             let media_restore = target.is_some()
                 || (target_bucket.is_some()
                     && (*media_only || (target_data_dir.is_none() && target_database.is_none())));
@@ -1117,6 +1141,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 (None, None) => return Err(output::usage("restore: name a snapshot or --at TIME")),
             };
+            if !items.is_empty()
+                && target_bucket.is_some()
+                && target_database.is_none()
+                && target_data_dir.is_none()
+            {
+                return Err(output::usage(
+                    "--post, --collection and --media restore into a live site (--target-data-dir DIR, or --target-database URL with --target-media DIR or --target-bucket) or into a directory (--target DIR)",
+                ));
+            }
             let bucket = match target_bucket {
                 None => None,
                 Some(name) => Some(
@@ -1144,6 +1177,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if !s.failed.is_empty() {
                     return Ok(ExitCode::from(3));
                 }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let item_opts = ItemRestoreOptions {
+                allow_missing_objects: *allow_missing_objects,
+                overwrite: *overwrite,
+            };
+            if let (Some(target), false) = (target, items.is_empty()) {
+                let r = restore_items(
+                    &repo,
+                    &snap,
+                    &items,
+                    &ItemTarget::Dir(target),
+                    &item_opts,
+                    &bars,
+                );
+                bars.done();
+                let s = r.with_context(|| {
+                    format!(
+                        "restoring from snapshot {} into {}",
+                        id.short(),
+                        target.display()
+                    )
+                })?;
+                output::item_restore(cli.json, &id, &target.display().to_string(), &s);
                 return Ok(ExitCode::SUCCESS);
             }
             if let Some(target) = target {
@@ -1190,6 +1247,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(b) => MediaTarget::Bucket(b),
                 None => MediaTarget::Dir(media_dir),
             };
+            if !items.is_empty() {
+                let t = ItemTarget::Site {
+                    db: &db,
+                    media: &media_target,
+                };
+                let r = restore_items(&repo, &snap, &items, &t, &item_opts, &bars);
+                bars.done();
+                let s = match r {
+                    Ok(s) => s,
+                    Err(jarc::Error::MissingObjects(keys)) => {
+                        output::missing(cli.json, &keys);
+                        return Err(
+                            anyhow::Error::new(jarc::Error::MissingObjects(keys)).context(format!(
+                                "restoring from snapshot {} into {shown}",
+                                id.short()
+                            )),
+                        );
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "restoring from snapshot {} into {shown}",
+                            id.short()
+                        )))
+                    }
+                };
+                output::item_restore(cli.json, &id, &shown, &s);
+                return Ok(ExitCode::SUCCESS);
+            }
             let opts = SiteRestoreOptions {
                 content_only: *content,
                 replace: *replace,

@@ -10,6 +10,7 @@ use jarc::export::{ExportSummary, SqlExportSummary};
 use jarc::import::ImportSummary;
 use jarc::media::{EntryKind, MediaEntry};
 use jarc::report;
+use jarc::restore::item::ItemRestoreSummary;
 use jarc::restore::site::SiteRestoreSummary;
 use jarc::restore::RestoreSummary;
 use jarc::snapshot::{Head, Snapshot};
@@ -561,6 +562,42 @@ pub fn missing(j: bool, keys: &[String]) {
     );
     for k in keys {
         println!("  {k}");
+    }
+}
+
+pub fn item_restore(j: bool, id: &Id, target: &str, s: &ItemRestoreSummary) {
+    if j {
+        print_json(&report::Restored {
+            snapshot: id.to_hex(),
+            target,
+            summary: s,
+        });
+        return;
+    }
+    if !s.missing_objects.is_empty() {
+        missing(false, &s.missing_objects);
+    }
+    println!("restored from snapshot {} into {target}:", id.short());
+    for i in &s.items {
+        println!("  {i}");
+    }
+    let rows: Vec<String> = s.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    if rows.is_empty() {
+        println!("rows: none");
+    } else {
+        println!("rows: {}", rows.join(", "));
+    }
+    if let Some(f) = &s.rows_file {
+        println!("rows written to {f}");
+    }
+    println!(
+        "media into {}: {} files, {}",
+        s.media_target,
+        s.media.files,
+        bytes(s.media.bytes)
+    );
+    for n in &s.notes {
+        println!("note: {n}");
     }
 }
 

@@ -16,6 +16,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 /// One table's rows to insert.
+#[derive(Debug)]
 pub struct TableRows {
     pub table: SchemaObject,
     pub rows: Vec<Vec<Value>>,

@@ -9,6 +9,7 @@
 
 pub mod bucket;
 pub mod content;
+pub mod item;
 pub mod postgres;
 pub mod site;
 pub mod sqlite;

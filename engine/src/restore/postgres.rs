@@ -8,6 +8,7 @@
 //! against complete tables.
 
 use super::content::{self, TableRows};
+use super::item;
 use super::sqlite::DbRestoreSummary;
 use crate::database;
 use crate::dbclient::{pg_message, Col, PgClient};
@@ -281,6 +282,49 @@ pub fn restore_content(
     )?;
     pg.batch("COMMIT")?;
     Ok(summary)
+}
+
+/// Write the rows of restored items into a live database, beside what is
+/// there (`item::upsert_sql`), in one transaction: first fitted to it
+/// (`item::settle`). Each table's rows are copied into a staging table of
+/// the same columns and upserted from it. Rows written, by table.
+pub fn upsert_items(
+    url: &str,
+    picked: &mut item::Picked,
+    provider: &str,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let pg = PgClient::connect(url)?;
+    // Any error below returns before COMMIT; dropping the connection
+    // aborts the transaction.
+    pg.batch("BEGIN")?;
+    let mut present = |table: &str, id: &str| -> Result<bool> {
+        let t = quote_ident(table);
+        if !pg.one("SELECT to_regclass($1) IS NOT NULL", &[&t], false)? {
+            return Ok(false);
+        }
+        pg.one(
+            &format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE id::text = $1)"),
+            &[&id],
+            false,
+        )
+    };
+    item::settle(picked, provider, &mut present)?;
+    let mut written = std::collections::BTreeMap::new();
+    for TableRows { table, rows } in &picked.tables {
+        let cols = table.value_columns();
+        let names: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
+        pg.batch(&format!(
+            "CREATE TEMP TABLE jarc_item ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
+            names.join(", "),
+            table.sql_name()
+        ))?;
+        copy_rows(&pg, "jarc_item", &cols, &mut rows.iter().cloned().map(Ok))?;
+        pg.batch(&item::upsert_sql(table, "SELECT * FROM jarc_item"))?;
+        pg.batch("DROP TABLE jarc_item")?;
+        written.insert(table.name.clone(), rows.len() as u64);
+    }
+    pg.batch("COMMIT")?;
+    Ok(written)
 }
 
 #[cfg(test)]

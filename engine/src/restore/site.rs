@@ -41,8 +41,17 @@ impl MediaTarget {
         }
     }
 
+    /// The storage driver Jant records in `media.provider` for objects
+    /// here (its importer sets the target's: jant-format.md §4.6).
+    pub(super) fn provider(&self) -> &'static str {
+        match self {
+            MediaTarget::Dir(_) => "local",
+            MediaTarget::Bucket(_) => "s3",
+        }
+    }
+
     /// Whether the target already holds an object under `key`.
-    fn holds(&self, key: &str) -> Result<bool> {
+    pub(super) fn holds(&self, key: &str) -> Result<bool> {
         // A key from the rows that would climb out of the target is never
         // "held": only what lies under the target counts.
         if key
@@ -96,16 +105,22 @@ fn damaged(e: &Error) -> bool {
     matches!(e, Error::Corrupt { .. } | Error::NotFound(_))
 }
 
-/// Referenced keys absent from the snapshot's media.
-pub fn missing_objects(repo: &Repository, snap: &Snapshot) -> Result<(Vec<String>, Vec<String>)> {
-    let referenced = database::referenced_keys(repo, snap)?;
-    // Keys only: the entries (chunk lists and all) are not decoded.
+/// The keys of the snapshot's media listing. Keys only: the entries
+/// (chunk lists and all) are not decoded.
+pub(super) fn media_keys(repo: &Repository, snap: &Snapshot) -> Result<BTreeSet<String>> {
     let mut have = BTreeSet::new();
     if let Some(root) = snap.root(crate::snapshot::MEDIA_ROOT) {
         for e in crate::tree::iter(repo, &root.node) {
             have.insert(String::from_utf8_lossy(&e?.key).into_owned());
         }
     }
+    Ok(have)
+}
+
+/// Referenced keys absent from the snapshot's media.
+pub fn missing_objects(repo: &Repository, snap: &Snapshot) -> Result<(Vec<String>, Vec<String>)> {
+    let referenced = database::referenced_keys(repo, snap)?;
+    let have = media_keys(repo, snap)?;
     let missing = referenced
         .iter()
         .filter(|k| !have.contains(*k))
@@ -116,6 +131,21 @@ pub fn missing_objects(repo: &Repository, snap: &Snapshot) -> Result<(Vec<String
 
 fn snapshot_dialect(snap: &Snapshot) -> &str {
     database::extra(snap, database::EXTRA_DIALECT).unwrap_or("sqlite")
+}
+
+/// Refuse a database target of the other engine than the snapshot's.
+pub(super) fn check_dialect(snap: &Snapshot, db: &DatabaseTarget) -> Result<()> {
+    match (snapshot_dialect(snap), db) {
+        ("sqlite", DatabaseTarget::Sqlite(_)) | ("pg", DatabaseTarget::Postgres(_)) => Ok(()),
+        (d, DatabaseTarget::Sqlite(_)) => Err(Error::refused(
+            format!("the snapshot's database is {d}, not SQLite"),
+            Hint::TargetDatabase,
+        )),
+        (d, DatabaseTarget::Postgres(_)) => Err(Error::refused(
+            format!("the snapshot's database is {d}, not Postgres"),
+            Hint::TargetDataDir,
+        )),
+    }
 }
 
 pub fn restore_site(
@@ -132,22 +162,7 @@ pub fn restore_site(
             Hint::TargetDirectory,
         ));
     }
-    let dialect = snapshot_dialect(snap);
-    match (dialect, db) {
-        ("sqlite", DatabaseTarget::Sqlite(_)) | ("pg", DatabaseTarget::Postgres(_)) => {}
-        (d, DatabaseTarget::Sqlite(_)) => {
-            return Err(Error::refused(
-                format!("the snapshot's database is {d}, not SQLite"),
-                Hint::TargetDatabase,
-            ))
-        }
-        (d, DatabaseTarget::Postgres(_)) => {
-            return Err(Error::refused(
-                format!("the snapshot's database is {d}, not Postgres"),
-                Hint::TargetDataDir,
-            ))
-        }
-    }
+    check_dialect(snap, db)?;
     if !opts.content_only && database::extra(snap, crate::jant::meta::EXTRA_ORIGIN).is_some() {
         return Err(Error::refused(
             "this snapshot was imported from a Jant archive or dump, which holds rows but not the schema to create tables from",
@@ -287,11 +302,11 @@ pub fn restore_site(
         }
         (DatabaseTarget::Sqlite(p), None, None) => super::sqlite::restore_full(repo, snap, p),
         (DatabaseTarget::Sqlite(p), Some((_, to)), None) => {
-            super::sqlite::restore_content(repo, snap, p, "local", to)
+            super::sqlite::restore_content(repo, snap, p, media_target.provider(), to)
         }
         (DatabaseTarget::Postgres(u), None, None) => super::postgres::restore_full(repo, snap, u),
         (DatabaseTarget::Postgres(u), Some((_, to)), None) => {
-            super::postgres::restore_content(repo, snap, u, "local", to)
+            super::postgres::restore_content(repo, snap, u, media_target.provider(), to)
         }
     };
     match result {
@@ -326,7 +341,7 @@ pub fn restore_site(
 
 /// Write the snapshot's media to the site's media target; what was
 /// written, and how to take it back.
-fn write_media<'a>(
+pub(super) fn write_media<'a>(
     repo: &Repository,
     snap: &Snapshot,
     media_target: &'a MediaTarget,

@@ -7,6 +7,7 @@
 //! transaction with deferred foreign keys: it commits whole or not at all.
 
 use super::content::{self, TableRows};
+use super::item;
 use crate::database;
 use crate::dbclient::db_err;
 use crate::error::{Error, Result};
@@ -441,6 +442,74 @@ pub fn restore_content(
     }
     tx.commit().map_err(|e| db_err(target, e))?;
     Ok(summary)
+}
+
+/// `VALUES (?1, ?2, …)` for one row of `t`.
+fn values_marks(t: &SchemaObject) -> String {
+    let marks: Vec<String> = (1..=t.value_columns().len())
+        .map(|i| format!("?{i}"))
+        .collect();
+    format!("VALUES ({})", marks.join(", "))
+}
+
+/// Write the rows of restored items into a live database, beside what is
+/// there (`item::upsert_sql`), in one transaction: first fitted to it
+/// (`item::settle`), then checked against its foreign keys. Rows written,
+/// by table.
+pub fn upsert_items(
+    target: &Path,
+    picked: &mut item::Picked,
+    provider: &str,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut conn = Connection::open(target).map_err(|e| db_err(target, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| db_err(target, e))?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| db_err(target, e))?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| db_err(target, e))?;
+    tx.execute_batch("PRAGMA defer_foreign_keys = ON")
+        .map_err(|e| db_err(target, e))?;
+    let mut present = |table: &str, id: &str| -> Result<bool> {
+        if !table_exists(&tx, target, table)? {
+            return Ok(false);
+        }
+        tx.query_row(
+            &format!("SELECT count(*) FROM {} WHERE id = ?1", quote_ident(table)),
+            [id],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(|e| db_err(target, e))
+    };
+    item::settle(picked, provider, &mut present)?;
+    let mut written = std::collections::BTreeMap::new();
+    for TableRows { table, rows } in &picked.tables {
+        let mut st = tx
+            .prepare(&item::upsert_sql(table, &values_marks(table)))
+            .map_err(|e| db_err(target, e))?;
+        for r in rows {
+            st.execute(params_from_iter(r.iter().map(Bind)))
+                .map_err(|e| row_err(target, table, e))?;
+        }
+        written.insert(table.name.clone(), rows.len() as u64);
+    }
+    let mut v = Vec::new();
+    for t in picked.tables.iter().map(|t| t.table.name.as_str()) {
+        v.extend(fk_violations_of(&tx, target, t)?);
+    }
+    if !v.is_empty() {
+        return Err(Error::Database {
+            source_name: format!("sqlite {}", target.display()),
+            message: format!(
+                "the restored rows violate foreign keys ({}); nothing was changed",
+                v.join(", ")
+            ),
+        });
+    }
+    tx.commit().map_err(|e| db_err(target, e))?;
+    Ok(written)
 }
 
 fn table_exists(conn: &Connection, path: &Path, t: &str) -> Result<bool> {
