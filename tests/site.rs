@@ -1272,3 +1272,101 @@ fn one_post_collection_or_media_object_comes_back_beside_everything_else() {
         std::fs::read(media.join(&file)).unwrap()
     );
 }
+
+/// `restore --dry-run` checks what the restore checks, counts what it
+/// would write (the same counts the real restore then reports), and
+/// writes nothing: for a site, a media selection and one post.
+#[test]
+fn dry_run_restores_count_what_the_real_ones_write_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = site(dir.path(), 30);
+    let db = data.join("jant.sqlite");
+    let repo = dir.path().join("repo");
+    init(&repo);
+    let d = data.to_str().unwrap();
+    ok(&repo, &["backup", "--data-dir", d]);
+    let new = dir.path().join("new");
+    let n = new.to_str().unwrap();
+
+    let dry = json(
+        &repo,
+        &["restore", "latest", "--target-data-dir", n, "--dry-run"],
+    );
+    assert!(!new.exists(), "a dry run created the target");
+    assert_eq!(dry["summary"]["dry_run"], true);
+    let real = json(&repo, &["restore", "latest", "--target-data-dir", n]);
+    assert_eq!(real["summary"]["dry_run"], false);
+    for f in [
+        ["database", "tables"],
+        ["database", "rows"],
+        ["media", "files"],
+        ["media", "bytes"],
+    ] {
+        assert_eq!(
+            dry["summary"][f[0]][f[1]], real["summary"][f[0]][f[1]],
+            "{f:?}"
+        );
+    }
+    assert!(real["summary"]["database"]["rows"].as_u64().unwrap() > 30);
+    // Refused as the real one would be: the target has a database now.
+    let o = run(
+        &repo,
+        &["restore", "latest", "--target-data-dir", n, "--dry-run"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already"), "{}", stderr(&o));
+
+    // A media selection: the keys it would write are the files it writes.
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let dry = json(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target",
+            o,
+            "--include",
+            "*.png",
+            "--dry-run",
+        ],
+    );
+    assert!(!out.exists());
+    let mut would: Vec<String> = dry["summary"]["would_write"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    would.sort();
+    assert!(!would.is_empty() && would.iter().all(|k| k.ends_with(".png")));
+    ok(
+        &repo,
+        &["restore", "latest", "--target", o, "--include", "*.png"],
+    );
+    // Directories and Jant's sidecars come with the objects.
+    let written: Vec<String> = listing(&out)
+        .into_keys()
+        .filter(|k| !k.ends_with('/') && !k.ends_with(jarc::jant::SIDECAR_SUFFIX))
+        .collect();
+    assert_eq!(written, would);
+
+    // One post into the live site: counted, not written.
+    let before = verify::sqlite_dump(&db).unwrap();
+    let text = ok(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--post",
+            "thread-5",
+            "--target-data-dir",
+            d,
+            "--dry-run",
+        ],
+    );
+    assert!(text.contains("would restore from snapshot"), "{text}");
+    assert!(text.contains("post 5"), "{text}");
+    assert!(text.contains("dry run: nothing was written"), "{text}");
+    assert_eq!(verify::sqlite_dump(&db).unwrap(), before);
+}

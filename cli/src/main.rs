@@ -277,6 +277,10 @@ enum Cmd {
         /// names it (repeatable), as --post does.
         #[arg(long = "media", value_name = "KEY", conflicts_with_all = ["include", "exclude", "only_referenced"])]
         media_keys: Vec<String>,
+        /// Check everything a restore checks and say what it would write
+        /// (objects, bytes, tables, rows); write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Write a snapshot as a Jant site snapshot archive that `jant site
     /// snapshot import` accepts (--output FILE.zip, or a directory when the
@@ -1109,6 +1113,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             post,
             collection,
             media_keys,
+            dry_run,
         } => {
             let items: Vec<Item> = post
                 .iter()
@@ -1166,6 +1171,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     only_referenced: *only_referenced,
                     include: selection(include, "--include")?,
                     exclude: selection(exclude, "--exclude")?,
+                    dry_run: *dry_run,
                     ..Default::default()
                 };
                 let r = jarc::restore::bucket::restore_to_bucket(&repo, &snap, b, &opts, &bars);
@@ -1182,6 +1188,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let item_opts = ItemRestoreOptions {
                 allow_missing_objects: *allow_missing_objects,
                 overwrite: *overwrite,
+                dry_run: *dry_run,
             };
             if let (Some(target), false) = (target, items.is_empty()) {
                 let r = restore_items(
@@ -1208,6 +1215,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     overwrite: *overwrite,
                     include: selection(include, "--include")?,
                     exclude: selection(exclude, "--exclude")?,
+                    dry_run: *dry_run,
                     ..Default::default()
                 };
                 let s = restore_media(&repo, &snap, target, &opts, &bars).with_context(|| {
@@ -1281,6 +1289,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 only_referenced: *only_referenced,
                 allow_missing_objects: *allow_missing_objects,
                 overwrite: *overwrite,
+                dry_run: *dry_run,
             };
             let r = restore_site(&repo, &snap, &db, &media_target, &opts, &bars);
             bars.done();

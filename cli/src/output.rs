@@ -416,19 +416,44 @@ pub fn restore(j: bool, id: &Id, target: &str, s: &RestoreSummary) {
         return;
     }
     println!(
-        "restored snapshot {} into {}: {} files, {} dirs, {}",
+        "{} snapshot {} into {}: {} files, {} dirs, {}",
+        if s.dry_run {
+            "would restore"
+        } else {
+            "restored"
+        },
         id.short(),
         target,
         s.files,
         s.dirs,
         bytes(s.bytes)
     );
+    would_write(s);
     if !s.failed.is_empty() {
         println!("{} objects could not be restored:", s.failed.len());
         for (k, why) in &s.failed {
             println!("  {k}: {why}");
         }
     }
+}
+
+/// A dry run's objects (the first few; `--json` lists them all), and the
+/// reminder that nothing was written.
+fn would_write(s: &RestoreSummary) {
+    if !s.dry_run {
+        return;
+    }
+    const SHOWN: usize = 20;
+    for k in s.would_write.iter().take(SHOWN) {
+        println!("  would write {k}");
+    }
+    if s.would_write.len() > SHOWN {
+        println!(
+            "  … and {} more (--json lists them all)",
+            s.would_write.len() - SHOWN
+        );
+    }
+    println!("dry run: nothing was written");
 }
 
 pub fn copy(j: bool, r: &jarc::copy::CopyReport) {
@@ -577,7 +602,15 @@ pub fn item_restore(j: bool, id: &Id, target: &str, s: &ItemRestoreSummary) {
     if !s.missing_objects.is_empty() {
         missing(false, &s.missing_objects);
     }
-    println!("restored from snapshot {} into {target}:", id.short());
+    println!(
+        "{} from snapshot {} into {target}:",
+        if s.dry_run {
+            "would restore"
+        } else {
+            "restored"
+        },
+        id.short()
+    );
     for i in &s.items {
         println!("  {i}");
     }
@@ -599,6 +632,7 @@ pub fn item_restore(j: bool, id: &Id, target: &str, s: &ItemRestoreSummary) {
     for n in &s.notes {
         println!("note: {n}");
     }
+    would_write(&s.media);
 }
 
 pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
@@ -614,7 +648,12 @@ pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
         missing(false, &s.missing_objects);
     }
     println!(
-        "restored {} of snapshot {} into {target}: {} tables, {} rows; media into {}: {} files, {}",
+        "{} {} of snapshot {} into {target}: {} tables, {} rows; media into {}: {} files, {}",
+        if s.dry_run {
+            "would restore"
+        } else {
+            "restored"
+        },
         if s.content_only {
             "the content"
         } else {
@@ -627,6 +666,7 @@ pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
         s.media.files,
         bytes(s.media.bytes)
     );
+    would_write(&s.media);
     for v in &s.database.foreign_key_violations {
         println!("warning: foreign key violations (as in the source): {v}");
     }

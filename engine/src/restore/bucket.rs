@@ -67,6 +67,12 @@ pub fn restore_to_bucket(
     {
         return Err(Error::UnsafeKey(k.clone()));
     }
+    if opts.dry_run {
+        return Ok(RestoreSummary::planned(
+            entries.iter().map(|(k, e)| (k.as_str(), e)),
+            lost,
+        ));
+    }
     let total: u64 = entries.iter().map(|(_, e)| e.size).sum();
     progress.phase_items("restore", total, entries.len() as u64);
     let results: Vec<(String, Result<u64>)> = entries

@@ -64,6 +64,8 @@ pub struct ItemRestoreOptions {
     /// Into a directory: write into a non-empty one, replacing files of
     /// the same name.
     pub overwrite: bool,
+    /// Check everything and count what would be written; write nothing.
+    pub dry_run: bool,
 }
 
 /// Where the items go.
@@ -79,6 +81,8 @@ pub enum ItemTarget<'a> {
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ItemRestoreSummary {
+    /// Nothing was written: the counts are what would have been.
+    pub dry_run: bool,
     /// What each named item was found as.
     pub items: Vec<String>,
     /// Rows written, by table.
@@ -454,15 +458,22 @@ pub fn restore_items(
             if !opts.overwrite && std::fs::symlink_metadata(&rows_path).is_ok() {
                 return Err(Error::TargetNotEmpty(dir.to_path_buf()));
             }
+            let media_opts = RestoreOptions {
+                dry_run: opts.dry_run,
+                ..media_opts
+            };
             let media = restore_media(repo, snap, dir, &media_opts, progress)?;
             let mut summary = ItemRestoreSummary {
+                dry_run: opts.dry_run,
                 items: picked.found,
                 media,
                 media_target: dir.display().to_string(),
                 missing_objects: missing,
                 ..Default::default()
             };
-            if !picked.tables.is_empty() {
+            if opts.dry_run {
+                summary.rows = row_counts(&picked.tables);
+            } else if !picked.tables.is_empty() {
                 let dialect = Dialect::parse(
                     database::extra(snap, database::EXTRA_DIALECT).unwrap_or("sqlite"),
                 )
@@ -483,6 +494,15 @@ pub fn restore_items(
             Ok(summary)
         }
     }
+}
+
+/// Rows by table, as a dry run reports them (before they are fitted to a
+/// live site, which only a real run asks).
+fn row_counts(tables: &[TableRows]) -> BTreeMap<String, u64> {
+    tables
+        .iter()
+        .map(|t| (t.table.name.clone(), t.rows.len() as u64))
+        .collect()
 }
 
 /// Write `bytes` as `path` (in `dir`): through a new temporary file that
@@ -540,6 +560,23 @@ fn into_site(
     if !missing.is_empty() && !opts.allow_missing_objects {
         return Err(Error::MissingObjects(missing));
     }
+    if opts.dry_run {
+        let dry = RestoreOptions {
+            dry_run: true,
+            ..media_opts
+        };
+        let (media, _) = site::write_media(repo, snap, media_target, &dry, progress)?;
+        return Ok(ItemRestoreSummary {
+            dry_run: true,
+            items: picked.found,
+            rows: row_counts(&picked.tables),
+            media,
+            media_target: media_target.describe(),
+            rows_file: None,
+            notes: picked.notes,
+            missing_objects: missing,
+        });
+    }
     let (media, undo) = site::write_media(repo, snap, media_target, &media_opts, progress)?;
     if let Some((k, why)) = media.failed.first() {
         undo(&media);
@@ -562,6 +599,7 @@ fn into_site(
         }
     };
     Ok(ItemRestoreSummary {
+        dry_run: false,
         items: picked.found,
         rows,
         media,

@@ -54,6 +54,8 @@ pub struct RestoreOptions {
     pub include: crate::selection::Selection,
     /// Not the objects these match (nor anything under a matched directory).
     pub exclude: crate::selection::Selection,
+    /// Check and count what would be written, and write nothing.
+    pub dry_run: bool,
 }
 
 impl RestoreOptions {
@@ -95,6 +97,11 @@ impl RestoreOptions {
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RestoreSummary {
+    /// Nothing was written: the counts are what would have been.
+    pub dry_run: bool,
+    /// With `dry_run`: the keys that would be written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_write: Vec<String>,
     pub files: u64,
     pub dirs: u64,
     pub bytes: u64,
@@ -108,7 +115,31 @@ pub struct RestoreSummary {
     pub created_keys: Vec<String>,
 }
 
-/// Reject keys that would escape the target: absolute, `..`, empty parts.
+impl RestoreSummary {
+    /// What a dry run reports: the objects and directories that would be
+    /// written, and the parts of the listing that could not be read.
+    pub(crate) fn planned<'e>(
+        entries: impl Iterator<Item = (&'e str, &'e MediaEntry)>,
+        lost: Vec<String>,
+    ) -> RestoreSummary {
+        let mut s = RestoreSummary {
+            dry_run: true,
+            ..Default::default()
+        };
+        for (k, e) in entries {
+            if e.kind == EntryKind::Dir {
+                s.dirs += 1;
+            } else {
+                s.files += 1;
+                s.bytes += e.size;
+                s.would_write.push(k.to_string());
+            }
+        }
+        s.failed = lost.into_iter().map(|w| (LISTING.to_string(), w)).collect();
+        s
+    }
+}
+
 /// Write one media object of a snapshot to `out` (`jarc dump`): its
 /// bytes, chunk by chunk, each verified. Returns the bytes written.
 pub fn dump_object(
@@ -137,6 +168,7 @@ pub fn dump_object(
     Ok(n)
 }
 
+/// Reject keys that would escape the target: absolute, `..`, empty parts.
 pub fn safe_relative(key: &str) -> Result<PathBuf> {
     let p = Path::new(key);
     let ok = media::key_problem(key).is_none()
@@ -206,6 +238,12 @@ pub fn restore_media(
     // snapshot must not write outside the target.
     for (k, _) in &entries {
         safe_relative(k)?;
+    }
+    if opts.dry_run {
+        return Ok(RestoreSummary::planned(
+            entries.iter().map(|(k, e)| (k.as_str(), e)),
+            lost,
+        ));
     }
     let root = under::Under::open(target)?;
     let mut summary = RestoreSummary::default();

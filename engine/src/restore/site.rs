@@ -83,10 +83,14 @@ pub struct SiteRestoreOptions {
     /// replacing objects of the same name (finishing an interrupted
     /// restore). The database target must still be blank.
     pub overwrite: bool,
+    /// Check everything and count what would be written; write nothing.
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SiteRestoreSummary {
+    /// Nothing was written: the counts are what would have been.
+    pub dry_run: bool,
     pub content_only: bool,
     pub database: DbRestoreSummary,
     pub media: RestoreSummary,
@@ -257,6 +261,37 @@ pub fn restore_site(
             return Err(Error::MissingObjects(missing));
         }
     }
+    if opts.dry_run {
+        let dry = RestoreOptions {
+            dry_run: true,
+            ..media_opts
+        };
+        let (media, _) = write_media(repo, snap, media_target, &dry, progress)?;
+        let mut database = DbRestoreSummary::default();
+        match &sites {
+            Some((from, _)) => {
+                for t in super::content::select(repo, snap, from)? {
+                    database.tables += 1;
+                    database.rows += t.rows.len() as u64;
+                }
+            }
+            None => {
+                for (_, rows) in snap.tables() {
+                    database.tables += 1;
+                    database.rows += rows;
+                }
+            }
+        }
+        return Ok(SiteRestoreSummary {
+            dry_run: true,
+            content_only: opts.content_only,
+            database,
+            media,
+            media_target: media_target.describe(),
+            missing_objects: missing,
+            database_failed: None,
+        });
+    }
     // A new SQLite file is built beside its target while the media are
     // written (the build is mostly one core of SQLite work, the media
     // mostly the disk), and renamed into place only after them.
@@ -311,6 +346,7 @@ pub fn restore_site(
     };
     match result {
         Ok(database) => Ok(SiteRestoreSummary {
+            dry_run: false,
             content_only: opts.content_only,
             database,
             media,
@@ -324,6 +360,7 @@ pub fn restore_site(
         Err(e) if damaged(&e) && !opts.content_only => {
             progress.warn(&format!("the database could not be restored: {e}"));
             Ok(SiteRestoreSummary {
+                dry_run: false,
                 content_only: false,
                 database: Default::default(),
                 media,
