@@ -10,7 +10,8 @@
    to an uninterrupted one's).
 2. Flips: FLIPS single-byte flips, each in a fresh copy of one repository,
    spread evenly over the kinds of object (config, key, snapshot, index,
-   pack). For each: detected (`check --read-data` fails), blamed correctly
+   pack, and the copies kept of the config, keys, snapshots and tree
+   packs). For each: detected (`check --read-data` fails), blamed correctly
    (the damaged object's name is in what check says), and files lost
    beyond the damaged object: every snapshot is restored as a site
    (database + media) and compared with the intact repository's restore;
@@ -202,11 +203,13 @@ def restore_all(repo, tag):
 if "flips" in parts:
     intact = restore_all(frepo, "intact")
     kinds = {}
-    for d in ["keys", "snapshots", "index", "data"]:
+    named = {"data": "pack", "keys": "key", "snapshots": "snapshot", "index": "index"}
+    for d in ["keys", "snapshots", "index", "data", "key-copies", "snapshot-copies", "tree-copies"]:
         for dp, _, files in os.walk(os.path.join(frepo, d)):
             for f in files:
-                kinds.setdefault("pack" if d == "data" else d.rstrip("s"), []).append(os.path.relpath(os.path.join(dp, f), frepo))
+                kinds.setdefault(named.get(d, "copy"), []).append(os.path.relpath(os.path.join(dp, f), frepo))
     kinds["config"] = ["config"]
+    kinds.setdefault("copy", []).append("config.copy")
     order = sorted(kinds)
     # flips, detected, blamed, no loss beyond, files lost beyond, ... after `repair index`
     rows = {k: [0, 0, 0, 0, 0, 0] for k in order}

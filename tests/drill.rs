@@ -279,9 +279,11 @@ fn a_damaged_pack_fails_the_drill_and_names_the_table_or_object() {
     assert_scratch_removed(&s);
     damage_blob(&s.repo, &chunk); // flipped back
 
-    // The root node of the post table: the database cannot be restored,
+    // The root node of the post table, in its pack and the pack's copy
+    // (one damaged copy costs nothing): the database cannot be restored,
     // and the drill says which table.
     damage_blob(&s.repo, &post_root);
+    damage_copy(&s.repo, &post_root);
     let (code, r) = drill(&s, &[]);
     assert_eq!(code, 3, "{r}");
     // The post rows also name media (preview images), so the referenced

@@ -227,6 +227,7 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
         let root = latest.root(jarc::snapshot::MEDIA_ROOT).unwrap().node;
         let loc = r.index().lookup(&root).unwrap();
         let tree = jarc::layout::pack(&loc.pack);
+        let tree_copy = jarc::layout::tree_copy(&loc.pack);
         let tree_at = (loc.offset + loc.length / 2) as usize;
         let drill = object_in(&base, "drills/", true);
         let plan = object_in(&base, "plans/", true);
@@ -289,14 +290,22 @@ fn a_flipped_byte_in_any_object_is_detected_and_named() {
                 "pack header is corrupt: it does not authenticate (damaged)".into(),
             ),
             (
+                // Readers read it from the pack's copy (format-spec §4.3);
+                // check names the damage.
                 "tree node",
                 tree.clone(),
                 Box::new(move |_| tree_at),
-                &["ls", "latest"],
+                &["check", "--read-data"],
                 format!(
-                    "in pack {} is corrupt: it does not authenticate (damaged)",
-                    id(&tree)
+                    "does not authenticate (damaged); its copy {tree_copy} is whole and serves it"
                 ),
+            ),
+            (
+                "tree pack copy",
+                tree_copy.clone(),
+                Box::new(move |_| tree_at),
+                &["check", "--read-data"],
+                format!("its copy {tree_copy} does not match the pack's name: damaged"),
             ),
             (
                 "drill record",

@@ -500,13 +500,15 @@ fn postgres_drill_passes_then_fails_on_a_damaged_table_and_drops_its_database() 
         "scratch database left behind"
     );
 
-    // Damage the post table's root node: the drill fails, names the table,
+    // Damage the post table's root node, in its pack and the pack's copy
+    // (one damaged copy costs nothing): the drill fails, names the table,
     // and still drops its database and directory.
     let r0 = open_repo(repo.to_str().unwrap()).unwrap();
     let (_, s) = jarc::snapshot::resolve(&r0, &snap).unwrap();
     let node = s.root("db.rows/post").unwrap().node;
     drop(r0);
     damage_blob(&repo, &node);
+    damage_copy(&repo, &node);
     let (code, r) = drill(&["--target-database", &admin_arg]);
     assert_eq!(code, Some(3), "{r}");
     assert_eq!(r["passed"], false);

@@ -861,3 +861,94 @@ fn repair_index_rebuilds_deleted_and_damaged_index_files() {
         (Some(0), Some(0))
     );
 }
+
+/// Packs of tree nodes are kept twice (format-spec §4.3): each has a copy
+/// of the same bytes and data packs have none; a lost tree pack costs no
+/// file and `repair copies` writes it back from its copy (and a lost copy
+/// from its pack); prune deletes a copy with its pack, and a copy whose
+/// pack is gone.
+#[test]
+fn tree_packs_are_kept_twice_and_a_lost_one_costs_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, repo) = (t.path().join("src"), t.path().join("repo"));
+    dataset(&src, 40, 50_000);
+    init(&repo);
+    let snap = json(&repo, &["backup", "--media", src.to_str().unwrap()])["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let copies: Vec<String> = listing(&repo.join("tree-copies"))
+        .into_keys()
+        .filter(|k| !k.ends_with('/'))
+        .collect();
+    let tree_packs: Vec<jarc::Id> = {
+        let r = open_repo(repo.to_str().unwrap()).unwrap();
+        let set: std::collections::BTreeSet<jarc::Id> = r
+            .index()
+            .iter()
+            .filter(|(_, l)| l.kind == jarc::pack::BlobKind::Tree)
+            .map(|(_, l)| l.pack)
+            .collect();
+        set.into_iter().collect()
+    };
+    assert_eq!(pack_count(&repo), tree_packs.len() + 1, "one data pack");
+    assert_eq!(
+        copies,
+        tree_packs.iter().map(|p| p.to_hex()).collect::<Vec<_>>()
+    );
+    let pack = repo.join(jarc::layout::pack(&tree_packs[0]));
+    let copy = repo.join(jarc::layout::tree_copy(&tree_packs[0]));
+    assert_eq!(fs::read(&pack).unwrap(), fs::read(&copy).unwrap());
+    assert_check_clean(&repo);
+
+    // The tree pack lost: everything restores; check names it; repair
+    // writes it back.
+    fs::remove_file(&pack).unwrap();
+    let out = t.path().join("out");
+    ok(
+        &repo,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    assert!(capture(&out) == capture(&src));
+    let o = run(&repo, &["check"]);
+    assert_eq!(o.status.code(), Some(3));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("is missing"), "{said}");
+    let r = json(&repo, &["repair", "copies"]);
+    assert_eq!(
+        r["written"],
+        serde_json::json!([jarc::layout::pack(&tree_packs[0])]),
+        "{r}"
+    );
+    assert_check_clean(&repo);
+
+    // The copy lost: a warning; repair writes it back.
+    fs::remove_file(&copy).unwrap();
+    let c = json(&repo, &["check"]);
+    assert_eq!(c["ok"], true, "{c}");
+    assert!(
+        c["report"]["warnings"].to_string().contains("have no copy"),
+        "{c}"
+    );
+    let r = json(&repo, &["repair", "copies"]);
+    assert_eq!(
+        r["written"],
+        serde_json::json!([jarc::layout::tree_copy(&tree_packs[0])]),
+        "{r}"
+    );
+    assert_eq!(fs::read(&pack).unwrap(), fs::read(&copy).unwrap());
+
+    // Prune takes copies with their packs, and copies left without one.
+    let orphan = repo.join(jarc::layout::tree_copy(&jarc::Id([7; 32])));
+    fs::write(&orphan, b"left by a killed prune").unwrap();
+    let c = json(&repo, &["check"]);
+    assert!(
+        c["report"]["warnings"].to_string().contains("has no pack"),
+        "{c}"
+    );
+    json(&repo, &["forget", "--force", &snap]);
+    let p = json(&repo, &["prune"])["report"].clone();
+    assert_eq!(p["tree_copies_deleted"], tree_packs.len() as u64 + 1, "{p}");
+    assert_eq!(listing(&repo.join("tree-copies")).len(), 0);
+    assert_eq!(pack_count(&repo), 0);
+}

@@ -1074,8 +1074,35 @@ fn damaged_listings_and_tables_cost_what_is_under_them() {
         (c.node, c.count, posts)
     };
     let all = verify::file_digests(&data.join("media")).unwrap();
+    let db_dump = verify::sqlite_dump(&data.join("jant.sqlite")).unwrap();
 
+    // One damaged copy of a tree node costs nothing: its pack's copy
+    // serves it (format-spec §4.3), and check names the damage.
     damage_blob(&repo, &leaf);
+    damage_blob(&repo, &table_root);
+    let target = dir.path().join("r0");
+    ok(
+        &repo,
+        &[
+            "restore",
+            "latest",
+            "--target-data-dir",
+            target.to_str().unwrap(),
+        ],
+    );
+    let mut got = verify::file_digests(&target.join("media")).unwrap();
+    got.retain(|k, _| !k.ends_with(jarc::jant::SIDECAR_SUFFIX) || all.contains_key(k));
+    assert!(got == all);
+    assert_eq!(
+        verify::sqlite_dump(&target.join("jant.sqlite")).unwrap(),
+        db_dump
+    );
+    let o = run(&repo, &["check", "--read-data"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout).into_owned() + &stderr(&o);
+    assert!(said.contains("is whole and serves it"), "{said}");
+    // Both copies damaged: what is under the node is lost, and only that.
+    damage_copy(&repo, &leaf);
     let target = dir.path().join("r1");
     let out = partial_restore(&repo, &target);
     assert!(
@@ -1094,7 +1121,7 @@ fn damaged_listings_and_tables_cost_what_is_under_them() {
         verify::sqlite_dump(&data.join("jant.sqlite")).unwrap()
     );
 
-    damage_blob(&repo, &table_root);
+    damage_copy(&repo, &table_root);
     let target = dir.path().join("r2");
     let out = partial_restore(&repo, &target);
     assert!(

@@ -117,6 +117,46 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
             ));
         }
     }
+    // Packs of tree nodes are kept twice (§4.3).
+    let copies: HashMap<Id, u64> = repo
+        .backend()
+        .list(layout::TREE_COPIES)?
+        .into_iter()
+        .filter_map(|l| layout::tree_copy_id(&l.name).map(|id| (id, l.size)))
+        .collect();
+    let mut without_copy = 0;
+    for p in &index_packs {
+        if !p
+            .blobs
+            .first()
+            .is_some_and(|b| b.kind == pack::BlobKind::Tree)
+        {
+            continue;
+        }
+        match copies.get(&p.id) {
+            None => without_copy += 1,
+            Some(&s) if s != p.size => r.errors.push(format!(
+                "{} is {s} bytes, but its pack {} is {} (`jarc repair copies` writes it again)",
+                layout::tree_copy(&p.id),
+                p.id,
+                p.size
+            )),
+            Some(_) => {}
+        }
+    }
+    if without_copy > 0 {
+        r.warnings.push(format!(
+            "{without_copy} pack(s) of tree nodes have no copy (written before copies existed, or by a backup killed between the two; `jarc repair copies` writes them)"
+        ));
+    }
+    for id in copies.keys() {
+        if !on_disk.contains_key(&layout::pack(id)) {
+            r.warnings.push(format!(
+                "{} has no pack (left by an interrupted prune; the next prune removes it)",
+                layout::tree_copy(id)
+            ));
+        }
+    }
     let staged = repo.backend().staged()?;
     if !staged.is_empty() {
         let bytes: u64 = staged.iter().map(|l| l.size).sum();
@@ -261,9 +301,45 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
     Ok(r)
 }
 
-/// Read one pack whole and verify everything in it. Returns bytes read and
-/// (pack, blob, problem) for each problem found.
+/// Read one pack whole and verify everything in it, and a pack of tree
+/// nodes' copy (§4.3). Returns bytes read and (pack, blob, problem) for
+/// each problem found; a damaged pack whose copy is whole says so, since
+/// readers then lose nothing.
 fn verify_pack(repo: &Repository, p: &IndexPack) -> (u64, Vec<Problem>) {
+    let (mut n, mut bad) = verify_pack_bytes(repo, p);
+    if !p
+        .blobs
+        .first()
+        .is_some_and(|b| b.kind == pack::BlobKind::Tree)
+    {
+        return (n, bad);
+    }
+    let name = layout::tree_copy(&p.id);
+    match crate::copies::get(repo.backend(), &name) {
+        Ok(Some(c)) => {
+            n += c.len() as u64;
+            if Id::of_bytes(&c) != p.id {
+                bad.push((
+                    p.id,
+                    None,
+                    format!("its copy {name} does not match the pack's name: damaged (`jarc repair copies` writes it again)"),
+                ));
+            } else {
+                for b in &mut bad {
+                    b.2.push_str(&format!(
+                        "; its copy {name} is whole and serves it (`jarc repair copies` writes the pack again)"
+                    ));
+                }
+            }
+        }
+        // No copy: a warning above. Unreadable: said here.
+        Ok(None) => {}
+        Err(e) => bad.push((p.id, None, format!("its copy {name} is unreadable: {e}"))),
+    }
+    (n, bad)
+}
+
+fn verify_pack_bytes(repo: &Repository, p: &IndexPack) -> (u64, Vec<Problem>) {
     let mut bad = Vec::new();
     let bytes = match repo.backend().get(&layout::pack(&p.id)) {
         Ok(b) => b,

@@ -1,9 +1,9 @@
-//! Objects kept twice (format-spec §3, §7.3, §13.2): the config, each
-//! snapshot and each key object have a copy with the same bytes under
-//! another name, so that one damaged byte in the few objects everything
-//! else hangs from costs nothing. Readers fall back to the copy by
-//! themselves; this module finds which of a pair is damaged or missing
-//! (`check`) and writes it again from the other (`repair copies`).
+//! Objects kept twice (format-spec §3, §4.3, §7.3, §13.2): the config,
+//! each snapshot, each key object and each pack of tree nodes have a copy
+//! with the same bytes under another name, so that one damaged byte in the
+//! objects everything else hangs from costs nothing. Readers fall back to
+//! the copy by themselves; this module finds which of a pair is damaged or
+//! missing (`check`) and writes it again from the other (`repair copies`).
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -55,6 +55,45 @@ pub fn state(
         }
     }
     Ok(st)
+}
+
+/// The packs of tree nodes the index names, each with its copy (§4.3),
+/// and what is wrong with them: a half whose bytes do not hash to the
+/// pack's name is damaged, and a missing pack is damaged too (its index
+/// entry still points at it), unlike a missing snapshot, which is a
+/// forgotten one.
+pub fn tree_packs(repo: &crate::repo::Repository) -> Result<(Vec<Pair>, State)> {
+    use crate::id::Id;
+    use crate::layout;
+    let ids: std::collections::BTreeSet<Id> = repo
+        .index()
+        .iter()
+        .filter(|(_, loc)| loc.kind == crate::pack::BlobKind::Tree)
+        .map(|(_, loc)| loc.pack)
+        .collect();
+    let backend = repo.backend();
+    let mut pairs = Vec::new();
+    let mut st = State::default();
+    for id in ids {
+        let p = Pair {
+            object: layout::pack(&id),
+            copy: layout::tree_copy(&id),
+        };
+        let whole = |b: &Bytes| Id::of_bytes(b) == id;
+        let mismatch = "its bytes do not match its name".to_string();
+        match get(backend, &p.object)? {
+            None => st.damaged.push((p.object.clone(), "missing".into())),
+            Some(b) if !whole(&b) => st.damaged.push((p.object.clone(), mismatch.clone())),
+            Some(_) => {}
+        }
+        match get(backend, &p.copy)? {
+            None => st.without_copy.push(p.object.clone()),
+            Some(c) if !whole(&c) => st.damaged_copies.push((p.object.clone(), mismatch)),
+            Some(_) => {}
+        }
+        pairs.push(p);
+    }
+    Ok((pairs, st))
 }
 
 /// An object's bytes, or `None` when it does not exist.

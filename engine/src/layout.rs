@@ -55,6 +55,21 @@ pub fn snapshot_copy(id: &Id) -> String {
     format!("{SNAPSHOT_COPIES}/{}", id.to_hex())
 }
 
+/// Each pack of tree blobs again (§4.3), under the pack's own id: the
+/// media listings and the database rows hang from tree nodes, so one
+/// damaged byte in one of them costs nothing while the other is whole.
+pub const TREE_COPIES: &str = "tree-copies";
+
+pub fn tree_copy(pack: &Id) -> String {
+    format!("{TREE_COPIES}/{}", pack.to_hex())
+}
+
+/// The pack id a `tree-copies/` name stands for.
+pub fn tree_copy_id(name: &str) -> Option<Id> {
+    let hex = name.strip_prefix(TREE_COPIES)?.strip_prefix('/')?;
+    Id::from_hex(hex)
+}
+
 pub fn plan(id: &Id) -> String {
     format!("{PLANS}/{}", id.to_hex())
 }

@@ -281,6 +281,7 @@ fn a_failed_put_anywhere_in_a_backup_leaves_the_repository_as_it_was() {
         let added: Vec<&String> = now.keys().filter(|k| !before.contains_key(*k)).collect();
         assert!(
             added.iter().all(|k| k.starts_with("data/")
+                || k.starts_with("tree-copies/")
                 || k.starts_with("index/")
                 || k.starts_with("snapshot-copies/")),
             "PUT {n} of {probe} left {added:?}"

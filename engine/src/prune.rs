@@ -106,6 +106,9 @@ pub struct PruneReport {
     pub index_files_replaced: u64,
     pub packs_deleted: u64,
     pub bytes_freed: u64,
+    /// Copies of tree packs deleted (§4.3): with their packs, or left
+    /// without one by a killed prune.
+    pub tree_copies_deleted: u64,
     /// Staged upload files of interrupted writers removed, and their bytes.
     pub staged_removed: u64,
     pub staged_bytes_freed: u64,
@@ -229,22 +232,34 @@ fn copy_out(
             )),
             other => other,
         })?;
+        // A damaged tree pack is copied out of its copy (§4.3).
+        let mut spare: Option<bytes::Bytes> = None;
         for p in positions {
             let (id, loc) = idx.entry(p);
             let range = loc.offset as usize..loc.offset as usize + loc.length as usize;
-            let stored = bytes.get(range).ok_or_else(|| {
-                Error::corrupt(
-                    format!("pack {pack_id}"),
-                    format!("blob {id} lies beyond its end"),
-                )
-            })?;
-            repo.plaintext_of(&id, loc.codec, loc.raw_length, stored)
-                .map_err(|why| {
-                    Error::corrupt(
-                        format!("blob {id} in pack {pack_id}"),
-                        format!("{why}; prune will not copy it"),
-                    )
-                })?;
+            let whole = |from: &bytes::Bytes| -> std::result::Result<(), String> {
+                let stored = from
+                    .get(range.clone())
+                    .ok_or_else(|| format!("blob {id} lies beyond its end"))?;
+                repo.plaintext_of(&id, loc.codec, loc.raw_length, stored)
+                    .map(|_| ())
+            };
+            let mut from = &bytes;
+            if let Err(why) = whole(&bytes) {
+                if spare.is_none() && loc.kind == crate::pack::BlobKind::Tree {
+                    spare = crate::copies::get(repo.backend(), &layout::tree_copy(&pack_id))?;
+                }
+                match &spare {
+                    Some(c) if whole(c).is_ok() => from = c,
+                    _ => {
+                        return Err(Error::corrupt(
+                            format!("blob {id} in pack {pack_id}"),
+                            format!("{why}; prune will not copy it"),
+                        ))
+                    }
+                }
+            }
+            let stored = &from[range];
             repo.copy_blob(
                 loc.kind,
                 id,
@@ -324,7 +339,7 @@ pub fn prune(
     progress.phase("mark", 0);
     let marked = mark_all(repo, &idx, &mut r)?;
     tracing::info!(blobs = r.blobs, packs = r.packs, "marked");
-    let planned = plan(repo, &idx, &marked, opts, now0, &mut r)?;
+    let mut planned = plan(repo, &idx, &marked, opts, now0, &mut r)?;
     tracing::info!(
         stale_staged = planned.stale_staged.len(),
         dry_run = opts.dry_run,
@@ -333,13 +348,13 @@ pub fn prune(
     if opts.dry_run {
         r.staged_removed = planned.stale_staged.len() as u64;
         r.staged_bytes_freed = planned.stale_staged.iter().map(|l| l.size).sum();
+        r.tree_copies_deleted = planned.orphan_copies.len() as u64;
     } else {
-        let unused_kept = planned.unused_kept;
-        let mine = commit_plan(repo, &idx, &marked, planned, progress, &mut r)?;
+        let mine = commit_plan(repo, &idx, &marked, &mut planned, progress, &mut r)?;
         let ripe = ripe_plans(repo, mine, &own, &mut r)?;
         tracing::info!(ripe_plans = ripe.len(), "plan committed");
         if !ripe.is_empty() {
-            execute(repo, &idx, &marked, &ripe, unused_kept, progress, &mut r)?;
+            execute(repo, &idx, &marked, &ripe, &planned, progress, &mut r)?;
             tracing::info!("ripe plans executed");
         }
     }
@@ -383,6 +398,10 @@ struct Planned {
     unused_kept: u64,
     /// Staged uploads of writers that died.
     stale_staged: Vec<Listed>,
+    /// Packs with a copy in `tree-copies/` (§4.3), and copies whose pack
+    /// is gone (a prune killed between deleting the two).
+    tree_copies: HashSet<Id>,
+    orphan_copies: Vec<Id>,
 }
 
 /// Step 2: choose what to condemn (unused packs, the most wasteful
@@ -456,6 +475,15 @@ fn plan(
     }
     r.packs_repacked = repack.len() as u64;
     r.unused_bytes_after = unused_kept;
+    // Copies first, then packs: a writer puts a pack before its copy, so
+    // every copy listed here has its pack in the listing below unless the
+    // pack is gone.
+    let tree_copies: HashSet<Id> = backend
+        .list(layout::TREE_COPIES)?
+        .iter()
+        .filter_map(|l| layout::tree_copy_id(&l.name))
+        .collect();
+    let mut packs_listed = HashSet::new();
     for Listed {
         name,
         size,
@@ -466,6 +494,7 @@ fn plan(
         let Some(id) = layout::id_of(&name) else {
             continue;
         };
+        packs_listed.insert(id);
         let age = now0.saturating_sub(modified_ns);
         if idx.has_pack(&id) || repo.is_condemned(&id) {
             continue;
@@ -493,11 +522,18 @@ fn plan(
         .into_iter()
         .filter(|l| now0.saturating_sub(l.modified_ns) >= session::STALE.as_nanos() as i64)
         .collect();
+    let orphan_copies = tree_copies
+        .iter()
+        .filter(|id| !packs_listed.contains(*id))
+        .copied()
+        .collect();
     Ok(Planned {
         condemned,
         repack,
         unused_kept,
         stale_staged,
+        tree_copies,
+        orphan_copies,
     })
 }
 
@@ -508,7 +544,7 @@ fn commit_plan(
     repo: &Repository,
     idx: &Index,
     m: &Marked,
-    planned: Planned,
+    planned: &mut Planned,
     progress: &dyn Progress,
     r: &mut PruneReport,
 ) -> Result<Option<(Id, Plan)>> {
@@ -535,7 +571,7 @@ fn commit_plan(
             created_ns: crate::util::now_ns(),
             hostname: crate::util::hostname(),
             nonce: rand::random(),
-            packs: planned.condemned,
+            packs: std::mem::take(&mut planned.condemned),
         };
         let id = plan::save(backend, &p)?;
         r.plan = Some(id);
@@ -546,6 +582,10 @@ fn commit_plan(
         backend.remove_staged(&l.name)?;
         r.staged_removed += 1;
         r.staged_bytes_freed += l.size;
+    }
+    for id in &planned.orphan_copies {
+        backend.delete(&layout::tree_copy(id))?;
+        r.tree_copies_deleted += 1;
     }
     Ok(mine)
 }
@@ -587,10 +627,11 @@ fn execute(
     idx: &Index,
     m: &Marked,
     ripe: &[(Id, Plan)],
-    unused_kept: u64,
+    planned: &Planned,
     progress: &dyn Progress,
     r: &mut PruneReport,
 ) -> Result<()> {
+    let (unused_kept, copies) = (planned.unused_kept, &planned.tree_copies);
     let backend = repo.backend();
     // Snapshots committed since the mark, by sessions that ended before
     // the listing above, may use blobs in the packs about to go.
@@ -662,7 +703,15 @@ fn execute(
         .flat_map(|(_, p)| p.packs.iter().map(|c| (c.pack, c.size)))
         .collect();
     for (n, (id, size)) in sizes.iter().enumerate() {
+        // The pack, then its copy (§4.3): a copy is never read without its
+        // pack's index entry, and one left by a kill here is an orphan the
+        // next prune removes.
         backend.delete(&layout::pack(id))?;
+        if copies.contains(id) {
+            failpoint::hit("prune-before-copy-delete");
+            backend.delete(&layout::tree_copy(id))?;
+            r.tree_copies_deleted += 1;
+        }
         r.packs_deleted += 1;
         r.bytes_freed += size;
         if n + 1 == sizes.len().div_ceil(2) {

@@ -87,8 +87,8 @@ pub fn repair_index(repo: &Repository, progress: &dyn Progress) -> Result<Repair
 
 /// Make every object kept twice whole again from its other half: the
 /// config (from the copy, when the config was damaged; else the copy
-/// from the config), each key object and each snapshot. Each write is
-/// read back.
+/// from the config), each key object, each snapshot and each pack of
+/// tree nodes. Each write is read back.
 pub fn repair_copies(repo: &Repository) -> Result<crate::copies::Repaired> {
     let backend = repo.backend();
     let config = crate::copies::Pair {
@@ -113,6 +113,7 @@ pub fn repair_copies(repo: &Repository) -> Result<crate::copies::Repaired> {
     for (pairs, st) in [
         crate::keys::copy_state(backend)?,
         crate::snapshot::copy_state(repo)?,
+        crate::copies::tree_packs(repo)?,
     ] {
         let r = crate::copies::repair(backend, &pairs, &st)?;
         done.written.extend(r.written);

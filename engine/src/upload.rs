@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::index::IndexPack;
 use crate::layout;
+use crate::pack::BlobKind;
 use bytes::Bytes;
 use std::sync::mpsc;
 
@@ -36,17 +37,32 @@ impl Uploader {
             .spawn(move || {
                 for (bytes, pack) in rx {
                     let (size, started) = (bytes.len(), std::time::Instant::now());
-                    let r = backend.put(&layout::pack(&pack.id), bytes).map(|()| {
-                        tracing::debug!(
-                            pack = %pack.id.short(),
-                            bytes = size,
-                            ms = started.elapsed().as_millis() as u64,
-                            "pack uploaded"
-                        );
-                        uploaded();
-                        failpoint::hit("after-pack");
-                        pack
-                    });
+                    // A pack of tree nodes is written twice: the pack,
+                    // then the same bytes as its copy (§4.3). The pack
+                    // first, so that a copy is never without its pack but
+                    // while a prune deletes them (it deletes the pack first).
+                    let tree = pack.blobs.first().is_some_and(|b| b.kind == BlobKind::Tree);
+                    let copy = tree.then(|| bytes.clone());
+                    let r = backend
+                        .put(&layout::pack(&pack.id), bytes)
+                        .and_then(|()| match copy {
+                            Some(c) => {
+                                failpoint::hit("before-tree-copy");
+                                backend.put(&layout::tree_copy(&pack.id), c)
+                            }
+                            None => Ok(()),
+                        })
+                        .map(|()| {
+                            tracing::debug!(
+                                pack = %pack.id.short(),
+                                bytes = size,
+                                ms = started.elapsed().as_millis() as u64,
+                                "pack uploaded"
+                            );
+                            uploaded();
+                            failpoint::hit("after-pack");
+                            pack
+                        });
                     if done_tx.send(r).is_err() {
                         return;
                     }

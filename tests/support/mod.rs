@@ -261,6 +261,17 @@ pub fn damage_blob(repo: &Path, blob: &jarc::Id) {
     std::fs::write(&path, &bytes).unwrap();
 }
 
+/// Flip the same byte in the copy of the blob's pack (a tree node's pack
+/// has one, format-spec §4.3): with `damage_blob`, no whole copy is left.
+pub fn damage_copy(repo: &Path, blob: &jarc::Id) {
+    let r = open_repo(repo.to_str().unwrap()).unwrap();
+    let loc = r.index().lookup(blob).unwrap();
+    let path = repo.join(jarc::layout::tree_copy(&loc.pack));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[(loc.offset + loc.length / 2) as usize] ^= 0x20;
+    std::fs::write(&path, &bytes).unwrap();
+}
+
 /// Wait until a command run with `JARC_FAILPOINT=<point>:pause=<go>` has
 /// reached its pause (`<go>.reached` exists), failing if it ends first or
 /// does not get there within `secs`.
