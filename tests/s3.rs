@@ -695,3 +695,90 @@ fn copy_to_s3_then_restore_from_the_copy() {
     );
     assert_eq!(capture(&out), capture(&data));
 }
+
+/// Keys another S3 client may write that no path can hold (`../x`,
+/// `a//c`, `b/./y`) and a console's empty "folder" object: the bucket is
+/// backed up but for those keys, each named, exit 3; the folder is passed
+/// over; the rest restores byte for byte.
+#[test]
+fn a_bucket_with_keys_no_path_can_hold_is_backed_up_but_for_them() {
+    let b = bucket("oddkeys");
+    let ep = var("JARC_TEST_S3_ENDPOINT");
+    // Written raw (jarc's own client would refuse these names).
+    let put = |key: &str, body: &[u8]| {
+        let o = Command::new("curl")
+            .args([
+                "-s",
+                "--path-as-is",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+            .args([
+                "--aws-sigv4",
+                &format!("aws:amz:{}:s3", var("JARC_TEST_S3_REGION")),
+            ])
+            .args([
+                "--user",
+                &format!("{}:{}", var("JARC_TEST_S3_KEY"), var("JARC_TEST_S3_SECRET")),
+            ])
+            .args(["-X", "PUT", "--data-binary", "@-"])
+            .arg(format!("{ep}/{b}/{key}"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(body)?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "200", "PUT {key}");
+    };
+    let good = [
+        ("media/a.png", noise(1, 3000)),
+        ("media/sub/b.webp", noise(2, 70_000)),
+    ];
+    for (k, v) in &good {
+        put(k, v);
+    }
+    for k in ["../x", "a//c", "b/./y"] {
+        put(k, b"odd");
+    }
+    put("media/folder/", b"");
+
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path().join("repo");
+    let repo = repo.to_str().unwrap();
+    jarc_ok(repo, &ep, &["init"]);
+    let o = jarc(repo, &ep, &["--json", "backup", "--media-bucket", &b]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["files_new"], 2, "{r}");
+    let skipped: Vec<String> = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(skipped, ["../x", "a//c", "b/./y"], "{r}");
+    assert!(
+        r["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("contains a .. component"),
+        "{r}"
+    );
+    let out = repo_dir.path().join("out");
+    jarc_ok(
+        repo,
+        &ep,
+        &["restore", "latest", "--target", out.to_str().unwrap()],
+    );
+    for (k, v) in &good {
+        assert_eq!(&std::fs::read(out.join(k)).unwrap(), v, "{k}");
+    }
+    assert!(!out.join("media/folder").exists());
+}

@@ -53,6 +53,9 @@ pub struct Backend {
     /// Cleared once a local repository's filesystem refused direct I/O
     /// (tmpfs), so that large objects are written the ordinary way.
     direct: Arc<std::sync::atomic::AtomicBool>,
+    /// An S3 store's configuration: a media bucket is listed with it
+    /// (`s3_listing`), which takes keys object_store refuses.
+    s3: Option<Arc<S3Config>>,
 }
 
 /// A listed object: its name relative to the store's root, its size, and
@@ -66,7 +69,7 @@ pub struct Listed {
 }
 
 const REPOSITORY: &str = "repository storage";
-const MEDIA_BUCKET: &str = "media bucket";
+pub(crate) const MEDIA_BUCKET: &str = "media bucket";
 
 /// Objects above this size are uploaded to S3 in parts.
 pub const MULTIPART_THRESHOLD: usize = 16 << 20;
@@ -162,7 +165,7 @@ impl S3Config {
 
     /// Path-style addressing (`endpoint/bucket/key`) everywhere but on AWS,
     /// as Jant does: MinIO, Garage, B2 and R2 endpoints expect it.
-    fn path_style(&self) -> bool {
+    pub(crate) fn path_style(&self) -> bool {
         self.endpoint
             .as_deref()
             .is_some_and(|e| !e.contains("amazonaws.com"))
@@ -219,7 +222,7 @@ impl S3Config {
 }
 
 /// Never let a secret reach a message, whatever a library put in it.
-fn scrub(msg: &str, secret: &str) -> String {
+pub(crate) fn scrub(msg: &str, secret: &str) -> String {
     if secret.is_empty() {
         msg.to_string()
     } else {
@@ -260,6 +263,7 @@ impl Backend {
             requests,
             sealer: None,
             direct: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            s3: Some(Arc::new(cfg.clone())),
         })
     }
 
@@ -294,6 +298,7 @@ impl Backend {
             requests,
             sealer: None,
             direct: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            s3: None,
         })
     }
 
@@ -313,6 +318,7 @@ impl Backend {
             requests,
             sealer: None,
             direct: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            s3: None,
         })
     }
 
@@ -383,6 +389,14 @@ impl Backend {
                 self.location
             ))
         })
+    }
+
+    /// Why no request of this store can name the object `name` (a key
+    /// another S3 client wrote), if none can.
+    pub fn unnameable(&self, name: &str) -> Option<String> {
+        StorePath::parse(name)
+            .err()
+            .map(|e| format!("cannot be named ({e})"))
     }
 
     fn io_err(&self, op: &'static str, name: &str, e: std::io::Error) -> Error {
@@ -710,6 +724,9 @@ impl Backend {
     /// for all), sorted by name. S3 answers 1,000 keys a page; each page
     /// is counted as a LIST request.
     pub fn list(&self, prefix: &str) -> Result<Vec<Listed>> {
+        if let (MEDIA_BUCKET, Some(cfg), true) = (self.role, &self.s3, prefix.is_empty()) {
+            return crate::s3_listing::list(cfg, &self.rt, || self.requests.count_list());
+        }
         let p = if prefix.is_empty() {
             None
         } else {

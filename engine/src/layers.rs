@@ -18,7 +18,13 @@ pub const LAYERS: [&[&str]; 7] = [
         "selection",
     ],
     // 1. Named byte objects.
-    &["metered", "direct_write", "backend", "fault_store"],
+    &[
+        "metered",
+        "direct_write",
+        "s3_listing",
+        "backend",
+        "fault_store",
+    ],
     // 2. The content-addressed blob store.
     &[
         "copies", "config", "keys", "pack", "index", "plan", "session", "upload", "repo",

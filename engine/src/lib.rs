@@ -61,6 +61,7 @@ pub mod repo;
 pub mod report;
 pub mod restore;
 pub mod row;
+mod s3_listing;
 pub mod schema;
 pub mod secret;
 pub mod selection;

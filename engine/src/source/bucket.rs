@@ -8,7 +8,7 @@
 //! HEAD is ever needed and memory stays at the chunker's buffer per object
 //! in flight.
 
-use super::{Content, MediaSource, Meta, ScanEntry, Scanned};
+use super::{Content, MediaSource, Meta, ScanEntry, Scanned, Skipped};
 use crate::backend::{Backend, RequestSnapshot, S3Config};
 use crate::error::Result;
 use crate::id::Id;
@@ -47,7 +47,28 @@ impl MediaSource for BucketSource {
     fn scan(&self) -> Result<Scanned> {
         let listed = self.backend.list("")?;
         let mut out = Vec::with_capacity(listed.len());
+        let mut skipped = Vec::new();
         for l in listed {
+            // A console's "folder" (an empty object named `dir/`) holds
+            // nothing: not an object of the site.
+            if l.name.ends_with('/') && l.size == 0 {
+                continue;
+            }
+            // A key that would climb out of a directory it is restored
+            // into, or that no store path can name, is left out and named;
+            // the rest of the bucket is backed up.
+            if let Some(why) = crate::media::key_problem(&l.name)
+                .map(str::to_string)
+                .or_else(|| self.backend.unnameable(&l.name))
+            {
+                skipped.push(Skipped {
+                    reason: format!(
+                        "the key {why}, so it could not be restored under it; left out"
+                    ),
+                    key: l.name,
+                });
+                continue;
+            }
             out.push(ScanEntry {
                 key: l.name,
                 entry: MediaEntry {
@@ -68,6 +89,7 @@ impl MediaSource for BucketSource {
         }
         Ok(Scanned {
             entries: out,
+            skipped,
             ..Scanned::default()
         })
     }
