@@ -11,8 +11,7 @@
 //! as a snapshot, one blob's bytes under another's id) fails to open
 //! instead of decoding as something it is not.
 
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
-use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
 use zeroize::Zeroizing;
 
 pub const NONCE_LEN: usize = 24;
@@ -109,16 +108,41 @@ impl MasterKey {
 }
 
 /// Seals and opens boxes under one 32-byte key.
+///
+/// XChaCha20-Poly1305 as draft-irtf-cfrg-xchacha defines it: HChaCha20 of
+/// the key and the nonce's first 16 bytes gives a subkey, under which
+/// ChaCha20-Poly1305 (RFC 8439) seals with the nonce `0⁴ ‖ nonce[16..24]`.
+/// HChaCha20 is RustCrypto's; the bulk cipher is aws-lc's, whose assembly
+/// runs 2.2× RustCrypto's on this machine's AVX-512 (2.59 against 1.20
+/// GB/s, 256 MiB sealed; issue 17). The boxes are byte for byte the same
+/// (a test opens each with the other implementation).
 #[derive(Clone)]
 pub struct Sealer {
-    cipher: XChaCha20Poly1305,
+    key: Zeroizing<[u8; 32]>,
 }
 
 impl Sealer {
     pub fn new(key: &[u8; 32]) -> Sealer {
         Sealer {
-            cipher: XChaCha20Poly1305::new(key.into()),
+            key: Zeroizing::new(*key),
         }
+    }
+
+    /// The ChaCha20-Poly1305 key and nonce of one box.
+    fn cipher(&self, nonce: &[u8; NONCE_LEN]) -> (LessSafeKey, Nonce) {
+        let mut head = [0u8; 16];
+        head.copy_from_slice(&nonce[..16]);
+        let mut sub = Zeroizing::new([0u8; 32]);
+        sub.copy_from_slice(&chacha20::hchacha::<chacha20::R20>(
+            (&*self.key).into(),
+            &head.into(),
+        ));
+        let mut iv = [0u8; 12];
+        iv[4..].copy_from_slice(&nonce[16..]);
+        // A 32-byte key is what CHACHA20_POLY1305 takes: no other error.
+        let key = UnboundKey::new(&CHACHA20_POLY1305, sub.as_slice())
+            .unwrap_or_else(|_| unreachable!("a 32-byte ChaCha20 key"));
+        (LessSafeKey::new(key), Nonce::assume_unique_for_key(iv))
     }
 
     /// A sealed box of `plain`.
@@ -137,17 +161,13 @@ impl Sealer {
         let start = out.len();
         out.extend_from_slice(plain);
         let (ad, ad_len) = ctx.associated_data();
-        // Encryption fails only for a message longer than the cipher's
-        // 256 GiB limit; no object comes near it (packs are ≤ 512 MiB).
-        let tag = self
-            .cipher
-            .encrypt_inout_detached(
-                &XNonce::from(nonce),
-                &ad[..ad_len],
-                (&mut out[start..]).into(),
-            )
-            .unwrap_or_default();
-        out.extend_from_slice(&tag);
+        let (key, iv) = self.cipher(&nonce);
+        // Sealing fails only for a message longer than ChaCha20's 256 GiB
+        // limit; no object comes near it (packs are ≤ 512 MiB).
+        let tag = key
+            .seal_in_place_separate_tag(iv, Aad::from(&ad[..ad_len]), &mut out[start..])
+            .unwrap_or_else(|_| unreachable!("a box under 256 GiB"));
+        out.extend_from_slice(tag.as_ref());
     }
 
     /// The plaintext of a sealed box, if it is authentic.
@@ -156,20 +176,17 @@ impl Sealer {
             return Err(OpenFailed);
         }
         let (nonce, rest) = sealed.split_at(NONCE_LEN);
-        let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenFailed)?;
-        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| OpenFailed)?;
-        let mut plain = body.to_vec();
+        // Ciphertext and tag, opened in place; the tag is cut off after.
+        let mut buf = rest.to_vec();
         let (ad, ad_len) = ctx.associated_data();
-        self.cipher
-            .decrypt_inout_detached(
-                &XNonce::from(nonce),
-                &ad[..ad_len],
-                (&mut plain[..]).into(),
-                &Tag::from(tag),
-            )
-            .map_err(|_| OpenFailed)?;
-        Ok(plain)
+        let (key, iv) = self.cipher(&nonce);
+        let n = key
+            .open_in_place(iv, Aad::from(&ad[..ad_len]), &mut buf)
+            .map_err(|_| OpenFailed)?
+            .len();
+        buf.truncate(n);
+        Ok(buf)
     }
 }
 
@@ -248,5 +265,38 @@ mod tests {
         }
         // 32 MiB + a little rounds to the next MiB boundary.
         assert_eq!(padme((32 << 20) + 1), 33 << 20);
+    }
+
+    /// The boxes are XChaCha20-Poly1305's, byte for byte: RustCrypto's
+    /// implementation opens ours and ours opens its, at lengths around
+    /// the 64-byte block.
+    #[test]
+    fn boxes_are_rustcryptos_xchacha20_poly1305() {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let key: [u8; 32] = rand::random();
+        let ours = Sealer::new(&key);
+        let theirs = XChaCha20Poly1305::new((&key).into());
+        let id = [9u8; 32];
+        for len in [0, 1, 15, 16, 63, 64, 65, 255, 256, 1000, 100_000] {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let ctx = Context::Blob(&id);
+            let (ad, n) = ctx.associated_data();
+            let b = ours.seal(ctx, &plain);
+            let nonce = XNonce::from(<[u8; 24]>::try_from(&b[..24]).unwrap());
+            let opened = theirs
+                .decrypt(&nonce, Payload { msg: &b[24..], aad: &ad[..n] })
+                .unwrap();
+            assert_eq!(opened, plain, "{len}");
+            let n2: [u8; 24] = rand::random();
+            let mut theirs_box = n2.to_vec();
+            theirs_box.extend(
+                theirs
+                    .encrypt(&XNonce::from(n2), Payload { msg: &plain, aad: &ad[..n] })
+                    .unwrap(),
+            );
+            assert_eq!(ours.open(ctx, &theirs_box).unwrap(), plain, "{len}");
+            assert_eq!(ours.open(Context::Index, &theirs_box), Err(OpenFailed));
+        }
     }
 }
