@@ -596,3 +596,40 @@ fn a_version_1_repository_still_opens_and_works() {
         b"JRCF\x01\x00"
     );
 }
+
+/// A repository of format version 2 (every object sealed with
+/// XChaCha20-Poly1305) opens and works as it is, and stays version 2; a
+/// new one is version 3 (AES-256-GCM objects, the config still XChaCha).
+#[test]
+fn a_version_2_xchacha_repository_still_opens_and_works() {
+    let t = tempfile::tempdir().unwrap();
+    let (src, v2, v3, out) = (
+        t.path().join("src"),
+        t.path().join("v2"),
+        t.path().join("v3"),
+        t.path().join("out"),
+    );
+    write(&src.join("a.bin"), &noise(5, 300_000));
+    write(&src.join("sub/b.txt"), b"hello");
+    let config = jarc::config::Config {
+        encryption: jarc::config::Encryption::XChaCha20Poly1305,
+        ..jarc::config::Config::new_random()
+    };
+    jarc::Repository::init(v2.to_str().unwrap(), config, Some(test_key())).unwrap();
+    ok(&v3, &["init"]);
+    for (repo, prefix, cipher) in [
+        (&v2, b"JRCE\x02\x00", "XChaCha20-Poly1305"),
+        (&v3, b"JRCE\x03\x00", "AES-256-GCM"),
+    ] {
+        json(repo, &["backup", "--media", src.to_str().unwrap()]);
+        let _ = fs::remove_dir_all(&out);
+        ok(
+            repo,
+            &["restore", "latest", "--target", out.to_str().unwrap()],
+        );
+        assert_eq!(capture(&out), capture(&src));
+        assert_eq!(json(repo, &["check", "--read-data"])["ok"], true);
+        assert_eq!(json(repo, &["stats"])["cipher"], cipher);
+        assert_eq!(&fs::read(repo.join("config")).unwrap()[..6], prefix);
+    }
+}

@@ -383,7 +383,7 @@ fn not_a_repository_foreign_format_and_unknown_version() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains(
-            "config has format version 99, which this jarc does not support (it reads version 1 to 2)"
+            "config has format version 99, which this jarc does not support (it reads version 1 to 3)"
         ),
         "{}",
         stderr(&o)

@@ -543,11 +543,7 @@ pub fn stats(j: bool, s: &Stats) {
     }
     println!(
         "encryption:         {}",
-        if s.encrypted {
-            "XChaCha20-Poly1305"
-        } else {
-            "NONE (plaintext repository)"
-        }
+        s.cipher.unwrap_or("NONE (plaintext repository)")
     );
     println!("snapshots:          {}", s.snapshots);
     println!("logical size:       {}", bytes(s.logical_bytes));

@@ -8,8 +8,11 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"JRCF";
-/// The repository format version this build writes.
-pub const VERSION: u16 = 2;
+/// The newest repository format version this build reads and writes:
+/// version 3 is version 2 with AES-256-GCM objects (§13.1). A config is
+/// written with the oldest version that can say what it holds (`version`),
+/// so a plaintext or XChaCha repository stays readable by older builds.
+pub const VERSION: u16 = 3;
 /// The oldest it reads: version 1 is version 2 without encryption, key
 /// objects or chained session markers.
 pub const OLDEST: u16 = 1;
@@ -43,6 +46,21 @@ pub enum Encryption {
     /// Every object sealed with XChaCha20-Poly1305 under a key derived
     /// from the master key that `keys/` objects wrap (§13).
     XChaCha20Poly1305,
+    /// Every object but the config sealed with AES-256-GCM under a subkey
+    /// per box (§13.1; format version 3); the config with XChaCha20-Poly1305.
+    Aes256Gcm,
+}
+
+impl Encryption {
+    /// The cipher of the repository's objects (the config's is always
+    /// XChaCha20-Poly1305), if it has one.
+    pub fn cipher(self) -> Option<crate::crypto::Cipher> {
+        match self {
+            Encryption::None => None,
+            Encryption::XChaCha20Poly1305 => Some(crate::crypto::Cipher::XChaCha20Poly1305),
+            Encryption::Aes256Gcm => Some(crate::crypto::Cipher::Aes256GcmDerived),
+        }
+    }
 }
 
 /// What a repository's `config` object holds.
@@ -88,14 +106,23 @@ impl Config {
         }
     }
 
+    /// The format version this config is written with: the oldest that
+    /// can hold it.
+    pub fn version(&self) -> u16 {
+        match self.encryption {
+            Encryption::Aes256Gcm => 3,
+            _ => 2,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
-        codec::encode(MAGIC, VERSION, self)
+        codec::encode(MAGIC, self.version(), self)
     }
 
     /// The `config` object of an encrypted repository.
     pub fn encode_sealed(&self, sealer: &Sealer) -> Vec<u8> {
         let mut out = SEALED_MAGIC.to_vec();
-        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.version().to_le_bytes());
         sealer.seal_into(Context::Config, &self.encode(), &mut out);
         out
     }
@@ -120,6 +147,12 @@ impl Config {
                 "a version 1 config names encryption",
             ));
         }
+        if version < 3 && cfg.encryption == Encryption::Aes256Gcm {
+            return Err(Error::corrupt(
+                "config",
+                format!("a version {version} config names AES-256-GCM"),
+            ));
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -129,7 +162,7 @@ impl Config {
         match bytes.get(..6) {
             Some(h) if &h[..4] == SEALED_MAGIC => {
                 let version = u16::from_le_bytes([h[4], h[5]]);
-                if version != VERSION {
+                if !(2..=VERSION).contains(&version) {
                     return Err(Error::UnsupportedVersion {
                         what: "config".into(),
                         found: version as u32,

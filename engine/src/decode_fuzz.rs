@@ -219,6 +219,19 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
             w.add(BlobKind::Data, Id([1; 32]), 9, &enc);
             w.finish(Some(&sealer())).bytes
         }),
+        ("sealed config v3", {
+            let mut c = Config::new_random();
+            c.encryption = crate::config::Encryption::Aes256Gcm;
+            c.encode_sealed(&sealer())
+        }),
+        ("aes-gcm pack", {
+            let mut w = PackWriter::default();
+            let enc = pack::encode_blob(b"abcabcabc", 3, 970);
+            w.add(BlobKind::Data, Id([1; 32]), 9, &enc);
+            let aes = MasterKey::from_bytes([3; 32])
+                .object_sealer(crate::crypto::Cipher::Aes256GcmDerived);
+            w.finish(Some(&aes)).bytes
+        }),
     ]
 }
 

@@ -218,7 +218,12 @@ impl Repository {
             }
             Some(k) => {
                 let master = master.unwrap_or_else(MasterKey::random);
-                config.encryption = Encryption::XChaCha20Poly1305;
+                // AES-256-GCM (format version 3) unless the caller asked
+                // for version 2's XChaCha20-Poly1305 (a copy of such a
+                // repository, or a test of one).
+                if config.encryption != Encryption::XChaCha20Poly1305 {
+                    config.encryption = Encryption::Aes256Gcm;
+                }
                 config.key = master.blob_id_key();
                 let name = crate::keys::add(&backend, &master, &k.password, k.kdf)?;
                 (
@@ -240,9 +245,9 @@ impl Repository {
         // The copy only once this init's config won: a racing init that
         // lost never writes one.
         backend.put(layout::CONFIG_COPY, bytes)?;
-        let backend = match &master {
-            Some((m, _)) => backend.with_sealer(m.sealer()),
-            None => backend,
+        let backend = match (&master, config.encryption.cipher()) {
+            (Some((m, _)), Some(c)) => backend.with_sealer(m.object_sealer(c)),
+            _ => backend,
         };
         let mut repo = Repository::with(backend, config, Index::default());
         repo.master = master;
@@ -348,9 +353,9 @@ impl Repository {
             }
             Err(e) => return Err(e),
         };
-        let backend = match &master {
-            Some((m, _)) => backend.with_sealer(m.sealer()),
-            None => backend,
+        let backend = match (&master, config.encryption.cipher()) {
+            (Some((m, _)), Some(c)) => backend.with_sealer(m.object_sealer(c)),
+            _ => backend,
         };
         let mut repo = Repository::with(backend, config, Index::default());
         repo.master = master;

@@ -12,6 +12,8 @@ pub struct Stats {
     /// Objects are sealed (format-spec §13); false for a repository made
     /// without encryption.
     pub encrypted: bool,
+    /// The cipher of its objects (format-spec §13.1), if encrypted.
+    pub cipher: Option<&'static str>,
     pub snapshots: u64,
     /// Sum of every snapshot's file bytes: what storing each one whole would cost.
     pub logical_bytes: u64,
@@ -37,6 +39,11 @@ pub struct Stats {
 pub fn stats(repo: &Repository) -> Result<Stats> {
     let mut s = Stats {
         encrypted: repo.encrypted(),
+        cipher: match repo.config().encryption {
+            crate::config::Encryption::None => None,
+            crate::config::Encryption::XChaCha20Poly1305 => Some("XChaCha20-Poly1305"),
+            crate::config::Encryption::Aes256Gcm => Some("AES-256-GCM"),
+        },
         ..Stats::default()
     };
     for (_, snap) in snapshot::list(repo)? {
