@@ -899,6 +899,9 @@ fn tree_packs_are_kept_twice_and_a_lost_one_costs_nothing() {
     let pack = repo.join(jarc::layout::pack(&tree_packs[0]));
     let copy = repo.join(jarc::layout::tree_copy(&tree_packs[0]));
     assert_eq!(fs::read(&pack).unwrap(), fs::read(&copy).unwrap());
+    let copy_bytes: u64 = listing(&repo.join("tree-copies")).values().sum();
+    assert!(copy_bytes > 0);
+    assert_eq!(json(&repo, &["stats"])["tree_copy_bytes"], copy_bytes);
     assert_check_clean(&repo);
 
     // The tree pack lost: everything restores; check names it; repair

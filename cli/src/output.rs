@@ -562,6 +562,7 @@ pub fn stats(j: bool, s: &Stats) {
         bytes(s.pack_bytes),
         s.packs
     );
+    println!("tree pack copies:   {}", bytes(s.tree_copy_bytes));
     println!("dedup ratio:        {:.2}x", s.dedup_ratio);
     println!("compression ratio:  {:.2}x", s.compression_ratio);
     println!(

@@ -25,6 +25,9 @@ pub struct Stats {
     pub stored_blob_bytes: u64,
     /// Bytes of all pack files, headers included.
     pub pack_bytes: u64,
+    /// Bytes of the copies of tree packs (format-spec §4.3), stored on
+    /// top of `pack_bytes`.
+    pub tree_copy_bytes: u64,
     pub packs: u64,
     pub data_blobs: u64,
     pub tree_blobs: u64,
@@ -69,6 +72,12 @@ pub fn stats(repo: &Repository) -> Result<Stats> {
         s.packs += 1;
         s.pack_bytes += size;
     }
+    s.tree_copy_bytes = repo
+        .backend()
+        .list(crate::layout::TREE_COPIES)?
+        .iter()
+        .map(|l| l.size)
+        .sum();
     let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     s.dedup_ratio = ratio(s.logical_bytes, s.unique_bytes);
     s.compression_ratio = ratio(s.unique_bytes + s.tree_bytes, s.stored_blob_bytes);

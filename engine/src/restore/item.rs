@@ -437,7 +437,9 @@ pub fn restore_items(
         }
     }
     match target {
-        ItemTarget::Site { db, media } => into_site(repo, snap, picked, db, media, opts, progress),
+        ItemTarget::Site { db, media } => {
+            into_site(repo, snap, picked, &have, (db, media), opts, progress)
+        }
         ItemTarget::Dir(dir) => {
             let missing: Vec<String> = picked
                 .keys
@@ -524,12 +526,13 @@ fn write_new(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
+/// Into a live site. `have` holds the snapshot's media keys.
 fn into_site(
     repo: &Repository,
     snap: &Snapshot,
     mut picked: Picked,
-    db: &DatabaseTarget,
-    media_target: &MediaTarget,
+    have: &BTreeSet<String>,
+    (db, media_target): (&DatabaseTarget, &MediaTarget),
     opts: &ItemRestoreOptions,
     progress: &dyn Progress,
 ) -> Result<ItemRestoreSummary> {
@@ -550,7 +553,6 @@ fn into_site(
         rename: (from != to).then(|| (from.clone(), to.clone())),
         ..Default::default()
     };
-    let have = site::media_keys(repo, snap)?;
     let mut missing = Vec::new();
     for k in &picked.keys {
         if !have.contains(k) && !media_target.holds(&media_opts.target_key(k))? {
