@@ -226,6 +226,7 @@ fn a_prune_killed_anywhere_is_finished_by_the_next() {
         "prune-after-new-index",
         "prune-after-index-delete",
         "prune-mid-delete",
+        "prune-before-copy-delete",
         "prune-after-delete",
     ] {
         let t = tempfile::tempdir().unwrap();
@@ -250,6 +251,11 @@ fn a_prune_killed_anywhere_is_finished_by_the_next() {
         );
         assert!(!dir.join("plans").exists(), "{point}: a plan is left: {r}");
         assert_kept_intact(&repo, &snaps, t.path());
+        // No copy of a tree pack outlives its pack (format-spec §4.3).
+        for name in listing(&dir.join("tree-copies")).into_keys() {
+            let pack = jarc::layout::pack(&jarc::Id::from_hex(&name).unwrap());
+            assert!(dir.join(&pack).exists(), "{point}: {name} has no pack");
+        }
         // A prune that follows one killed after repacking may copy the
         // killed run's pack again, byte for byte; that copy carries one
         // blob twice so that it differs (format-spec §12.6). The report

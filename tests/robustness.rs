@@ -28,7 +28,12 @@ fn interrupted_backups_leave_a_valid_repository() {
     dataset(&src, 80, 1_000_000);
     init(&repo);
     let mut committed = 0;
-    for point in ["after-pack", "before-index", "before-snapshot"] {
+    for point in [
+        "after-pack",
+        "before-tree-copy",
+        "before-index",
+        "before-snapshot",
+    ] {
         let o = cmd(&repo)
             .env("JARC_FAILPOINT", point)
             .args(["backup", "--media", src.to_str().unwrap()])
