@@ -48,22 +48,33 @@ struct Target {
 
 fn target(cfg: &S3Config) -> Result<Target> {
     let bad = |why: &str| Error::Invalid(format!("media bucket {}: {why}", cfg.describe()));
-    let (scheme, host) = match &cfg.endpoint {
+    // An endpoint may carry a path (a server behind a reverse proxy under
+    // `/s3`): it goes before the bucket.
+    let (scheme, host, path) = match &cfg.endpoint {
         Some(e) => {
             let (scheme, rest) = e
                 .split_once("://")
                 .ok_or_else(|| bad("the endpoint has no http:// or https://"))?;
-            (scheme.to_string(), rest.trim_end_matches('/').to_string())
+            let rest = rest.trim_end_matches('/');
+            let (host, path) = match rest.split_once('/') {
+                Some((h, p)) => (h, format!("/{p}")),
+                None => (rest, String::new()),
+            };
+            (scheme.to_string(), host.to_string(), path)
         }
-        None => ("https".into(), format!("s3.{}.amazonaws.com", cfg.region)),
+        None => (
+            "https".into(),
+            format!("s3.{}.amazonaws.com", cfg.region),
+            String::new(),
+        ),
     };
     // As the object store client addresses it (`S3Config::store`): by
     // path on any endpoint but AWS's own, by host on AWS.
     Ok(if cfg.path_style() {
         Target {
-            base: format!("{scheme}://{host}/{}", enc(&cfg.bucket)),
+            base: format!("{scheme}://{host}{path}/{}", enc(&cfg.bucket)),
             host,
-            uri: format!("/{}", enc(&cfg.bucket)),
+            uri: format!("{path}/{}", enc(&cfg.bucket)),
         }
     } else {
         let host = format!("{}.{host}", cfg.bucket);
@@ -314,5 +325,42 @@ mod tests {
             parse_page("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>")
                 .unwrap();
         assert!(empty.contents.is_empty());
+    }
+
+    #[test]
+    fn targets_by_path_or_by_host() {
+        let cfg = |endpoint: Option<&str>| S3Config {
+            endpoint: endpoint.map(str::to_string),
+            bucket: "media".into(),
+            prefix: String::new(),
+            region: "eu-west-1".into(),
+            access_key_id: "k".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        };
+        let t = target(&cfg(Some("http://127.0.0.1:3900/"))).unwrap();
+        assert_eq!(
+            (t.base.as_str(), t.host.as_str(), t.uri.as_str()),
+            ("http://127.0.0.1:3900/media", "127.0.0.1:3900", "/media")
+        );
+        let t = target(&cfg(Some("https://proxy.example/s3"))).unwrap();
+        assert_eq!(
+            (t.base.as_str(), t.host.as_str(), t.uri.as_str()),
+            (
+                "https://proxy.example/s3/media",
+                "proxy.example",
+                "/s3/media"
+            )
+        );
+        let t = target(&cfg(None)).unwrap();
+        assert_eq!(
+            (t.base.as_str(), t.host.as_str(), t.uri.as_str()),
+            (
+                "https://media.s3.eu-west-1.amazonaws.com/",
+                "media.s3.eu-west-1.amazonaws.com",
+                "/"
+            )
+        );
+        assert!(target(&cfg(Some("127.0.0.1:3900"))).is_err());
     }
 }
