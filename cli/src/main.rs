@@ -642,6 +642,16 @@ fn open_source(location: &str) -> Result<Repository> {
     Ok(repo)
 }
 
+/// A site or item restore's error, saying what it restored where; the
+/// objects missing from the snapshot, when that is the error, are listed
+/// first (one per line, or a JSON document).
+fn restore_error(json: bool, e: jarc::Error, what: String) -> anyhow::Error {
+    if let jarc::Error::MissingObjects(keys) = &e {
+        output::missing(json, keys);
+    }
+    anyhow::Error::new(e).context(what)
+}
+
 fn first_key(insecure_no_encryption: bool) -> Result<Option<NewKey>> {
     if insecure_no_encryption {
         return Ok(None);
@@ -1262,24 +1272,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 let r = restore_items(&repo, &snap, &items, &t, &item_opts, &bars);
                 bars.done();
-                let s = match r {
-                    Ok(s) => s,
-                    Err(jarc::Error::MissingObjects(keys)) => {
-                        output::missing(cli.json, &keys);
-                        return Err(
-                            anyhow::Error::new(jarc::Error::MissingObjects(keys)).context(format!(
-                                "restoring from snapshot {} into {shown}",
-                                id.short()
-                            )),
-                        );
-                    }
-                    Err(e) => {
-                        return Err(anyhow::Error::new(e).context(format!(
-                            "restoring from snapshot {} into {shown}",
-                            id.short()
-                        )))
-                    }
-                };
+                let s = r.map_err(|e| {
+                    restore_error(
+                        cli.json,
+                        e,
+                        format!("restoring from snapshot {} into {shown}", id.short()),
+                    )
+                })?;
                 output::item_restore(cli.json, &id, &shown, &s);
                 return Ok(ExitCode::SUCCESS);
             }
@@ -1293,18 +1292,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let r = restore_site(&repo, &snap, &db, &media_target, &opts, &bars);
             bars.done();
-            let s = match r {
-                Ok(s) => s,
-                Err(jarc::Error::MissingObjects(keys)) => {
-                    output::missing(cli.json, &keys);
-                    return Err(anyhow::Error::new(jarc::Error::MissingObjects(keys))
-                        .context(format!("restoring snapshot {} into {shown}", id.short())));
-                }
-                Err(e) => {
-                    return Err(anyhow::Error::new(e)
-                        .context(format!("restoring snapshot {} into {shown}", id.short())))
-                }
-            };
+            let s = r.map_err(|e| {
+                restore_error(
+                    cli.json,
+                    e,
+                    format!("restoring snapshot {} into {shown}", id.short()),
+                )
+            })?;
             output::site_restore(cli.json, &id, &shown, &s);
             if !s.media.failed.is_empty() || s.database_failed.is_some() {
                 return Ok(ExitCode::from(3));

@@ -408,20 +408,12 @@ pub fn picked_at(j: bool, id: &Id, s: &Snapshot, at_ns: i64) {
 
 pub fn restore(j: bool, id: &Id, target: &str, s: &RestoreSummary) {
     if j {
-        print_json(&report::Restored {
-            snapshot: id.to_hex(),
-            target,
-            summary: s,
-        });
+        print_restored(id, target, s);
         return;
     }
     println!(
         "{} snapshot {} into {}: {} files, {} dirs, {}",
-        if s.dry_run {
-            "would restore"
-        } else {
-            "restored"
-        },
+        restored(s.dry_run),
         id.short(),
         target,
         s.files,
@@ -587,13 +579,27 @@ pub fn missing(j: bool, keys: &[String]) {
     }
 }
 
+/// The `restore` document: which snapshot, where, and the summary.
+fn print_restored<S: serde::Serialize>(id: &Id, target: &str, s: &S) {
+    print_json(&report::Restored {
+        snapshot: id.to_hex(),
+        target,
+        summary: s,
+    });
+}
+
+/// What a restore's text says it did.
+fn restored(dry_run: bool) -> &'static str {
+    if dry_run {
+        "would restore"
+    } else {
+        "restored"
+    }
+}
+
 pub fn item_restore(j: bool, id: &Id, target: &str, s: &ItemRestoreSummary) {
     if j {
-        print_json(&report::Restored {
-            snapshot: id.to_hex(),
-            target,
-            summary: s,
-        });
+        print_restored(id, target, s);
         return;
     }
     if !s.missing_objects.is_empty() {
@@ -601,11 +607,7 @@ pub fn item_restore(j: bool, id: &Id, target: &str, s: &ItemRestoreSummary) {
     }
     println!(
         "{} from snapshot {} into {target}:",
-        if s.dry_run {
-            "would restore"
-        } else {
-            "restored"
-        },
+        restored(s.dry_run),
         id.short()
     );
     for i in &s.items {
@@ -634,11 +636,7 @@ pub fn item_restore(j: bool, id: &Id, target: &str, s: &ItemRestoreSummary) {
 
 pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
     if j {
-        print_json(&report::Restored {
-            snapshot: id.to_hex(),
-            target,
-            summary: s,
-        });
+        print_restored(id, target, s);
         return;
     }
     if !s.missing_objects.is_empty() {
@@ -646,11 +644,7 @@ pub fn site_restore(j: bool, id: &Id, target: &str, s: &SiteRestoreSummary) {
     }
     println!(
         "{} {} of snapshot {} into {target}: {} tables, {} rows; media into {}: {} files, {}",
-        if s.dry_run {
-            "would restore"
-        } else {
-            "restored"
-        },
+        restored(s.dry_run),
         if s.content_only {
             "the content"
         } else {

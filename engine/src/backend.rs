@@ -724,8 +724,8 @@ impl Backend {
     /// for all), sorted by name. S3 answers 1,000 keys a page; each page
     /// is counted as a LIST request.
     pub fn list(&self, prefix: &str) -> Result<Vec<Listed>> {
-        if let (MEDIA_BUCKET, Some(cfg), true) = (self.role, &self.s3, prefix.is_empty()) {
-            return crate::s3_listing::list(cfg, &self.rt, || self.requests.count_list());
+        if let (MEDIA_BUCKET, Some(cfg)) = (self.role, &self.s3) {
+            return crate::s3_listing::list(cfg, prefix, &self.rt, || self.requests.count_list());
         }
         let p = if prefix.is_empty() {
             None

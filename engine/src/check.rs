@@ -126,11 +126,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
         .collect();
     let mut without_copy = 0;
     for p in &index_packs {
-        if !p
-            .blobs
-            .first()
-            .is_some_and(|b| b.kind == pack::BlobKind::Tree)
-        {
+        if !p.holds_trees() {
             continue;
         }
         match copies.get(&p.id) {
@@ -307,11 +303,7 @@ pub fn check(repo: &Repository, read_data: bool, progress: &dyn Progress) -> Res
 /// readers then lose nothing.
 fn verify_pack(repo: &Repository, p: &IndexPack) -> (u64, Vec<Problem>) {
     let (mut n, mut bad) = verify_pack_bytes(repo, p);
-    if !p
-        .blobs
-        .first()
-        .is_some_and(|b| b.kind == pack::BlobKind::Tree)
-    {
+    if !p.holds_trees() {
         return (n, bad);
     }
     let name = layout::tree_copy(&p.id);

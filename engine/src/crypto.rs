@@ -167,10 +167,6 @@ impl Sealer {
         }
     }
 
-    pub fn cipher_kind(&self) -> Cipher {
-        self.cipher
-    }
-
     /// The AEAD key and nonce of one box.
     fn cipher(&self, nonce: &[u8; NONCE_LEN]) -> (LessSafeKey, Nonce) {
         let mut sub = Zeroizing::new([0u8; 32]);

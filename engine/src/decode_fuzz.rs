@@ -213,26 +213,28 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
             c.encryption = crate::config::Encryption::XChaCha20Poly1305;
             c.encode_sealed(&sealer())
         }),
-        ("sealed pack", {
-            let mut w = PackWriter::default();
-            let enc = pack::encode_blob(b"abcabcabc", 3, 970);
-            w.add(BlobKind::Data, Id([1; 32]), 9, &enc);
-            w.finish(Some(&sealer())).bytes
-        }),
+        ("sealed pack", sealed_pack(&sealer())),
         ("sealed config v3", {
             let mut c = Config::new_random();
             c.encryption = crate::config::Encryption::Aes256Gcm;
             c.encode_sealed(&sealer())
         }),
-        ("aes-gcm pack", {
-            let mut w = PackWriter::default();
-            let enc = pack::encode_blob(b"abcabcabc", 3, 970);
-            w.add(BlobKind::Data, Id([1; 32]), 9, &enc);
-            let aes = MasterKey::from_bytes([3; 32])
-                .object_sealer(crate::crypto::Cipher::Aes256GcmDerived);
-            w.finish(Some(&aes)).bytes
-        }),
+        (
+            "aes-gcm pack",
+            sealed_pack(
+                &MasterKey::from_bytes([3; 32])
+                    .object_sealer(crate::crypto::Cipher::Aes256GcmDerived),
+            ),
+        ),
     ]
+}
+
+/// A one-blob pack sealed by `s`.
+fn sealed_pack(s: &crate::crypto::Sealer) -> Vec<u8> {
+    let mut w = PackWriter::default();
+    let enc = pack::encode_blob(b"abcabcabc", 3, 970);
+    w.add(BlobKind::Data, Id([1; 32]), 9, &enc);
+    w.finish(Some(s)).bytes
 }
 
 fn sealer() -> crate::crypto::Sealer {

@@ -28,6 +28,14 @@ pub struct IndexPack {
     pub blobs: Vec<PackBlob>,
 }
 
+impl IndexPack {
+    /// Whether it is a pack of tree nodes (packs never mix kinds), which
+    /// has a copy (format-spec §4.3).
+    pub fn holds_trees(&self) -> bool {
+        self.blobs.first().is_some_and(|b| b.kind == BlobKind::Tree)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexFile {
     pub packs: Vec<IndexPack>,

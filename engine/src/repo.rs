@@ -245,10 +245,7 @@ impl Repository {
         // The copy only once this init's config won: a racing init that
         // lost never writes one.
         backend.put(layout::CONFIG_COPY, bytes)?;
-        let backend = match (&master, config.encryption.cipher()) {
-            (Some((m, _)), Some(c)) => backend.with_sealer(m.object_sealer(c)),
-            _ => backend,
-        };
+        let backend = with_object_sealer(backend, &master, &config);
         let mut repo = Repository::with(backend, config, Index::default());
         repo.master = master;
         Ok(repo)
@@ -353,10 +350,7 @@ impl Repository {
             }
             Err(e) => return Err(e),
         };
-        let backend = match (&master, config.encryption.cipher()) {
-            (Some((m, _)), Some(c)) => backend.with_sealer(m.object_sealer(c)),
-            _ => backend,
-        };
+        let backend = with_object_sealer(backend, &master, &config);
         let mut repo = Repository::with(backend, config, Index::default());
         repo.master = master;
         repo.config_damage = config_damage;
@@ -1024,6 +1018,19 @@ fn open_config(
             }
             Ok((config, Some((master, name))))
         }
+    }
+}
+
+/// The backend sealing and opening objects as the config says, under
+/// the master key (as it was: a plaintext repository has none).
+fn with_object_sealer(
+    backend: Backend,
+    master: &Option<(MasterKey, String)>,
+    config: &Config,
+) -> Backend {
+    match (master, config.encryption.cipher()) {
+        (Some((m, _)), Some(c)) => backend.with_sealer(m.object_sealer(c)),
+        _ => backend,
     }
 }
 

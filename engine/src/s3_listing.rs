@@ -177,10 +177,16 @@ fn modified_ns(s: &str) -> i64 {
         .unwrap_or_default()
 }
 
-/// Every object of the bucket (under its configured prefix), with its key
-/// exactly as the bucket has it, sorted by key. `count` is called once per
-/// page (a LIST request).
-pub fn list(cfg: &S3Config, rt: &tokio::runtime::Runtime, count: impl Fn()) -> Result<Vec<Listed>> {
+/// Every object of the bucket under its configured prefix and then the
+/// folder `folder` (empty: all), named relative to the configured prefix
+/// with its key exactly as the bucket has it, sorted by key. `count` is
+/// called once per page (a LIST request).
+pub fn list(
+    cfg: &S3Config,
+    folder: &str,
+    rt: &tokio::runtime::Runtime,
+    count: impl Fn(),
+) -> Result<Vec<Listed>> {
     let t = target(cfg)?;
     let fail = |message: String| Error::Backend {
         store: crate::backend::MEDIA_BUCKET,
@@ -193,10 +199,16 @@ pub fn list(cfg: &S3Config, rt: &tokio::runtime::Runtime, count: impl Fn()) -> R
         .timeout(Duration::from_secs(300))
         .build()
         .map_err(|e| fail(e.to_string()))?;
-    let prefix = if cfg.prefix.is_empty() {
+    // What the listed names are relative to, and what they start with.
+    let base = if cfg.prefix.is_empty() {
         String::new()
     } else {
         format!("{}/", cfg.prefix)
+    };
+    let prefix = if folder.is_empty() {
+        base.clone()
+    } else {
+        format!("{base}{folder}/")
     };
     let mut out = Vec::new();
     let mut token: Option<String> = None;
@@ -232,7 +244,7 @@ pub fn list(cfg: &S3Config, rt: &tokio::runtime::Runtime, count: impl Fn()) -> R
         })
         .map_err(fail)?;
         for o in page.contents {
-            let Some(name) = o.key.strip_prefix(prefix.as_str()) else {
+            let Some(name) = o.key.strip_prefix(base.as_str()) else {
                 continue;
             };
             out.push(Listed {

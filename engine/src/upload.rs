@@ -6,7 +6,6 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::index::IndexPack;
 use crate::layout;
-use crate::pack::BlobKind;
 use bytes::Bytes;
 use std::sync::mpsc;
 
@@ -41,8 +40,7 @@ impl Uploader {
                     // then the same bytes as its copy (§4.3). The pack
                     // first, so that a copy is never without its pack but
                     // while a prune deletes them (it deletes the pack first).
-                    let tree = pack.blobs.first().is_some_and(|b| b.kind == BlobKind::Tree);
-                    let copy = tree.then(|| bytes.clone());
+                    let copy = pack.holds_trees().then(|| bytes.clone());
                     let r = backend
                         .put(&layout::pack(&pack.id), bytes)
                         .and_then(|()| match copy {

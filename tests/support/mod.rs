@@ -253,20 +253,21 @@ pub const DRILL_CHECKS: [&str; 13] = [
 /// Flip one byte in the middle of a blob's stored bytes, so exactly that
 /// blob is damaged.
 pub fn damage_blob(repo: &Path, blob: &jarc::Id) {
-    let r = open_repo(repo.to_str().unwrap()).unwrap();
-    let loc = r.index().lookup(blob).unwrap();
-    let path = repo.join(jarc::layout::pack(&loc.pack));
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[(loc.offset + loc.length / 2) as usize] ^= 0x20;
-    std::fs::write(&path, &bytes).unwrap();
+    flip_in(repo, blob, jarc::layout::pack);
 }
 
 /// Flip the same byte in the copy of the blob's pack (a tree node's pack
 /// has one, format-spec §4.3): with `damage_blob`, no whole copy is left.
 pub fn damage_copy(repo: &Path, blob: &jarc::Id) {
+    flip_in(repo, blob, jarc::layout::tree_copy);
+}
+
+/// Flip the byte in the middle of `blob` in the object `name` gives for
+/// its pack.
+fn flip_in(repo: &Path, blob: &jarc::Id, name: fn(&jarc::Id) -> String) {
     let r = open_repo(repo.to_str().unwrap()).unwrap();
     let loc = r.index().lookup(blob).unwrap();
-    let path = repo.join(jarc::layout::tree_copy(&loc.pack));
+    let path = repo.join(name(&loc.pack));
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[(loc.offset + loc.length / 2) as usize] ^= 0x20;
     std::fs::write(&path, &bytes).unwrap();

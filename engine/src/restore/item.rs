@@ -454,28 +454,24 @@ pub fn restore_items(
             let media_opts = RestoreOptions {
                 overwrite: opts.overwrite,
                 only: Some(picked.keys.clone()),
+                dry_run: opts.dry_run,
                 ..Default::default()
             };
             let rows_path = dir.join(ROWS_FILE);
             if !opts.overwrite && std::fs::symlink_metadata(&rows_path).is_ok() {
                 return Err(Error::TargetNotEmpty(dir.to_path_buf()));
             }
-            let media_opts = RestoreOptions {
-                dry_run: opts.dry_run,
-                ..media_opts
-            };
             let media = restore_media(repo, snap, dir, &media_opts, progress)?;
             let mut summary = ItemRestoreSummary {
                 dry_run: opts.dry_run,
                 items: picked.found,
+                rows: row_counts(&picked.tables),
                 media,
                 media_target: dir.display().to_string(),
                 missing_objects: missing,
                 ..Default::default()
             };
-            if opts.dry_run {
-                summary.rows = row_counts(&picked.tables);
-            } else if !picked.tables.is_empty() {
+            if !opts.dry_run && !picked.tables.is_empty() {
                 let dialect = Dialect::parse(
                     database::extra(snap, database::EXTRA_DIALECT).unwrap_or("sqlite"),
                 )
@@ -487,10 +483,16 @@ pub fn restore_items(
                     for r in &t.rows {
                         s.row(&mut out, r).map_err(|e| Error::io(&rows_path, e))?;
                     }
-                    let n = s.finish(&mut out).map_err(|e| Error::io(&rows_path, e))?;
-                    summary.rows.insert(t.table.name.clone(), n);
+                    s.finish(&mut out).map_err(|e| Error::io(&rows_path, e))?;
                 }
-                write_new(dir, &rows_path, &out)?;
+                // As a restored object is: under a temporary name no link
+                // redirects, renamed into place.
+                super::under::Under::open(dir)?
+                    .dir(&[], false)?
+                    .write(ROWS_FILE, |f| {
+                        use std::io::Write;
+                        (&*f).write_all(&out).map_err(|e| Error::io(&rows_path, e))
+                    })?;
                 summary.rows_file = Some(rows_path.display().to_string());
             }
             Ok(summary)
@@ -507,25 +509,6 @@ fn row_counts(tables: &[TableRows]) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// Write `bytes` as `path` (in `dir`): through a new temporary file that
-/// no link can redirect, renamed over whatever is there.
-fn write_new(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = dir.join(format!(".{ROWS_FILE}.jarc-partial"));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)
-        .map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
-
 /// Into a live site. `have` holds the snapshot's media keys.
 fn into_site(
     repo: &Repository,
@@ -537,12 +520,7 @@ fn into_site(
     progress: &dyn Progress,
 ) -> Result<ItemRestoreSummary> {
     // Into another installation's site, remapped as a content restore is.
-    let from = content::site_id(snap)?;
-    let (ids, name) = match db {
-        DatabaseTarget::Sqlite(p) => (super::sqlite::site_ids(p)?, p.display().to_string()),
-        DatabaseTarget::Postgres(u) => (super::postgres::site_ids(u)?, crate::util::mask_url(u)),
-    };
-    let to = content::target_site(&from, ids, &name)?;
+    let (from, to) = site::sites(snap, db)?;
     content::remap_site(&mut picked.tables, &from, &to);
     let media_opts = RestoreOptions {
         only: Some(picked.keys.clone()),
@@ -551,23 +529,19 @@ fn into_site(
         keep_existing: true,
         jant_sidecars: true,
         rename: (from != to).then(|| (from.clone(), to.clone())),
+        dry_run: opts.dry_run,
         ..Default::default()
     };
-    let mut missing = Vec::new();
-    for k in &picked.keys {
-        if !have.contains(k) && !media_target.holds(&media_opts.target_key(k))? {
-            missing.push(k.clone());
-        }
-    }
+    let missing = site::not_held(
+        media_target,
+        &media_opts,
+        picked.keys.iter().filter(|k| !have.contains(*k)).cloned(),
+    )?;
     if !missing.is_empty() && !opts.allow_missing_objects {
         return Err(Error::MissingObjects(missing));
     }
+    let (media, undo) = site::write_media(repo, snap, media_target, &media_opts, progress)?;
     if opts.dry_run {
-        let dry = RestoreOptions {
-            dry_run: true,
-            ..media_opts
-        };
-        let (media, _) = site::write_media(repo, snap, media_target, &dry, progress)?;
         return Ok(ItemRestoreSummary {
             dry_run: true,
             items: picked.found,
@@ -579,14 +553,7 @@ fn into_site(
             missing_objects: missing,
         });
     }
-    let (media, undo) = site::write_media(repo, snap, media_target, &media_opts, progress)?;
-    if let Some((k, why)) = media.failed.first() {
-        undo(&media);
-        return Err(Error::Invalid(format!(
-            "{} media object(s) could not be restored (first: {k}: {why}); nothing was restored",
-            media.failed.len()
-        )));
-    }
+    site::all_or_nothing(&media, &undo)?;
     progress.phase("database", 0);
     let provider = media_target.provider();
     let written = match db {

@@ -297,9 +297,19 @@ pub fn upsert_items(
     // Any error below returns before COMMIT; dropping the connection
     // aborts the transaction.
     pg.batch("BEGIN")?;
+    // Which tables the target has, asked once each.
+    let mut tables: std::collections::HashMap<String, bool> = Default::default();
     let mut present = |table: &str, id: &str| -> Result<bool> {
         let t = quote_ident(table);
-        if !pg.one("SELECT to_regclass($1) IS NOT NULL", &[&t], false)? {
+        let exists = match tables.get(table) {
+            Some(&e) => e,
+            None => {
+                let e = pg.one("SELECT to_regclass($1) IS NOT NULL", &[&t], false)?;
+                tables.insert(table.to_string(), e);
+                e
+            }
+        };
+        if !exists {
             return Ok(false);
         }
         pg.one(

@@ -23,7 +23,7 @@ pub enum DatabaseTarget {
 }
 
 /// Takes back what a media restore wrote.
-type Undo<'a> = Box<dyn Fn(&RestoreSummary) + 'a>;
+pub(super) type Undo<'a> = Box<dyn Fn(&RestoreSummary) + 'a>;
 
 /// Where a site restore writes the media.
 pub enum MediaTarget {
@@ -51,7 +51,7 @@ impl MediaTarget {
     }
 
     /// Whether the target already holds an object under `key`.
-    pub(super) fn holds(&self, key: &str) -> Result<bool> {
+    fn holds(&self, key: &str) -> Result<bool> {
         // A key from the rows that would climb out of the target is never
         // "held": only what lies under the target counts.
         if key
@@ -220,17 +220,8 @@ pub fn restore_site(
     }
     // A content restore into a site with another id is remapped to it, as
     // Jant's single-site import does: rows here, object keys below.
-    // (snapshot's site, target's site) of a content restore.
     let sites = if opts.content_only {
-        let from = super::content::site_id(snap)?;
-        let (ids, name) = match db {
-            DatabaseTarget::Sqlite(p) => (super::sqlite::site_ids(p)?, p.display().to_string()),
-            DatabaseTarget::Postgres(u) => {
-                (super::postgres::site_ids(u)?, crate::util::mask_url(u))
-            }
-        };
-        let to = super::content::target_site(&from, ids, &name)?;
-        Some((from, to))
+        Some(sites(snap, db)?)
     } else {
         None
     };
@@ -243,6 +234,7 @@ pub fn restore_site(
         keep_existing: opts.content_only,
         jant_sidecars: true,
         rename,
+        dry_run: opts.dry_run,
         // A site is restored whole: its rows name its objects.
         ..Default::default()
     };
@@ -250,23 +242,13 @@ pub fn restore_site(
         // A content restore keeps the live site's objects: one the snapshot
         // lacks but the site holds (a database-only snapshot restored into
         // the site it came from, for a point in time) is not missing.
-        let mut still = Vec::new();
-        for k in missing {
-            if !media_target.holds(&media_opts.target_key(&k))? {
-                still.push(k);
-            }
-        }
-        missing = still;
+        missing = not_held(media_target, &media_opts, missing)?;
         if !missing.is_empty() && !opts.allow_missing_objects {
             return Err(Error::MissingObjects(missing));
         }
     }
     if opts.dry_run {
-        let dry = RestoreOptions {
-            dry_run: true,
-            ..media_opts
-        };
-        let (media, _) = write_media(repo, snap, media_target, &dry, progress)?;
+        let (media, _) = write_media(repo, snap, media_target, &media_opts, progress)?;
         let mut database = DbRestoreSummary::default();
         match &sites {
             Some((from, _)) => {
@@ -321,13 +303,8 @@ pub fn restore_site(
     // damaged objects beats no site, so it goes on and names what failed
     // (`media.failed`). Content restored into a live site is all or
     // nothing: broken objects would show on the running site.
-    if !media.failed.is_empty() && opts.content_only {
-        undo_media(&media);
-        let (k, why) = &media.failed[0];
-        return Err(Error::Invalid(format!(
-            "{} media object(s) could not be restored (first: {k}: {why}); nothing was restored",
-            media.failed.len()
-        )));
+    if opts.content_only {
+        all_or_nothing(&media, &undo_media)?;
     }
     progress.phase("database", 0);
     let result = match (db, &sites, built) {
@@ -344,36 +321,72 @@ pub fn restore_site(
             super::postgres::restore_content(repo, snap, u, media_target.provider(), to)
         }
     };
-    match result {
-        Ok(database) => Ok(SiteRestoreSummary {
-            dry_run: false,
-            content_only: opts.content_only,
-            database,
-            media,
-            media_target: media_target.describe(),
-            missing_objects: missing,
-            database_failed: None,
-        }),
+    let (database, database_failed) = match result {
+        Ok(database) => (database, None),
         // The media are worth keeping when the database's copy is what is
         // damaged (the target is as blank as it was: a failed build leaves
         // no file, a failed Postgres load rolls back).
         Err(e) if damaged(&e) && !opts.content_only => {
             progress.warn(&format!("the database could not be restored: {e}"));
-            Ok(SiteRestoreSummary {
-                dry_run: false,
-                content_only: false,
-                database: Default::default(),
-                media,
-                media_target: media_target.describe(),
-                missing_objects: missing,
-                database_failed: Some(e.to_string()),
-            })
+            (DbRestoreSummary::default(), Some(e.to_string()))
         }
         Err(e) => {
             undo_media(&media);
-            Err(e)
+            return Err(e);
+        }
+    };
+    Ok(SiteRestoreSummary {
+        dry_run: false,
+        content_only: opts.content_only,
+        database,
+        media,
+        media_target: media_target.describe(),
+        missing_objects: missing,
+        database_failed,
+    })
+}
+
+/// The snapshot's site and the live site a content restore into `db`
+/// writes into (`content::target_site`; its rows and object keys are
+/// remapped to it when the two differ).
+pub(super) fn sites(snap: &Snapshot, db: &DatabaseTarget) -> Result<(String, String)> {
+    let from = super::content::site_id(snap)?;
+    let (ids, name) = match db {
+        DatabaseTarget::Sqlite(p) => (super::sqlite::site_ids(p)?, p.display().to_string()),
+        DatabaseTarget::Postgres(u) => (super::postgres::site_ids(u)?, crate::util::mask_url(u)),
+    };
+    let to = super::content::target_site(&from, ids, &name)?;
+    Ok((from, to))
+}
+
+/// The `keys` (as the snapshot names them) the target does not hold under
+/// the name `opts` writes them to.
+pub(super) fn not_held(
+    target: &MediaTarget,
+    opts: &RestoreOptions,
+    keys: impl IntoIterator<Item = String>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for k in keys {
+        if !target.holds(&opts.target_key(&k))? {
+            out.push(k);
         }
     }
+    Ok(out)
+}
+
+/// Media restored into a live site are all or nothing: broken objects
+/// would show on the running site. On any failure, take back what was
+/// written and say what failed first.
+pub(super) fn all_or_nothing(media: &RestoreSummary, undo: &Undo) -> Result<()> {
+    let Some((k, why)) = media.failed.first() else {
+        return Ok(());
+    };
+    undo(media);
+    Err(Error::Invalid(format!(
+        "{} media object(s) could not be restored (first: {k}: {why}); nothing was restored",
+        media.failed.len()
+    )))
 }
 
 /// Write the snapshot's media to the site's media target; what was

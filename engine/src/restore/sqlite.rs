@@ -17,7 +17,8 @@ use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
 use crate::snapshot::Snapshot;
 use crate::source::sqlite::{EXTRA_PRAGMA_PREFIX, HEADER_PRAGMAS};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params_from_iter, Connection, ToSql};
+use rusqlite::{params_from_iter, Connection, ToSql, Transaction};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// A row value bound to a SQLite statement, borrowed.
@@ -55,13 +56,18 @@ fn insert_sql(t: &SchemaObject) -> String {
 /// `INSERT INTO "t" ("a", "b") VALUES (?1, ?2)`.
 pub(crate) fn insert_statement(table: &str, columns: &[&str]) -> String {
     let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
     format!(
-        "INSERT INTO {} ({}) VALUES ({})",
+        "INSERT INTO {} ({}) {}",
         quote_ident(table),
         cols.join(", "),
-        marks.join(", ")
+        values_marks(cols.len())
     )
+}
+
+/// `VALUES (?1, ?2, …)` for a row of `n` values.
+fn values_marks(n: usize) -> String {
+    let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+    format!("VALUES ({})", marks.join(", "))
 }
 
 /// A full restore writes a new database: refuse one that exists.
@@ -390,18 +396,8 @@ pub fn restore_content(
     let from = content::site_id(snap)?;
     let mut selected = content::select(repo, snap, &from)?;
     content::remap_site(&mut selected, &from, site);
-    let mut conn = Connection::open(target).map_err(|e| db_err(target, e))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(|e| db_err(target, e))?;
-    // As Jant opens it: cascades fire, and deferred checks run at commit.
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(|e| db_err(target, e))?;
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(|e| db_err(target, e))?;
-    // Dropping `tx` on an error path rolls everything back.
-    tx.execute_batch("PRAGMA defer_foreign_keys = ON")
-        .map_err(|e| db_err(target, e))?;
+    let mut conn = open_live(target)?;
+    let tx = begin_deferred(&mut conn, target)?;
     for sql in content::clear_statements(|t| table_exists(&tx, target, t), "?1")? {
         tx.execute(&sql, [&site]).map_err(|e| db_err(target, e))?;
     }
@@ -410,14 +406,7 @@ pub fn restore_content(
         if i == 2 {
             crate::failpoint::fail("content-restore-midway")?;
         }
-        let mut st = tx
-            .prepare(&insert_sql(table))
-            .map_err(|e| db_err(target, e))?;
-        for r in rows {
-            st.execute(params_from_iter(r.iter().map(Bind)))
-                .map_err(|e| row_err(target, table, e))?;
-            summary.rows += 1;
-        }
+        summary.rows += insert_rows(&tx, target, &insert_sql(table), table, rows)?;
         summary.tables += 1;
     }
     if table_exists(&tx, target, "media")? {
@@ -427,29 +416,75 @@ pub fn restore_content(
         )
         .map_err(|e| db_err(target, e))?;
     }
+    commit_checked(
+        tx,
+        target,
+        selected.iter().map(|t| t.table.name.as_str()),
+        "the restored content violates",
+    )?;
+    Ok(summary)
+}
+
+/// A live Jant database, opened as Jant opens it: cascades fire, and a
+/// busy writer is waited for.
+fn open_live(target: &Path) -> Result<Connection> {
+    let conn = Connection::open(target).map_err(|e| db_err(target, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| db_err(target, e))?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| db_err(target, e))?;
+    Ok(conn)
+}
+
+/// A write transaction whose foreign-key checks wait for
+/// `commit_checked`. Dropping it on an error path rolls everything back.
+fn begin_deferred<'c>(conn: &'c mut Connection, target: &Path) -> Result<Transaction<'c>> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| db_err(target, e))?;
+    tx.execute_batch("PRAGMA defer_foreign_keys = ON")
+        .map_err(|e| db_err(target, e))?;
+    Ok(tx)
+}
+
+/// Every row of `rows` through the statement `sql`; how many.
+fn insert_rows(
+    tx: &Transaction,
+    target: &Path,
+    sql: &str,
+    table: &SchemaObject,
+    rows: &[Vec<Value>],
+) -> Result<u64> {
+    let mut st = tx.prepare(sql).map_err(|e| db_err(target, e))?;
+    for r in rows {
+        st.execute(params_from_iter(r.iter().map(Bind)))
+            .map_err(|e| row_err(target, table, e))?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// Commit, unless the rows written into `tables` violate foreign keys:
+/// then nothing is changed, and the error says so (`what` violates…).
+fn commit_checked<'t>(
+    tx: Transaction,
+    target: &Path,
+    tables: impl Iterator<Item = &'t str>,
+    what: &str,
+) -> Result<()> {
     let mut v = Vec::new();
-    for t in selected.iter().map(|t| t.table.name.as_str()) {
+    for t in tables {
         v.extend(fk_violations_of(&tx, target, t)?);
     }
     if !v.is_empty() {
         return Err(Error::Database {
             source_name: format!("sqlite {}", target.display()),
             message: format!(
-                "the restored content violates foreign keys ({}); nothing was changed",
+                "{what} foreign keys ({}); nothing was changed",
                 v.join(", ")
             ),
         });
     }
-    tx.commit().map_err(|e| db_err(target, e))?;
-    Ok(summary)
-}
-
-/// `VALUES (?1, ?2, …)` for one row of `t`.
-fn values_marks(t: &SchemaObject) -> String {
-    let marks: Vec<String> = (1..=t.value_columns().len())
-        .map(|i| format!("?{i}"))
-        .collect();
-    format!("VALUES ({})", marks.join(", "))
+    tx.commit().map_err(|e| db_err(target, e))
 }
 
 /// Write the rows of restored items into a live database, beside what is
@@ -461,18 +496,20 @@ pub fn upsert_items(
     picked: &mut item::Picked,
     provider: &str,
 ) -> Result<std::collections::BTreeMap<String, u64>> {
-    let mut conn = Connection::open(target).map_err(|e| db_err(target, e))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(|e| db_err(target, e))?;
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(|e| db_err(target, e))?;
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(|e| db_err(target, e))?;
-    tx.execute_batch("PRAGMA defer_foreign_keys = ON")
-        .map_err(|e| db_err(target, e))?;
+    let mut conn = open_live(target)?;
+    let tx = begin_deferred(&mut conn, target)?;
+    // Which tables the target has, asked once each.
+    let mut tables: HashMap<String, bool> = HashMap::new();
     let mut present = |table: &str, id: &str| -> Result<bool> {
-        if !table_exists(&tx, target, table)? {
+        let exists = match tables.get(table) {
+            Some(&e) => e,
+            None => {
+                let e = table_exists(&tx, target, table)?;
+                tables.insert(table.to_string(), e);
+                e
+            }
+        };
+        if !exists {
             return Ok(false);
         }
         tx.query_row(
@@ -486,29 +523,18 @@ pub fn upsert_items(
     item::settle(picked, provider, &mut present)?;
     let mut written = std::collections::BTreeMap::new();
     for TableRows { table, rows } in &picked.tables {
-        let mut st = tx
-            .prepare(&item::upsert_sql(table, &values_marks(table)))
-            .map_err(|e| db_err(target, e))?;
-        for r in rows {
-            st.execute(params_from_iter(r.iter().map(Bind)))
-                .map_err(|e| row_err(target, table, e))?;
-        }
-        written.insert(table.name.clone(), rows.len() as u64);
+        let sql = item::upsert_sql(table, &values_marks(table.value_columns().len()));
+        written.insert(
+            table.name.clone(),
+            insert_rows(&tx, target, &sql, table, rows)?,
+        );
     }
-    let mut v = Vec::new();
-    for t in picked.tables.iter().map(|t| t.table.name.as_str()) {
-        v.extend(fk_violations_of(&tx, target, t)?);
-    }
-    if !v.is_empty() {
-        return Err(Error::Database {
-            source_name: format!("sqlite {}", target.display()),
-            message: format!(
-                "the restored rows violate foreign keys ({}); nothing was changed",
-                v.join(", ")
-            ),
-        });
-    }
-    tx.commit().map_err(|e| db_err(target, e))?;
+    commit_checked(
+        tx,
+        target,
+        picked.tables.iter().map(|t| t.table.name.as_str()),
+        "the restored rows violate",
+    )?;
     Ok(written)
 }
 
