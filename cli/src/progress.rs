@@ -39,6 +39,12 @@ pub fn was_interrupted() -> bool {
 const TEMPLATE: &str =
     "{msg:>8} {prefix} [{bar:25}] {bytes}/{total_bytes} {bytes_per_sec} {elapsed} eta {eta}";
 
+fn with_bar_style(b: &ProgressBar) {
+    if let Ok(style) = ProgressStyle::with_template(TEMPLATE) {
+        b.set_style(style.progress_chars("=> "));
+    }
+}
+
 pub struct Bars {
     enabled: bool,
     bar: Mutex<Option<ProgressBar>>,
@@ -84,9 +90,7 @@ impl jarc::progress::Progress for Bars {
         }
         let b = if total > 0 {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template(TEMPLATE) {
-                b.set_style(style.progress_chars("=> "));
-            }
+            with_bar_style(&b);
             b
         } else {
             ProgressBar::new_spinner()
@@ -96,6 +100,29 @@ impl jarc::progress::Progress for Bars {
             b.set_prefix(format!("0/{items} files"));
         }
         *slot = Some(b);
+    }
+
+    fn grow(&self, total: u64, items: u64) {
+        let all = self.items.1.fetch_add(items, Ordering::Relaxed) + items;
+        if !self.enabled {
+            return;
+        }
+        if let Ok(slot) = self.bar.lock() {
+            if let Some(b) = slot.as_ref() {
+                match b.length() {
+                    Some(n) => b.set_length(n + total),
+                    // A spinner until there is a size to show.
+                    None => {
+                        with_bar_style(b);
+                        b.set_length(total);
+                    }
+                }
+                if all > 0 {
+                    let done = self.items.0.load(Ordering::Relaxed);
+                    b.set_prefix(format!("{done}/{all} files"));
+                }
+            }
+        }
     }
 
     fn item_done(&self) {
@@ -160,6 +187,18 @@ mod tests {
         bar().set_draw_target(ProgressDrawTarget::hidden());
         bars.item_done();
         assert_eq!(bar().prefix(), "");
+        // A phase found as it goes: a spinner until it has a size, then a
+        // bar that grows.
+        bars.phase_items("backup", 0, 0);
+        bar().set_draw_target(ProgressDrawTarget::hidden());
+        assert_eq!(bar().length(), None);
+        bars.grow(500, 2);
+        bars.item_done();
+        bars.grow(300, 1);
+        assert_eq!(
+            (bar().prefix(), bar().length()),
+            ("1/3 files".into(), Some(800))
+        );
         bars.done();
     }
 }

@@ -720,6 +720,21 @@ impl Backend {
         }
     }
 
+    /// A media bucket's listing of `folder` (empty: all), a page at a time
+    /// in the server's (key) order; see `s3_listing`. `None` for any other
+    /// store.
+    pub fn media_pages(
+        &self,
+        folder: &str,
+    ) -> Option<Result<crate::s3_listing::Pages<'_, impl Fn() + '_>>> {
+        let (MEDIA_BUCKET, Some(cfg)) = (self.role, &self.s3) else {
+            return None;
+        };
+        Some(crate::s3_listing::Pages::new(cfg, folder, &self.rt, || {
+            self.requests.count_list()
+        }))
+    }
+
     /// Every object under `prefix` (a folder name such as `index`; empty
     /// for all), sorted by name. S3 answers 1,000 keys a page; each page
     /// is counted as a LIST request.

@@ -11,7 +11,7 @@ use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::snapshot::SourceInfo;
 use crate::snapshot::{self, Snapshot, Summary, MEDIA_ROOT};
-use crate::source::{Content, DatabaseSource, MediaSource, ScanEntry, Skipped};
+use crate::source::{Content, DatabaseSource, MediaSource, ScanEntry, ScanItem, Skipped};
 use crate::tree::{self, Root, TreeBuilder};
 use crate::util::now_ns;
 use rayon::prelude::*;
@@ -382,11 +382,34 @@ fn backup_site_once(
     })
 }
 
-/// Scan, reuse what the parent already holds, read the rest, and build the
-/// media listing tree. Returns the root and how many tree nodes were new.
-/// The media listing of a backup: (its tree's root, tree nodes it stored,
-/// what it left out). With `plan_only`, stops once it knows what it would
-/// read (`summary` filled, nothing read or stored) and returns `None`.
+/// Scan entries handled at a time: each batch is merged with the parent
+/// listing, read and added to the tree before the next is scanned, so a
+/// backup holds one batch (a few MiB) however many objects the source has.
+/// Large enough that the readers rarely wait at a batch's end; a handful in
+/// unit tests, so that every backup there spans several batches.
+const SCAN_BATCH: usize = if cfg!(test) { 16 } else { 8192 };
+
+/// One scanned entry of a batch, as the merge with the parent left it.
+struct Planned {
+    scan: ScanEntry,
+    /// The content's chunks: reused from the parent, or read (`None` until
+    /// then).
+    chunks: Option<Vec<Id>>,
+    /// Metadata that come from the parent or the read rather than the scan.
+    meta: Option<Vec<(String, String)>>,
+    /// Whether the parent lacked the entry (counted new, not changed).
+    is_new: bool,
+    /// What was read, when it was: the chunks hold that many bytes even if
+    /// the object grew or shrank after it was listed.
+    size: Option<u64>,
+    left_out: bool,
+}
+
+/// The media listing of a backup: scan, reuse what the parent already
+/// holds, read the rest, and build the media listing tree, a batch at a
+/// time. Returns (the tree's root, tree nodes it stored, what it left out).
+/// With `plan_only`, only finds what it would read (`summary` filled,
+/// nothing read or stored) and returns `None`.
 #[allow(clippy::too_many_arguments)]
 fn media_tree(
     repo: &Repository,
@@ -398,113 +421,188 @@ fn media_tree(
     summary: &mut Summary,
     warnings: &mut Vec<String>,
 ) -> Result<Option<(Root, u64, Vec<Skipped>)>> {
-    progress.phase("scan", 0);
-    let scan = source.scan()?;
-    tracing::info!(
-        entries = scan.entries.len(),
-        skipped = scan.skipped.len(),
-        "media scanned"
-    );
-    crate::failpoint::hit("after-scan");
-    for w in &scan.warnings {
-        progress.warn(w);
-    }
-    warnings.extend(scan.warnings);
-    for s in &scan.skipped {
-        let w = format!("{}: skipped: {}", s.key, s.reason);
-        progress.warn(&w);
-        warnings.push(w);
-    }
-    let mut skipped = scan.skipped;
-    let mut scanned = scan.entries;
-    if !opts.exclude.is_empty() {
-        scanned.retain(|s| !opts.exclude.matches(&s.key));
-        skipped.retain(|s| !opts.exclude.matches(&s.key));
-    }
-
+    // A bar that grows as the scan finds what to read.
+    progress.phase_items("backup", 0, 0);
+    let mut scan = source.scan()?;
     let mut prev = parent
         .and_then(|s| s.root(MEDIA_ROOT))
         .map(|r| tree::iter(repo, &r.node))
         .into_iter()
         .flatten()
         .peekable();
-
-    // Merge the scan with the parent listing (both sorted by key) to find
-    // entries whose content can be reused without reading it. `chunks[i]` is
-    // known (reused) or still to be read (`None`).
-    let mut chunks: Vec<Option<Vec<Id>>> = Vec::with_capacity(scanned.len());
-    // Metadata that come from the parent or the read rather than the scan.
-    let mut metas: Vec<Option<Vec<(String, String)>>> = Vec::with_capacity(scanned.len());
-    // Whether the parent lacked the entry (counted new, not changed).
-    let mut is_new: Vec<bool> = Vec::with_capacity(scanned.len());
-    for scan in &scanned {
-        let (s, key) = (&scan.entry, &scan.key);
-        let mut hit = None;
-        while let Some(next) = prev.peek() {
-            match next {
-                Err(_) => {
-                    if let Some(Err(e)) = prev.next() {
-                        return Err(e);
+    let chunker = Chunker::new(&repo.config().chunker);
+    let mut builder = TreeBuilder::new(repo);
+    let mut skipped = Vec::new();
+    let mut scanned = 0u64;
+    loop {
+        let mut batch: Vec<Planned> = Vec::new();
+        while batch.len() < SCAN_BATCH {
+            let Some(item) = scan.next() else { break };
+            let e = match item? {
+                ScanItem::Entry(e) if !opts.exclude.matches(&e.key) => e,
+                ScanItem::Entry(_) => continue,
+                ScanItem::Skipped(s) => {
+                    if !opts.exclude.matches(&s.key) {
+                        let w = format!("{}: skipped: {}", s.key, s.reason);
+                        progress.warn(&w);
+                        warnings.push(w);
+                        skipped.push(s);
                     }
+                    continue;
                 }
-                Ok(e) if e.key.as_slice() < key.as_bytes() => {
-                    prev.next();
+                ScanItem::Warning(w) => {
+                    progress.warn(&w);
+                    warnings.push(w);
+                    continue;
                 }
-                Ok(e) if e.key.as_slice() == key.as_bytes() => {
-                    if let Some(Ok(e)) = prev.next() {
-                        hit = Some(MediaEntry::decode(&e.value)?);
-                    }
-                    break;
-                }
-                Ok(_) => break,
-            }
+            };
+            batch.push(merge_with_parent(
+                repo, source, &mut prev, e, opts, summary,
+            )?);
         }
-        match s.kind {
-            EntryKind::Dir => summary.dirs += 1,
-            _ => {
-                summary.files += 1;
-                summary.bytes += s.size;
-            }
+        if batch.is_empty() {
+            break;
         }
-        let hit_was_none = hit.is_none();
-        // A chunk whose only copies a prune plan condemns may be deleted
-        // before this snapshot commits: read the file again instead.
-        let (reused, meta) = match hit {
-            Some(p)
-                if unchanged(s, &p) && !opts.force_read && {
-                    let idx = repo.index();
-                    p.chunks.iter().all(|c| idx.contains_live(c))
-                } =>
-            {
-                summary.files_unchanged += (s.kind != EntryKind::Dir) as u64;
-                (Some(p.chunks), source.meta_from_read().then_some(p.meta))
+        scanned += batch.len() as u64;
+        crate::failpoint::hit("after-scan");
+        let to_read: Vec<usize> = (0..batch.len())
+            .filter(|&i| batch[i].chunks.is_none() && batch[i].scan.entry.kind == EntryKind::File)
+            .collect();
+        let read_total: u64 = to_read.iter().map(|&i| batch[i].scan.entry.size).sum();
+        summary.bytes_read += read_total;
+        if plan_only {
+            continue;
+        }
+        progress.grow(read_total, to_read.len() as u64);
+        read_batch(
+            repo,
+            &chunker,
+            source,
+            &mut batch,
+            &to_read,
+            progress,
+            warnings,
+            &mut skipped,
+        )?;
+        for p in batch {
+            let mut entry = p.scan.entry;
+            if p.left_out {
+                summary.files -= 1;
+                summary.bytes -= entry.size;
+                if p.is_new {
+                    summary.files_new -= 1;
+                } else {
+                    summary.files_changed -= 1;
+                }
+                continue;
             }
-            Some(_) => {
-                summary.files_changed += (s.kind != EntryKind::Dir) as u64;
-                (None, None)
+            // The scan's metadata is current; the content is reused or
+            // just read.
+            entry.chunks = p.chunks.unwrap_or_default();
+            if let Some(m) = p.meta {
+                entry.meta = m;
             }
-            None => {
-                summary.files_new += (s.kind != EntryKind::Dir) as u64;
-                (None, None)
+            if let Some(n) = p.size {
+                entry.size = n;
             }
-        };
-        is_new.push(hit_was_none);
-        chunks.push(reused);
-        metas.push(meta);
+            entry.content = MediaEntry::content_id(&entry.chunks);
+            builder.push(p.scan.key.into_bytes(), entry.encode())?;
+        }
     }
-
-    let to_read: Vec<usize> = (0..scanned.len())
-        .filter(|&i| chunks[i].is_none() && scanned[i].entry.kind == EntryKind::File)
-        .collect();
-    let read_total: u64 = to_read.iter().map(|&i| scanned[i].entry.size).sum();
-    summary.bytes_read = read_total;
+    tracing::info!(entries = scanned, skipped = skipped.len(), "media scanned");
     if plan_only {
         return Ok(None);
     }
-    progress.phase_items("backup", read_total, to_read.len() as u64);
+    let new = builder.new_nodes;
+    skipped.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(Some((builder.finish()?, new, skipped)))
+}
 
-    let chunker = Chunker::new(&repo.config().chunker);
-    let read: Vec<Result<(usize, Read)>> = crate::util::with_threads(
+/// Find `scan`'s entry in the parent listing (both in key order; `prev`
+/// is advanced past it) and decide whether its content can be reused
+/// without reading it. Counts it in `summary`.
+fn merge_with_parent(
+    repo: &Repository,
+    source: &dyn MediaSource,
+    prev: &mut std::iter::Peekable<impl Iterator<Item = Result<tree::LeafEntry>>>,
+    scan: ScanEntry,
+    opts: &BackupOptions,
+    summary: &mut Summary,
+) -> Result<Planned> {
+    let (s, key) = (&scan.entry, &scan.key);
+    let mut hit = None;
+    while let Some(next) = prev.peek() {
+        match next {
+            Err(_) => {
+                if let Some(Err(e)) = prev.next() {
+                    return Err(e);
+                }
+            }
+            Ok(e) if e.key.as_slice() < key.as_bytes() => {
+                prev.next();
+            }
+            Ok(e) if e.key.as_slice() == key.as_bytes() => {
+                if let Some(Ok(e)) = prev.next() {
+                    hit = Some(MediaEntry::decode(&e.value)?);
+                }
+                break;
+            }
+            Ok(_) => break,
+        }
+    }
+    match s.kind {
+        EntryKind::Dir => summary.dirs += 1,
+        _ => {
+            summary.files += 1;
+            summary.bytes += s.size;
+        }
+    }
+    let is_new = hit.is_none();
+    // A chunk whose only copies a prune plan condemns may be deleted
+    // before this snapshot commits: read the file again instead.
+    let (chunks, meta) = match hit {
+        Some(p)
+            if unchanged(s, &p) && !opts.force_read && {
+                let idx = repo.index();
+                p.chunks.iter().all(|c| idx.contains_live(c))
+            } =>
+        {
+            summary.files_unchanged += (s.kind != EntryKind::Dir) as u64;
+            (Some(p.chunks), source.meta_from_read().then_some(p.meta))
+        }
+        Some(_) => {
+            summary.files_changed += (s.kind != EntryKind::Dir) as u64;
+            (None, None)
+        }
+        None => {
+            summary.files_new += (s.kind != EntryKind::Dir) as u64;
+            (None, None)
+        }
+    };
+    Ok(Planned {
+        scan,
+        chunks,
+        meta,
+        is_new,
+        size: None,
+        left_out: false,
+    })
+}
+
+/// Read the batch's entries `to_read` on all workers and fill in their
+/// chunks, or mark them left out (and say why).
+#[allow(clippy::too_many_arguments)]
+fn read_batch(
+    repo: &Repository,
+    chunker: &Chunker,
+    source: &dyn MediaSource,
+    batch: &mut [Planned],
+    to_read: &[usize],
+    progress: &dyn Progress,
+    warnings: &mut Vec<String>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<()> {
+    let read: Vec<Result<Read>> = crate::util::with_threads(
         // Fewer than a restore's: each object read holds up to a stream
         // buffer (8 MiB) besides the response in flight.
         source.remote().then_some(crate::util::REMOTE_THREADS / 2),
@@ -512,81 +610,42 @@ fn media_tree(
             to_read
                 .par_iter()
                 .map(|&i| {
-                    let r = read_file(repo, &chunker, source, &scanned[i], progress);
+                    let r = read_file(repo, chunker, source, &batch[i].scan, progress);
                     progress.item_done();
-                    r.map(|c| (i, c))
+                    r
                 })
                 .collect()
         },
     )?;
-    let mut sizes: Vec<Option<u64>> = vec![None; scanned.len()];
-    let mut left_out = vec![false; scanned.len()];
-    let mut skip = |i: usize, reason: String, progress: &dyn Progress| {
-        let key = scanned[i].key.clone();
+    for (r, &i) in read.into_iter().zip(to_read) {
+        let p = &mut batch[i];
+        // One object the source cannot give (unreadable, gone, swapped for
+        // something else) costs that object, not the backup. The
+        // repository's own errors still stop it.
+        let reason = match r {
+            Err(e @ (Error::Unreadable { .. } | Error::Io { .. } | Error::NotFound(_))) if !matches!(&e, Error::NotFound(n) if n.starts_with(crate::layout::DATA)) => {
+                e.to_string()
+            }
+            Err(e) => return Err(e),
+            // What was read may be torn; the next backup reads it again.
+            Ok(_) if source.changed_since_scan(&p.scan) => {
+                "changed while it was read; the next backup reads it again".into()
+            }
+            Ok(got) => {
+                p.chunks = Some(got.chunks);
+                p.meta = got.meta;
+                p.size = Some(got.size);
+                continue;
+            }
+        };
+        let key = p.scan.key.clone();
         let w = format!("{key}: skipped: {reason}");
         progress.warn(&w);
         warnings.push(w);
         skipped.push(Skipped { key, reason });
-        left_out[i] = true;
-    };
-    for (n, r) in read.into_iter().enumerate() {
-        let i = to_read[n];
-        // One object the source cannot give (unreadable, gone, swapped
-        // for something else) costs that object, not the backup. The
-        // repository's own errors still stop it.
-        let got = match r {
-            Ok((_, got)) => got,
-            Err(e @ (Error::Unreadable { .. } | Error::Io { .. } | Error::NotFound(_))) if !matches!(&e, Error::NotFound(n) if n.starts_with(crate::layout::DATA)) =>
-            {
-                skip(i, e.to_string(), progress);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        if source.changed_since_scan(&scanned[i]) {
-            // What was read may be torn; the next backup reads it again.
-            skip(
-                i,
-                "changed while it was read; the next backup reads it again".into(),
-                progress,
-            );
-            continue;
-        }
-        chunks[i] = Some(got.chunks);
-        metas[i] = got.meta;
-        sizes[i] = Some(got.size);
+        p.left_out = true;
     }
-
-    progress.phase("tree", 0);
-    let mut builder = TreeBuilder::new(repo);
-    for (i, s) in scanned.into_iter().enumerate() {
-        if left_out[i] {
-            summary.files -= 1;
-            summary.bytes -= s.entry.size;
-            if is_new[i] {
-                summary.files_new -= 1;
-            } else {
-                summary.files_changed -= 1;
-            }
-            continue;
-        }
-        // The scan's metadata is current; the content is reused or just read.
-        let mut entry = s.entry;
-        entry.chunks = chunks[i].take().unwrap_or_default();
-        if let Some(m) = metas[i].take() {
-            entry.meta = m;
-        }
-        // What was read is what the chunks hold, even if the object grew
-        // or shrank after it was listed.
-        if let Some(n) = sizes[i] {
-            entry.size = n;
-        }
-        entry.content = MediaEntry::content_id(&entry.chunks);
-        builder.push(s.key.into_bytes(), entry.encode())?;
-    }
-    let new = builder.new_nodes;
-    skipped.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(Some((builder.finish()?, new, skipped)))
+    Ok(())
 }
 
 fn save_chunks(repo: &Repository, batch: &[&[u8]], progress: &dyn Progress) -> Result<Vec<Id>> {

@@ -7,6 +7,10 @@ pub trait Progress: Sync {
     fn phase_items(&self, name: &str, total: u64, _items: u64) {
         self.phase(name, total)
     }
+    /// The current phase grew by `total` bytes over `items` more items:
+    /// a phase whose work is found as it goes (a backup learns what to read
+    /// a batch of the scan at a time).
+    fn grow(&self, _total: u64, _items: u64) {}
     /// `n` more bytes of the current phase are done.
     fn advance(&self, _n: u64) {}
     /// One more of the phase's items is done (written, read, or given up).

@@ -187,32 +187,71 @@ pub fn list(
     rt: &tokio::runtime::Runtime,
     count: impl Fn(),
 ) -> Result<Vec<Listed>> {
-    let t = target(cfg)?;
-    let fail = |message: String| Error::Backend {
-        store: crate::backend::MEDIA_BUCKET,
-        op: "list",
-        name: cfg.describe(),
-        message: crate::backend::scrub(&message, &cfg.secret_access_key),
-    };
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(300))
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
-    // What the listed names are relative to, and what they start with.
-    let base = if cfg.prefix.is_empty() {
-        String::new()
-    } else {
-        format!("{}/", cfg.prefix)
-    };
-    let prefix = if folder.is_empty() {
-        base.clone()
-    } else {
-        format!("{base}{folder}/")
-    };
+    let mut pages = Pages::new(cfg, folder, rt, count)?;
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
+    while let Some(page) = pages.next_page()? {
+        out.extend(page);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// A listing read one page (up to 1,000 keys) at a time, so a bucket of a
+/// million objects is never held whole. Pages come in the order the
+/// server sends them: S3 lists keys in ascending UTF-8 byte order.
+pub struct Pages<'a, F: Fn()> {
+    cfg: &'a S3Config,
+    rt: &'a tokio::runtime::Runtime,
+    count: F,
+    client: reqwest::Client,
+    target: Target,
+    /// What the listed names are relative to, and what they start with.
+    base: String,
+    prefix: String,
+    /// `None` once the last page was read.
+    token: Option<Option<String>>,
+}
+
+impl<'a, F: Fn()> Pages<'a, F> {
+    pub fn new(
+        cfg: &'a S3Config,
+        folder: &str,
+        rt: &'a tokio::runtime::Runtime,
+        count: F,
+    ) -> Result<Pages<'a, F>> {
+        let target = target(cfg)?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| fail(cfg, e.to_string()))?;
+        let base = if cfg.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", cfg.prefix)
+        };
+        let prefix = if folder.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}{folder}/")
+        };
+        Ok(Pages {
+            cfg,
+            rt,
+            count,
+            client,
+            target,
+            base,
+            prefix,
+            token: Some(None),
+        })
+    }
+
+    /// The next page's objects, or `None` after the last.
+    pub fn next_page(&mut self) -> Result<Option<Vec<Listed>>> {
+        let Some(token) = self.token.take() else {
+            return Ok(None);
+        };
         // Query parameters sorted by name, each escaped: the canonical
         // query string is the one sent.
         let mut q = Vec::new();
@@ -220,18 +259,23 @@ pub fn list(
             q.push(format!("continuation-token={}", enc(tok)));
         }
         q.push("list-type=2".to_string());
-        if !prefix.is_empty() {
-            q.push(format!("prefix={}", enc(&prefix)));
+        if !self.prefix.is_empty() {
+            q.push(format!("prefix={}", enc(&self.prefix)));
         }
         let query = q.join("&");
         let page = with_retries(|| {
-            let headers = sign(cfg, &t, &query, time::OffsetDateTime::now_utc());
-            let mut req = client.get(format!("{}?{query}", t.base));
+            let headers = sign(
+                self.cfg,
+                &self.target,
+                &query,
+                time::OffsetDateTime::now_utc(),
+            );
+            let mut req = self.client.get(format!("{}?{query}", self.target.base));
             for (k, v) in &headers {
                 req = req.header(k.as_str(), v.as_str());
             }
-            count();
-            rt.block_on(async {
+            (self.count)();
+            self.rt.block_on(async {
                 let resp = req.send().await.map_err(|e| (true, e.to_string()))?;
                 let status = resp.status();
                 let body = resp.text().await.map_err(|e| (true, e.to_string()))?;
@@ -242,25 +286,34 @@ pub fn list(
                 parse_page(&body).map_err(|e| (false, format!("unreadable answer: {e}")))
             })
         })
-        .map_err(fail)?;
-        for o in page.contents {
-            let Some(name) = o.key.strip_prefix(base.as_str()) else {
-                continue;
-            };
-            out.push(Listed {
-                name: name.to_string(),
-                size: o.size,
-                e_tag: o.e_tag,
-                modified_ns: o.last_modified.as_deref().map_or(0, modified_ns),
-            });
+        .map_err(|m| fail(self.cfg, m))?;
+        let out = page
+            .contents
+            .into_iter()
+            .filter_map(|o| {
+                let name = o.key.strip_prefix(self.base.as_str())?;
+                Some(Listed {
+                    name: name.to_string(),
+                    size: o.size,
+                    e_tag: o.e_tag,
+                    modified_ns: o.last_modified.as_deref().map_or(0, modified_ns),
+                })
+            })
+            .collect();
+        if let (true, Some(next)) = (page.is_truncated, page.next_continuation_token) {
+            self.token = Some(Some(next));
         }
-        match (page.is_truncated, page.next_continuation_token) {
-            (true, Some(next)) => token = Some(next),
-            _ => break,
-        }
+        Ok(Some(out))
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+}
+
+fn fail(cfg: &S3Config, message: String) -> Error {
+    Error::Backend {
+        store: crate::backend::MEDIA_BUCKET,
+        op: "list",
+        name: cfg.describe(),
+        message: crate::backend::scrub(&message, &cfg.secret_access_key),
+    }
 }
 
 fn first_line(s: &str) -> &str {

@@ -11,7 +11,7 @@
 //! it streams: an entry that inflates past its declared size stops at once.
 //! Nothing is extracted to disk.
 
-use super::{Content, MediaSource, ScanEntry, Scanned};
+use super::{Content, MediaSource, Scan, ScanEntry};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::media::{EntryKind, MediaEntry};
@@ -484,7 +484,7 @@ impl MediaSource for ArchiveObjects<'_> {
         }
     }
 
-    fn scan(&self) -> Result<Scanned> {
+    fn scan(&self) -> Result<Scan<'_>> {
         let mut out = Vec::new();
         for (key, e) in self.archive.objects() {
             let ct = guess_content_type(key);
@@ -508,11 +508,7 @@ impl MediaSource for ArchiveObjects<'_> {
                 },
             });
         }
-        out.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
-        Ok(Scanned {
-            entries: out,
-            ..Scanned::default()
-        })
+        Ok(super::scan_of(out))
     }
 
     fn open(&self, entry: &ScanEntry) -> Result<Content> {

@@ -8,9 +8,9 @@
 //! HEAD is ever needed and memory stays at the chunker's buffer per object
 //! in flight.
 
-use super::{Content, MediaSource, Meta, ScanEntry, Scanned, Skipped};
-use crate::backend::{Backend, RequestSnapshot, S3Config};
-use crate::error::Result;
+use super::{Content, MediaSource, Meta, Scan, ScanEntry, ScanItem, Skipped};
+use crate::backend::{Backend, Listed, RequestSnapshot, S3Config};
+use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::media::{EntryKind, MediaEntry};
 use crate::snapshot::SourceInfo;
@@ -29,6 +29,97 @@ impl BucketSource {
     }
 }
 
+/// A bucket's scan: its listing a page at a time, each key checked.
+struct Listing<'a> {
+    source: &'a BucketSource,
+    next_page: Box<dyn FnMut() -> Result<Option<Vec<Listed>>> + 'a>,
+    page: std::vec::IntoIter<Listed>,
+    /// The last key listed: a backup merges the listing with its parent's
+    /// by key, so the order S3 promises is checked, not assumed.
+    last: Option<String>,
+}
+
+impl Listing<'_> {
+    fn item(&mut self, l: Listed) -> Result<Option<ScanItem>> {
+        // A console's "folder" (an empty object named `dir/`) holds
+        // nothing: not an object of the site.
+        if l.name.ends_with('/') && l.size == 0 {
+            return Ok(None);
+        }
+        match &self.last {
+            // A server that repeats the last key of a page on the next.
+            Some(last) if *last == l.name => return Ok(None),
+            Some(last) if last.as_bytes() > l.name.as_bytes() => {
+                return Err(Error::Invalid(format!(
+                    "media bucket {}: the listing gave {:?} after {:?}, out of the key order S3 lists in",
+                    self.source.cfg.describe(),
+                    l.name,
+                    last
+                )))
+            }
+            _ => self.last = Some(l.name.clone()),
+        }
+        // A key that would climb out of a directory it is restored into,
+        // or that no store path can name, is left out and named; the rest
+        // of the bucket is backed up.
+        if let Some(why) = crate::media::key_problem(&l.name)
+            .map(str::to_string)
+            .or_else(|| self.source.backend.unnameable(&l.name))
+        {
+            return Ok(Some(ScanItem::Skipped(Skipped {
+                reason: format!("the key {why}, so it could not be restored under it; left out"),
+                key: l.name,
+            })));
+        }
+        Ok(Some(ScanItem::Entry(ScanEntry {
+            key: l.name,
+            entry: MediaEntry {
+                kind: EntryKind::File,
+                size: l.size,
+                mtime_ns: l.modified_ns,
+                mode: 0o644,
+                inode: 0,
+                ctime_ns: 0,
+                token: l.e_tag.unwrap_or_default(),
+                content: Id([0; 32]),
+                chunks: Vec::new(),
+                meta: Vec::new(),
+                sidecar: None,
+                target: None,
+            },
+        })))
+    }
+}
+
+impl Iterator for Listing<'_> {
+    type Item = Result<ScanItem>;
+
+    fn next(&mut self) -> Option<Result<ScanItem>> {
+        loop {
+            let Some(l) = self.page.next() else {
+                match (self.next_page)() {
+                    Ok(Some(page)) => self.page = page.into_iter(),
+                    Ok(None) => return None,
+                    Err(e) => {
+                        self.next_page = Box::new(|| Ok(None));
+                        return Some(Err(e));
+                    }
+                }
+                continue;
+            };
+            match self.item(l) {
+                Ok(None) => {}
+                Ok(Some(item)) => return Some(Ok(item)),
+                Err(e) => {
+                    self.next_page = Box::new(|| Ok(None));
+                    self.page = Vec::new().into_iter();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
 impl MediaSource for BucketSource {
     fn info(&self) -> SourceInfo {
         let endpoint = self.cfg.endpoint.as_deref().unwrap_or("aws");
@@ -44,54 +135,25 @@ impl MediaSource for BucketSource {
         }
     }
 
-    fn scan(&self) -> Result<Scanned> {
-        let listed = self.backend.list("")?;
-        let mut out = Vec::with_capacity(listed.len());
-        let mut skipped = Vec::new();
-        for l in listed {
-            // A console's "folder" (an empty object named `dir/`) holds
-            // nothing: not an object of the site.
-            if l.name.ends_with('/') && l.size == 0 {
-                continue;
-            }
-            // A key that would climb out of a directory it is restored
-            // into, or that no store path can name, is left out and named;
-            // the rest of the bucket is backed up.
-            if let Some(why) = crate::media::key_problem(&l.name)
-                .map(str::to_string)
-                .or_else(|| self.backend.unnameable(&l.name))
-            {
-                skipped.push(Skipped {
-                    reason: format!(
-                        "the key {why}, so it could not be restored under it; left out"
-                    ),
-                    key: l.name,
-                });
-                continue;
-            }
-            out.push(ScanEntry {
-                key: l.name,
-                entry: MediaEntry {
-                    kind: EntryKind::File,
-                    size: l.size,
-                    mtime_ns: l.modified_ns,
-                    mode: 0o644,
-                    inode: 0,
-                    ctime_ns: 0,
-                    token: l.e_tag.unwrap_or_default(),
-                    content: Id([0; 32]),
-                    chunks: Vec::new(),
-                    meta: Vec::new(),
-                    sidecar: None,
-                    target: None,
-                },
-            });
-        }
-        Ok(Scanned {
-            entries: out,
-            skipped,
-            ..Scanned::default()
-        })
+    fn scan(&self) -> Result<Scan<'_>> {
+        let next_page: Box<dyn FnMut() -> Result<Option<Vec<Listed>>> + '_> =
+            match self.backend.media_pages("") {
+                Some(pages) => {
+                    let mut pages = pages?;
+                    Box::new(move || pages.next_page())
+                }
+                // Not a bucket's own listing: one page of everything.
+                None => {
+                    let mut all = Some(self.backend.list("")?);
+                    Box::new(move || Ok(all.take()))
+                }
+            };
+        Ok(Box::new(Listing {
+            source: self,
+            next_page,
+            page: Vec::new().into_iter(),
+            last: None,
+        }))
     }
 
     fn open(&self, entry: &ScanEntry) -> Result<Content> {

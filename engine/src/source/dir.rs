@@ -2,7 +2,7 @@
 //! rules: `.multipart/` is skipped and `<file>.meta.json` sidecars become
 //! their object's metadata (reference §5.3).
 
-use super::{Content, MediaSource, ScanEntry, Scanned, Skipped};
+use super::{Content, MediaSource, Scan, ScanEntry, ScanItem, Skipped};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::jant;
@@ -149,6 +149,201 @@ fn entry_from(key: String, kind: EntryKind, md: &Metadata) -> ScanEntry {
     }
 }
 
+/// What is left of one directory's listing, in reverse key order (the next
+/// at the end).
+enum Pending {
+    Item(ScanItem),
+    /// A subdirectory (its path, and its keys' prefix) whose entries come
+    /// next.
+    Descend(PathBuf, String),
+}
+
+/// A depth-first walk that yields keys in bytewise order while holding
+/// only the directories on the current path. A directory `d` is listed
+/// where `d/` sorts among its siblings, which is not where `d` does:
+/// `d.txt` comes between `d` and `d/x`.
+struct Walk {
+    stack: Vec<Vec<Pending>>,
+}
+
+impl Iterator for Walk {
+    type Item = Result<ScanItem>;
+
+    fn next(&mut self) -> Option<Result<ScanItem>> {
+        loop {
+            match self.stack.last_mut()?.pop() {
+                None => {
+                    self.stack.pop();
+                }
+                Some(Pending::Item(item)) => return Some(Ok(item)),
+                Some(Pending::Descend(dir, prefix)) => match list_dir(&dir, &prefix) {
+                    Ok(items) => self.stack.push(items),
+                    Err(e) => {
+                        self.stack.clear();
+                        return Some(Err(e));
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// One directory's entries, with its sidecars read into their objects'
+/// metadata, in reverse key order. A subdirectory that cannot be listed is
+/// a skipped item; the root (`prefix` empty) failing is an error.
+fn list_dir(dir: &Path, prefix: &str) -> Result<Vec<Pending>> {
+    let unreadable = |e| Error::Unreadable {
+        path: dir.to_path_buf(),
+        source: e,
+    };
+    let listed: std::io::Result<Vec<fs::DirEntry>> = fs::read_dir(dir).and_then(|rd| rd.collect());
+    let listed = match listed {
+        Ok(l) => l,
+        Err(e) if !prefix.is_empty() => {
+            return Ok(vec![Pending::Item(ScanItem::Skipped(Skipped {
+                key: prefix.trim_end_matches('/').to_string(),
+                reason: unreadable(e).to_string(),
+            }))])
+        }
+        Err(e) => return Err(unreadable(e)),
+    };
+    let mut names = Vec::with_capacity(listed.len());
+    for ent in listed {
+        let name = ent.file_name();
+        let Some(name) = name.to_str() else {
+            return Err(Error::Invalid(format!(
+                "{}: file name is not valid UTF-8; object keys must be UTF-8",
+                ent.path().display()
+            )));
+        };
+        names.push(name.to_string());
+    }
+    names.sort();
+    let present: std::collections::HashSet<&str> = names.iter().map(|s| s.as_str()).collect();
+    // (sort key, item): an entry sorts by its key, a subdirectory's
+    // contents by its key and a slash.
+    let mut out: Vec<(String, Pending)> = Vec::new();
+    let mut entries: Vec<ScanEntry> = Vec::new();
+    let mut sidecars: Vec<(String, PathBuf)> = Vec::new();
+    let skip = |out: &mut Vec<(String, Pending)>, key: &str, e: Error| {
+        out.push((
+            key.to_string(),
+            Pending::Item(ScanItem::Skipped(Skipped {
+                key: key.to_string(),
+                reason: e.to_string(),
+            })),
+        ))
+    };
+    for name in &names {
+        let key = format!("{prefix}{name}");
+        let path = dir.join(name);
+        if jant::is_skipped_dir(&key) {
+            continue;
+        }
+        let unreadable = |e| Error::Unreadable {
+            path: path.clone(),
+            source: e,
+        };
+        let md = match fs::symlink_metadata(&path) {
+            Ok(md) => md,
+            Err(e) => {
+                skip(&mut out, &key, unreadable(e));
+                continue;
+            }
+        };
+        let ft = md.file_type();
+        if ft.is_dir() {
+            entries.push(entry_from(key.clone(), EntryKind::Dir, &md));
+            out.push((format!("{key}/"), Pending::Descend(path, format!("{key}/"))));
+        } else if ft.is_symlink() {
+            let target = match fs::read_link(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    skip(&mut out, &key, unreadable(e));
+                    continue;
+                }
+            };
+            let mut e = entry_from(key, EntryKind::Symlink, &md);
+            e.entry.target = Some(target.to_string_lossy().into_owned());
+            entries.push(e);
+        } else if ft.is_file() {
+            if let Some(obj) = jant::sidecar_target(name) {
+                if present.contains(obj) && dir.join(obj).is_file() {
+                    sidecars.push((format!("{prefix}{obj}"), path));
+                    continue;
+                }
+            }
+            // Opening now finds an unreadable file before a single byte
+            // is written: it is left out, named.
+            if let Err(e) = open_listed(&path, md.ino()) {
+                skip(&mut out, &key, e);
+                continue;
+            }
+            entries.push(entry_from(key, EntryKind::File, &md));
+        } else {
+            out.push((
+                key,
+                Pending::Item(ScanItem::Warning(format!(
+                    "{}: not a regular file, directory or symlink; skipped",
+                    path.display()
+                ))),
+            ));
+        }
+    }
+    for (obj_key, path) in sidecars {
+        // The same care as for objects: a sidecar swapped for a symlink
+        // must not pull another file into the metadata. An object whose
+        // sidecar cannot be read is left out with it: restored without its
+        // metadata, Jant would serve it wrongly.
+        let read = || -> Result<(Vec<u8>, fs::Metadata)> {
+            let unreadable = |e| Error::Unreadable {
+                path: path.clone(),
+                source: e,
+            };
+            let mut bytes = Vec::new();
+            open_listed(&path, 0)?
+                .read_to_end(&mut bytes)
+                .map_err(unreadable)?;
+            Ok((bytes, fs::metadata(&path).map_err(unreadable)?))
+        };
+        let (bytes, md) = match read() {
+            Ok(r) => r,
+            Err(e) => {
+                entries.retain(|x| x.key != obj_key);
+                skip(&mut out, &obj_key, e);
+                continue;
+            }
+        };
+        let mtime_ns = time_ns(md.mtime(), md.mtime_nsec());
+        let (meta, raw) = match jant::parse_sidecar(&bytes) {
+            Some(meta) if jant::render_sidecar(&meta) == bytes => (meta, None),
+            Some(meta) => (meta, Some(bytes)),
+            None => {
+                out.push((
+                    obj_key.clone(),
+                    Pending::Item(ScanItem::Warning(format!(
+                        "{}: sidecar is not Jant's JSON; kept verbatim",
+                        path.display()
+                    ))),
+                ));
+                (Vec::new(), Some(bytes))
+            }
+        };
+        if let Some(e) = entries.iter_mut().rev().find(|e| e.key == obj_key) {
+            e.entry.meta = meta;
+            e.entry.sidecar = Some(Sidecar { raw, mtime_ns });
+        }
+    }
+    out.extend(
+        entries
+            .into_iter()
+            .map(|e| (e.key.clone(), Pending::Item(ScanItem::Entry(e)))),
+    );
+    // Reverse order: the walk pops the next from the end.
+    out.sort_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes()));
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
 impl MediaSource for DirSource {
     fn info(&self) -> SourceInfo {
         SourceInfo {
@@ -158,152 +353,11 @@ impl MediaSource for DirSource {
         }
     }
 
-    fn scan(&self) -> Result<Scanned> {
-        let mut out = Vec::new();
-        let mut warnings = Vec::new();
-        let mut skipped = Vec::new();
-        // What cannot be listed or opened below the root is left out and
-        // named (the root itself failing is the backup failing).
-        let mut skip = |key: &str, e: Error| {
-            skipped.push(Skipped {
-                key: key.to_string(),
-                reason: e.to_string(),
-            })
-        };
-        let mut todo = vec![(self.root.clone(), String::new())];
-        while let Some((dir, prefix)) = todo.pop() {
-            let unreadable = |e| Error::Unreadable {
-                path: dir.clone(),
-                source: e,
-            };
-            let listed: std::io::Result<Vec<fs::DirEntry>> =
-                fs::read_dir(&dir).and_then(|rd| rd.collect());
-            let listed = match listed {
-                Ok(l) => l,
-                Err(e) if !prefix.is_empty() => {
-                    skip(prefix.trim_end_matches('/'), unreadable(e));
-                    continue;
-                }
-                Err(e) => return Err(unreadable(e)),
-            };
-            let mut names = Vec::new();
-            for ent in listed {
-                let name = ent.file_name();
-                let Some(name) = name.to_str() else {
-                    return Err(Error::Invalid(format!(
-                        "{}: file name is not valid UTF-8; object keys must be UTF-8",
-                        ent.path().display()
-                    )));
-                };
-                names.push(name.to_string());
-            }
-            names.sort();
-            let present: std::collections::HashSet<&str> =
-                names.iter().map(|s| s.as_str()).collect();
-            let mut sidecars: Vec<(String, PathBuf)> = Vec::new();
-            for name in &names {
-                let key = format!("{prefix}{name}");
-                let path = dir.join(name);
-                if jant::is_skipped_dir(&key) {
-                    continue;
-                }
-                let unreadable = |e| Error::Unreadable {
-                    path: path.clone(),
-                    source: e,
-                };
-                let md = match fs::symlink_metadata(&path) {
-                    Ok(md) => md,
-                    Err(e) => {
-                        skip(&key, unreadable(e));
-                        continue;
-                    }
-                };
-                let ft = md.file_type();
-                if ft.is_dir() {
-                    out.push(entry_from(key.clone(), EntryKind::Dir, &md));
-                    todo.push((path, format!("{key}/")));
-                } else if ft.is_symlink() {
-                    let target = match fs::read_link(&path) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            skip(&key, unreadable(e));
-                            continue;
-                        }
-                    };
-                    let mut e = entry_from(key, EntryKind::Symlink, &md);
-                    e.entry.target = Some(target.to_string_lossy().into_owned());
-                    out.push(e);
-                } else if ft.is_file() {
-                    if let Some(obj) = jant::sidecar_target(name) {
-                        if present.contains(obj) && dir.join(obj).is_file() {
-                            sidecars.push((format!("{prefix}{obj}"), path));
-                            continue;
-                        }
-                    }
-                    // Opening now finds an unreadable file before a single
-                    // byte is written: it is left out, named.
-                    if let Err(e) = open_listed(&path, md.ino()) {
-                        skip(&key, e);
-                        continue;
-                    }
-                    out.push(entry_from(key, EntryKind::File, &md));
-                } else {
-                    warnings.push(format!(
-                        "{}: not a regular file, directory or symlink; skipped",
-                        path.display()
-                    ));
-                }
-            }
-            for (obj_key, path) in sidecars {
-                // The same care as for objects: a sidecar swapped for a
-                // symlink must not pull another file into the metadata.
-                // An object whose sidecar cannot be read is left out with
-                // it: restored without its metadata, Jant would serve it
-                // wrongly.
-                let read = || -> Result<(Vec<u8>, fs::Metadata)> {
-                    let unreadable = |e| Error::Unreadable {
-                        path: path.clone(),
-                        source: e,
-                    };
-                    let mut bytes = Vec::new();
-                    open_listed(&path, 0)?
-                        .read_to_end(&mut bytes)
-                        .map_err(unreadable)?;
-                    Ok((bytes, fs::metadata(&path).map_err(unreadable)?))
-                };
-                let (bytes, md) = match read() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        out.retain(|x| x.key != obj_key);
-                        skip(&obj_key, e);
-                        continue;
-                    }
-                };
-                let mtime_ns = time_ns(md.mtime(), md.mtime_nsec());
-                let (meta, raw) = match jant::parse_sidecar(&bytes) {
-                    Some(meta) if jant::render_sidecar(&meta) == bytes => (meta, None),
-                    Some(meta) => (meta, Some(bytes)),
-                    None => {
-                        warnings.push(format!(
-                            "{}: sidecar is not Jant's JSON; kept verbatim",
-                            path.display()
-                        ));
-                        (Vec::new(), Some(bytes))
-                    }
-                };
-                if let Some(e) = out.iter_mut().rev().find(|e| e.key == obj_key) {
-                    e.entry.meta = meta;
-                    e.entry.sidecar = Some(Sidecar { raw, mtime_ns });
-                }
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        skipped.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Scanned {
-            entries: out,
-            warnings,
-            skipped,
-        })
+    fn scan(&self) -> Result<Scan<'_>> {
+        // The root failing to list is the backup failing; below it, what
+        // cannot be listed is left out and named.
+        let root = list_dir(&self.root, "")?;
+        Ok(Box::new(Walk { stack: vec![root] }))
     }
 
     fn open(&self, entry: &ScanEntry) -> Result<Content> {
@@ -335,6 +389,40 @@ impl MediaSource for DirSource {
 mod tests {
     use super::*;
 
+    fn entries(src: &DirSource) -> Vec<ScanEntry> {
+        src.scan()
+            .unwrap()
+            .filter_map(|i| match i.unwrap() {
+                ScanItem::Entry(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The walk yields keys in bytewise order although a directory's
+    /// entries do not follow it directly (`d.txt` sorts between `d` and
+    /// `d/x`), and what cannot be listed is an item where it was found.
+    #[test]
+    fn the_walk_yields_keys_in_bytewise_order() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        let files = [
+            "d/x", "d.txt", "d-1/y", "d0", "d/e/f", "d/e.png", "a", "é/z", "Z", "d/e0",
+        ];
+        for p in files {
+            fs::create_dir_all(r.join(p).parent().unwrap()).unwrap();
+            fs::write(r.join(p), p).unwrap();
+        }
+        let keys: Vec<String> = entries(&DirSource::new(r).unwrap())
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
+        let mut want: Vec<String> = files.iter().map(|s| s.to_string()).collect();
+        want.extend(["d", "d-1", "d/e", "é"].map(String::from));
+        want.sort();
+        assert_eq!(keys, want);
+    }
+
     /// What the scan listed is read only while it is still that file:
     /// swapped for a symlink (to a file only root may read), for another
     /// file, for a FIFO, or reached through a parent swapped for a symlink,
@@ -356,7 +444,7 @@ mod tests {
             fs::write(r.join(k), vec![7u8; 3 << 20]).unwrap();
         }
         let src = DirSource::new(&r).unwrap();
-        let entries = src.scan().unwrap().entries;
+        let entries = entries(&src);
         let entry = |k: &str| entries.iter().find(|e| e.key == k).unwrap();
 
         fs::remove_file(r.join("link.png")).unwrap();
@@ -426,7 +514,7 @@ mod tests {
         }
         std::os::unix::fs::symlink("outside", r.join("link")).unwrap();
         let src = DirSource::new(r).unwrap();
-        let scanned = src.scan().unwrap().entries;
+        let scanned = entries(&src);
         let listed: Vec<&str> = scanned.iter().map(|s| s.key.as_str()).collect();
         for k in [
             "a.png",

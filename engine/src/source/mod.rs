@@ -41,22 +41,36 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// What a scan found.
-#[derive(Debug, Default)]
-pub struct Scanned {
-    /// Every entry, sorted by key (bytewise).
-    pub entries: Vec<ScanEntry>,
+/// One step of a scan. Entries come in key order (bytewise); what was
+/// left out and what is worth saying come wherever they are found.
+#[derive(Debug)]
+pub enum ScanItem {
+    Entry(ScanEntry),
+    /// An object (or a whole directory) that could not be listed or opened:
+    /// left out of the snapshot, named.
+    Skipped(Skipped),
     /// What is worth saying but costs nothing (a FIFO passed over, a
     /// sidecar kept verbatim).
-    pub warnings: Vec<String>,
-    /// Objects (or whole directories) that could not be listed or opened:
-    /// left out of the snapshot, each named.
-    pub skipped: Vec<Skipped>,
+    Warning(String),
+}
+
+/// A scan in progress. A backup consumes it a batch at a time, so what a
+/// scan holds at once is one directory (or one listing page), not the
+/// whole source: a million objects cost no more memory than a thousand.
+pub type Scan<'a> = Box<dyn Iterator<Item = Result<ScanItem>> + 'a>;
+
+/// A scan of a source that lists everything at once (a snapshot archive's
+/// directory): its entries sorted here.
+pub fn scan_of(mut entries: Vec<ScanEntry>) -> Scan<'static> {
+    entries.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+    Box::new(entries.into_iter().map(|e| Ok(ScanItem::Entry(e))))
 }
 
 pub trait MediaSource: Sync {
     fn info(&self) -> SourceInfo;
-    fn scan(&self) -> Result<Scanned>;
+    /// Start listing. The source's root failing to list fails here;
+    /// what fails below it is `ScanItem::Skipped`.
+    fn scan(&self) -> Result<Scan<'_>>;
     fn open(&self, entry: &ScanEntry) -> Result<Content>;
     /// `open`, plus the object's metadata where reading it brings them
     /// (an S3 GET's headers) rather than the scan.
