@@ -177,3 +177,70 @@ impl MediaSource for BucketSource {
         Some(self.backend.requests.snapshot())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(name: &str) -> Listed {
+        Listed {
+            name: name.into(),
+            size: 1,
+            e_tag: None,
+            modified_ns: 0,
+        }
+    }
+
+    /// A backup merges the listing with its parent's by key: a key listed
+    /// out of order is named (a repeat of the last key is passed over),
+    /// never silently mis-merged.
+    #[test]
+    fn a_listing_out_of_key_order_is_named() {
+        let source = BucketSource::new(S3Config {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            bucket: "media".into(),
+            prefix: String::new(),
+            region: "garage".into(),
+            access_key_id: "k".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        })
+        .unwrap();
+        let mut pages = vec![
+            vec![
+                listed("a"),
+                Listed {
+                    size: 0,
+                    ..listed("dir/")
+                },
+            ],
+            vec![listed("c"), listed("c"), listed("e")],
+            vec![listed("d"), listed("f")],
+            vec![listed("g")],
+        ];
+        pages.reverse();
+        let scan = Listing {
+            source: &source,
+            next_page: Box::new(move || Ok(pages.pop())),
+            page: Vec::new().into_iter(),
+            last: None,
+        };
+        let got: Vec<std::result::Result<String, String>> = scan
+            .map(|i| match i {
+                Ok(ScanItem::Entry(e)) => Ok(e.key),
+                Ok(other) => Err(format!("{other:?}")),
+                Err(e) => Err(e.to_string()),
+            })
+            .collect();
+        let keys: Vec<String> = got.iter().take(3).cloned().map(Result::unwrap).collect();
+        assert_eq!(
+            (keys, got.len()),
+            (vec!["a".into(), "c".into(), "e".into()], 4)
+        );
+        let err = got[3].clone().unwrap_err();
+        assert!(
+            err.contains("the listing gave \"d\" after \"e\", out of the key order S3 lists in"),
+            "{err}"
+        );
+    }
+}
