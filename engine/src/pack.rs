@@ -157,9 +157,10 @@ impl PackWriter {
         self.buf.len()
     }
 
-    /// Make room for `total` bytes in all.
+    /// Make room for `total` bytes in all, exactly: doubling would leave
+    /// a pack's buffer at twice the pack size.
     pub fn reserve(&mut self, total: usize) {
-        self.buf.reserve(total.saturating_sub(self.buf.len()));
+        self.buf.reserve_exact(total.saturating_sub(self.buf.len()));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -231,6 +232,8 @@ impl PackWriter {
             plain.resize(plain.len() + pad, 0);
             hbytes = s.seal(Context::PackHeader, &plain);
         }
+        // Exactly: growing by doubling would map twice the pack.
+        buf.reserve_exact(hbytes.len() + 4 + TRAILER_MAGIC.len());
         buf.extend_from_slice(&hbytes);
         buf.extend_from_slice(&(hbytes.len() as u32).to_le_bytes());
         buf.extend_from_slice(TRAILER_MAGIC);

@@ -99,6 +99,18 @@ struct Plans {
     condemned: HashSet<Id>,
 }
 
+/// Where a pack of `kind` is closed (format-spec §3, `pack_size`). A site
+/// backup fills a pack of each kind at once (rows and listings, media
+/// chunks) while another goes out: tree packs close at a quarter of the
+/// size, which keeps that below 128 MiB. Tree nodes are read one at a time,
+/// so a reader gains nothing from larger tree packs.
+fn pack_target(config: &Config, kind: BlobKind) -> usize {
+    match kind {
+        BlobKind::Data => config.pack_size as usize,
+        BlobKind::Tree => config.pack_size as usize / 4,
+    }
+}
+
 fn kind_slot(kind: BlobKind) -> usize {
     match kind {
         BlobKind::Data => 0,
@@ -767,11 +779,12 @@ impl Repository {
         let mut p = self.packers[kind_slot(kind)]
             .lock()
             .map_err(|_| poisoned())?;
-        // Room for a whole pack at once: growing by doubling would move
+        // Room for the whole pack at once: growing by doubling would move
         // the bytes already in it.
-        p.reserve(self.config.pack_size as usize + enc.bytes.len());
+        let target = pack_target(&self.config, kind);
+        p.reserve(target + enc.bytes.len());
         p.add(kind, id, raw_length, enc);
-        if p.len() >= self.config.pack_size as usize {
+        if p.len() >= target {
             // Handed over with the packer still locked: no new pack of
             // this kind starts until the uploader has taken this one, so
             // at most two full packs (one going out, one waiting) are held
