@@ -508,6 +508,7 @@ fn media_tree(
             entry.content = MediaEntry::content_id(&entry.chunks);
             builder.push(p.scan.key.into_bytes(), entry.encode())?;
         }
+        repo.index_written_packs()?;
     }
     tracing::info!(entries = scanned, skipped = skipped.len(), "media scanned");
     if plan_only {

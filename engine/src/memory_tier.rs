@@ -29,13 +29,17 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(Config::new_random())
+}
+
+fn fixture_with(config: Config) -> Fixture {
     let store = Arc::new(FaultStore::new(Arc::new(
         object_store::memory::InMemory::new(),
     )));
     let backend = Backend::from_store(store.clone(), "memory:unit").unwrap();
     // Encrypted, as `init` makes repositories (cheap KDF: tests unlock
     // hundreds of times).
-    Repository::init_in(backend.clone(), Config::new_random(), Some(test_key())).unwrap();
+    Repository::init_in(backend.clone(), config, Some(test_key())).unwrap();
     Fixture {
         store,
         backend,
@@ -217,18 +221,27 @@ fn backup_restores_identically_and_an_unchanged_rerun_stores_nothing() {
 /// in different batches reads only those.
 #[test]
 fn a_backup_in_many_batches_reuses_across_them_and_restores_identically() {
-    let f = fixture();
+    // Packs of 1 MiB, the least allowed: the backup writes several.
+    let mut config = Config::new_random();
+    config.pack_size = 1 << 20;
+    let f = fixture_with(config);
     let src = f.path("src");
     let mut files = Vec::new();
     for i in 0..120 {
         let dir = ["d", "d-1", "d/e", "d0", "z"][i % 5];
-        files.push((format!("{dir}/{i:03}.bin"), noise(i as u64, 100 + i)));
+        files.push((format!("{dir}/{i:03}.bin"), noise(i as u64, 30_000 + i)));
         files.push((format!("{dir}.{i:03}"), noise(1000 + i as u64, 50)));
     }
     let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     write_files(&src, &refs);
     let first = f.backup(&src).unwrap();
     assert_eq!((first.summary.files, first.summary.dirs), (240, 5));
+    // Packs were indexed while the backup ran (every 8 blobs here), not
+    // only before its snapshot.
+    let index_files = f.backend.list("index").unwrap().len();
+    assert!(index_files > 2, "{index_files} index files");
+    let c = f.check(true);
+    assert!(c.ok(), "{c:?}");
     let changed = ["d/000.bin", "d.005", "z/119.bin", "d/e/117.bin"];
     for k in changed {
         std::fs::write(src.join(k), b"changed").unwrap();

@@ -840,6 +840,40 @@ impl Repository {
             self.written.lock().map_err(|_| poisoned())?.extend(done);
         }
         let packs = std::mem::take(&mut *self.written.lock().map_err(|_| poisoned())?);
+        let last = self.write_index(packs)?;
+        self.pending.lock().map_err(|_| poisoned())?.clear();
+        Ok(last)
+    }
+
+    /// During a long backup: once the packs written since the last index
+    /// file name a full index file's worth of blobs, write it, so that
+    /// what is held for them (their entries, and the ids of `pending`)
+    /// does not grow with the backup. The packs are durable already
+    /// (§8.2's order); until the snapshot commits they are as a killed
+    /// backup's are, kept from a prune by this process's session (§12.5).
+    pub fn index_written_packs(&self) -> Result<()> {
+        let packs = {
+            let mut w = self.written.lock().map_err(|_| poisoned())?;
+            if w.iter().map(|p| p.blobs.len()).sum::<usize>() < INDEX_WHILE_WRITING {
+                return Ok(());
+            }
+            std::mem::take(&mut *w)
+        };
+        let ids: Vec<Id> = packs
+            .iter()
+            .flat_map(|p| p.blobs.iter().map(|b| b.id))
+            .collect();
+        self.write_index(packs)?;
+        // Indexed now: `has_blob` finds them there.
+        let mut pending = self.pending.lock().map_err(|_| poisoned())?;
+        for id in &ids {
+            pending.remove(id);
+        }
+        Ok(())
+    }
+
+    /// Write index files for `packs` and add them to the loaded index.
+    fn write_index(&self, packs: Vec<IndexPack>) -> Result<Option<Id>> {
         if packs.is_empty() {
             return Ok(None);
         }
@@ -858,7 +892,6 @@ impl Repository {
             }
             last = Some(id);
         }
-        self.pending.lock().map_err(|_| poisoned())?.clear();
         Ok(last)
     }
 
@@ -993,6 +1026,11 @@ thread_local! {
     /// Each worker's buffer for sealing a blob before it joins a pack.
     static SEALED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
+
+/// Blobs written before a long backup indexes them (`index_written_packs`):
+/// a full index file's worth; a few in unit tests, so that backups there
+/// write index files before their snapshot.
+const INDEX_WHILE_WRITING: usize = if cfg!(test) { 8 } else { INDEX_FILE_BLOBS };
 
 /// Blobs per index file at most (format-spec §5): a reader decodes one file
 /// at a time, so this bounds the transient memory of loading the index.
