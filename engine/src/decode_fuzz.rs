@@ -32,7 +32,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
     w.add(BlobKind::Data, Id([1; 32]), 9, &enc);
     vec![
         ("config", Config::new_random().encode()),
-        ("pack", w.finish(None).bytes),
+        ("pack", w.finish(None).bytes.to_vec()),
         (
             "index",
             IndexFile {
@@ -234,7 +234,7 @@ fn sealed_pack(s: &crate::crypto::Sealer) -> Vec<u8> {
     let mut w = PackWriter::default();
     let enc = pack::encode_blob(b"abcabcabc", 3, 970);
     w.add(BlobKind::Data, Id([1; 32]), 9, &enc);
-    w.finish(Some(s)).bytes
+    w.finish(Some(s)).bytes.to_vec()
 }
 
 fn sealer() -> crate::crypto::Sealer {

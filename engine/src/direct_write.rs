@@ -75,6 +75,25 @@ pub(crate) fn write_new(path: &Path, data: &[u8]) -> Result<(), DirectError> {
 }
 
 fn fill(f: &File, data: &[u8]) -> io::Result<()> {
+    // Bytes that start on a page (a pack: `pack::PACK_ALIGN`) go to the
+    // device as they are, but for the last partial block: no copy.
+    if data.as_ptr().align_offset(ALIGN) == 0 {
+        let whole = data.len() / ALIGN * ALIGN;
+        let mut offset = 0;
+        while offset < whole {
+            let n = (whole - offset).min(STEP);
+            f.write_all_at(&data[offset..offset + n], offset as u64)?;
+            offset += n;
+        }
+        if whole == data.len() {
+            return Ok(());
+        }
+        let mut last = vec![0u8; 2 * ALIGN];
+        let start = last.as_ptr().align_offset(ALIGN);
+        let block = &mut last[start..start + ALIGN];
+        block[..data.len() - whole].copy_from_slice(&data[whole..]);
+        return f.write_all_at(block, whole as u64);
+    }
     BUFFER.with(|cell| {
         let mut owned = cell.borrow_mut();
         if owned.len() < STEP + ALIGN {
@@ -167,13 +186,19 @@ mod tests {
     fn writes_exact_bytes_of_any_length() {
         let dir = tempfile::tempdir().unwrap();
         for len in [0usize, 1, 4095, 4096, 4097, STEP - 1, STEP, STEP + 12_345] {
-            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-            let p = dir.path().join(format!("f{len}"));
-            match write_new(&p, &data) {
-                Ok(()) => assert_eq!(std::fs::read(&p).unwrap(), data, "length {len}"),
-                // tmpfs: nothing may be left behind.
-                Err(DirectError::Unsupported) => assert!(!p.exists()),
-                Err(DirectError::Io(e)) => panic!("{e}"),
+            let all: Vec<u8> = (0..len + 2 * ALIGN).map(|i| (i * 31 % 251) as u8).collect();
+            // From a page boundary (written as it is) and from one byte
+            // past it (copied through the aligned buffer).
+            let at = all.as_ptr().align_offset(ALIGN);
+            for (start, how) in [(at, "aligned"), (at + 1, "unaligned")] {
+                let data = &all[start..start + len];
+                let p = dir.path().join(format!("f{len}-{how}"));
+                match write_new(&p, data) {
+                    Ok(()) => assert_eq!(std::fs::read(&p).unwrap(), data, "length {len}, {how}"),
+                    // tmpfs: nothing may be left behind.
+                    Err(DirectError::Unsupported) => assert!(!p.exists()),
+                    Err(DirectError::Io(e)) => panic!("{e}"),
+                }
             }
         }
     }

@@ -45,6 +45,12 @@ pub struct PackBlob {
     pub codec: Codec,
 }
 
+/// `Header` as written, borrowing the blobs (the same encoding).
+#[derive(Serialize)]
+struct HeaderRef<'a> {
+    blobs: &'a [PackBlob],
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {
     blobs: Vec<PackBlob>,
@@ -136,16 +142,24 @@ pub fn decode_blob(codec: Codec, stored: &[u8], raw_length: u32) -> Result<Vec<u
     }
 }
 
-/// Accumulates blobs for one pack.
+/// Where a pack's bytes start in memory: page-aligned, so that a local
+/// repository writes them with direct I/O as they are, with no copy
+/// through an aligned buffer (`direct_write`).
+pub const PACK_ALIGN: usize = 4096;
+
+/// Accumulates blobs for one pack. The pack's bytes are `buf[base..]`:
+/// `base` zero bytes put its start on a page boundary.
 #[derive(Default)]
 pub struct PackWriter {
     buf: Vec<u8>,
+    base: usize,
     blobs: Vec<PackBlob>,
 }
 
 pub struct FinishedPack {
     pub id: Id,
-    pub bytes: Vec<u8>,
+    /// The whole pack (page-aligned when the allocation allowed).
+    pub bytes: bytes::Bytes,
     pub blobs: Vec<PackBlob>,
     /// Stored bytes of blobs repeated to make the name differ
     /// (`finish_avoiding`): unused space from the start.
@@ -154,13 +168,22 @@ pub struct FinishedPack {
 
 impl PackWriter {
     pub fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.base
     }
 
-    /// Make room for `total` bytes in all, exactly: doubling would leave
-    /// a pack's buffer at twice the pack size.
+    /// Make room for `total` bytes of pack in all, exactly: doubling would
+    /// leave a pack's buffer at twice the pack size. The first call also
+    /// places the pack's start on a page boundary.
     pub fn reserve(&mut self, total: usize) {
-        self.buf.reserve_exact(total.saturating_sub(self.buf.len()));
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(total + PACK_ALIGN);
+            // Less than a page; a later reallocation may lose the
+            // alignment, which costs a copy when written, nothing else.
+            self.base = self.buf.as_ptr().align_offset(PACK_ALIGN).min(PACK_ALIGN);
+            self.buf.resize(self.base, 0);
+        }
+        let want = self.base + total;
+        self.buf.reserve_exact(want.saturating_sub(self.buf.len()));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -168,7 +191,7 @@ impl PackWriter {
     }
 
     pub fn add(&mut self, kind: BlobKind, id: Id, raw_length: u32, blob: &EncodedBlob) {
-        let offset = self.buf.len() as u32;
+        let offset = self.len() as u32;
         self.buf.extend_from_slice(&blob.bytes);
         self.blobs.push(PackBlob {
             kind,
@@ -189,25 +212,24 @@ impl PackWriter {
     ) -> FinishedPack {
         let mut repeated = 0;
         for _ in 0..8 {
-            if self.blobs.is_empty() {
+            let Some(first) = self.blobs.first().cloned() else {
                 break;
+            };
+            let tail = self.tail(sealer);
+            let mut h = blake3::Hasher::new();
+            h.update(&self.buf[self.base..]);
+            h.update(&tail);
+            if !avoid(&Id(*h.finalize().as_bytes())) {
+                return FinishedPack {
+                    repeated,
+                    ..self.finish_with(tail)
+                };
             }
-            let data_len = self.buf.len();
-            let blobs = self.blobs.clone();
-            let fin = self.finish(sealer);
-            if !avoid(&fin.id) {
-                return FinishedPack { repeated, ..fin };
-            }
-            let (mut buf, first) = (fin.bytes, blobs[0].clone());
             repeated += first.length as u64;
-            buf.truncate(data_len);
-            buf.extend_from_within(first.offset as usize..(first.offset + first.length) as usize);
-            let mut blobs = blobs;
-            blobs.push(PackBlob {
-                offset: data_len as u32,
-                ..first
-            });
-            self = PackWriter { buf, blobs };
+            let (from, offset) = (self.base + first.offset as usize, self.len() as u32);
+            self.buf
+                .extend_from_within(from..from + first.length as usize);
+            self.blobs.push(PackBlob { offset, ..first });
         }
         FinishedPack {
             repeated,
@@ -220,11 +242,16 @@ impl PackWriter {
     /// a reader of the bucket sees neither where blobs start nor the
     /// exact size of what a pack holds.
     pub fn finish(self, sealer: Option<&Sealer>) -> FinishedPack {
-        let PackWriter { mut buf, blobs } = self;
-        let header = Header { blobs };
+        let tail = self.tail(sealer);
+        self.finish_with(tail)
+    }
+
+    /// What follows the blobs: the header, its length and the trailer.
+    fn tail(&self, sealer: Option<&Sealer>) -> Vec<u8> {
+        let header = HeaderRef { blobs: &self.blobs };
         let mut hbytes = codec::encode(HEADER_MAGIC, HEADER_VERSION, &header);
         if let Some(s) = sealer {
-            let unpadded = buf.len() + 4 + hbytes.len() + crypto::OVERHEAD + TRAILER_LEN;
+            let unpadded = self.len() + 4 + hbytes.len() + crypto::OVERHEAD + TRAILER_LEN;
             let pad = (crypto::padme(unpadded as u64) as usize).saturating_sub(unpadded);
             let mut plain = Vec::with_capacity(4 + hbytes.len() + pad);
             plain.extend_from_slice(&(hbytes.len() as u32).to_le_bytes());
@@ -232,15 +259,26 @@ impl PackWriter {
             plain.resize(plain.len() + pad, 0);
             hbytes = s.seal(Context::PackHeader, &plain);
         }
+        let len = (hbytes.len() as u32).to_le_bytes();
+        hbytes.extend_from_slice(&len);
+        hbytes.extend_from_slice(TRAILER_MAGIC);
+        hbytes
+    }
+
+    fn finish_with(self, tail: Vec<u8>) -> FinishedPack {
+        let PackWriter {
+            mut buf,
+            base,
+            blobs,
+        } = self;
         // Exactly: growing by doubling would map twice the pack.
-        buf.reserve_exact(hbytes.len() + 4 + TRAILER_MAGIC.len());
-        buf.extend_from_slice(&hbytes);
-        buf.extend_from_slice(&(hbytes.len() as u32).to_le_bytes());
-        buf.extend_from_slice(TRAILER_MAGIC);
+        buf.reserve_exact(tail.len());
+        buf.extend_from_slice(&tail);
+        let bytes = bytes::Bytes::from(buf).slice(base..);
         FinishedPack {
-            id: Id::of_bytes(&buf),
-            bytes: buf,
-            blobs: header.blobs,
+            id: Id::of_bytes(&bytes),
+            bytes,
+            blobs,
             repeated: 0,
         }
     }
@@ -323,6 +361,45 @@ pub fn read_header(pack: &[u8], sealer: Option<&Sealer>) -> Result<Vec<PackBlob>
 mod tests {
     use super::*;
 
+    /// A reserved pack starts on a page (a local store writes it without a
+    /// copy), and a pack whose name must be avoided repeats its first blob
+    /// at the right offset until the name differs.
+    #[test]
+    fn packs_start_on_a_page_and_avoid_names_they_must_not_take() {
+        let blob = |w: &mut PackWriter, n: u8| {
+            let data = vec![n; 5_000 + n as usize];
+            w.reserve(1 << 20);
+            w.add(
+                BlobKind::Data,
+                Id([n; 32]),
+                data.len() as u32,
+                &encode_blob(&data, 3, 970),
+            );
+        };
+        let mut w = PackWriter::default();
+        blob(&mut w, 1);
+        blob(&mut w, 2);
+        let plain = PackWriter {
+            buf: w.buf.clone(),
+            base: w.base,
+            blobs: w.blobs.clone(),
+        }
+        .finish(None);
+        let avoided = w.finish_avoiding(|id| *id == plain.id, None);
+        assert_eq!(avoided.bytes.as_ptr().align_offset(PACK_ALIGN), 0);
+        assert_ne!(avoided.id, plain.id);
+        assert_eq!(avoided.id, Id::of_bytes(&avoided.bytes));
+        assert_eq!(avoided.repeated, avoided.blobs[0].length as u64);
+        let blobs = read_header(&avoided.bytes, None).unwrap();
+        assert_eq!((blobs.len(), &blobs), (3, &avoided.blobs));
+        for b in &blobs {
+            let stored = &avoided.bytes[b.offset as usize..(b.offset + b.length) as usize];
+            let want = vec![b.id.0[0]; b.raw_length as usize];
+            assert_eq!(decode_blob(b.codec, stored, b.raw_length).unwrap(), want);
+        }
+        assert_eq!(blobs[2].offset, blobs[1].offset + blobs[1].length);
+    }
+
     #[test]
     fn pack_round_trip_and_header_tiling() {
         let mut w = PackWriter::default();
@@ -348,7 +425,7 @@ mod tests {
         let b = &blobs[0];
         let stored = &p.bytes[b.offset as usize..(b.offset + b.length) as usize];
         assert_eq!(decode_blob(b.codec, stored, b.raw_length).unwrap(), text);
-        let mut bad = p.bytes.clone();
+        let mut bad = p.bytes.to_vec();
         let n = bad.len();
         bad[n - 1] ^= 1;
         assert!(read_header(&bad, None).is_err());
@@ -371,7 +448,7 @@ mod tests {
         assert_eq!(read_header(&p.bytes, Some(&s)).unwrap(), p.blobs);
         let e = read_header(&p.bytes, None).unwrap_err().to_string();
         assert!(e.contains("wrong magic"), "{e}");
-        let mut bad = p.bytes.clone();
+        let mut bad = p.bytes.to_vec();
         let at = bad.len() - TRAILER_LEN - 1;
         bad[at] ^= 1;
         let e = read_header(&bad, Some(&s)).unwrap_err().to_string();

@@ -819,7 +819,7 @@ impl Repository {
                 })?)
             }
         };
-        up.send(Bytes::from(fin.bytes), pack)?;
+        up.send(fin.bytes, pack)?;
         let done = up.finished(false)?;
         self.written.lock().map_err(|_| poisoned())?.extend(done);
         Ok(())
