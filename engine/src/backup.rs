@@ -431,6 +431,10 @@ fn media_tree(
         .flatten()
         .peekable();
     let chunker = Chunker::new(&repo.config().chunker);
+    // Fewer than a restore's: each object read holds up to a stream buffer
+    // (8 MiB) besides the response in flight.
+    let workers =
+        crate::util::Workers::new(source.remote().then_some(crate::util::REMOTE_THREADS / 2))?;
     let mut builder = TreeBuilder::new(repo);
     let mut skipped = Vec::new();
     let mut scanned = 0u64;
@@ -476,6 +480,7 @@ fn media_tree(
         progress.grow(read_total, to_read.len() as u64);
         read_batch(
             repo,
+            &workers,
             &chunker,
             source,
             &mut batch,
@@ -595,6 +600,7 @@ fn merge_with_parent(
 #[allow(clippy::too_many_arguments)]
 fn read_batch(
     repo: &Repository,
+    workers: &crate::util::Workers,
     chunker: &Chunker,
     source: &dyn MediaSource,
     batch: &mut [Planned],
@@ -603,21 +609,16 @@ fn read_batch(
     warnings: &mut Vec<String>,
     skipped: &mut Vec<Skipped>,
 ) -> Result<()> {
-    let read: Vec<Result<Read>> = crate::util::with_threads(
-        // Fewer than a restore's: each object read holds up to a stream
-        // buffer (8 MiB) besides the response in flight.
-        source.remote().then_some(crate::util::REMOTE_THREADS / 2),
-        || {
-            to_read
-                .par_iter()
-                .map(|&i| {
-                    let r = read_file(repo, chunker, source, &batch[i].scan, progress);
-                    progress.item_done();
-                    r
-                })
-                .collect()
-        },
-    )?;
+    let read: Vec<Result<Read>> = workers.install(|| {
+        to_read
+            .par_iter()
+            .map(|&i| {
+                let r = read_file(repo, chunker, source, &batch[i].scan, progress);
+                progress.item_done();
+                r
+            })
+            .collect()
+    });
     for (r, &i) in read.into_iter().zip(to_read) {
         let p = &mut batch[i];
         // One object the source cannot give (unreadable, gone, swapped for

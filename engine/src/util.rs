@@ -265,21 +265,41 @@ pub fn parse_percent_permille(s: &str) -> Option<u32> {
 /// that would otherwise leave the cores idle.
 pub const REMOTE_THREADS: usize = 8;
 
+/// A rayon pool of its own, or the global one (one thread a core).
+pub struct Workers(Option<rayon::ThreadPool>);
+
+impl Workers {
+    /// A pool of `threads` threads, or the global pool when `None`. Made
+    /// once per command: threads started per batch would each bring their
+    /// buffers and allocator arena anew.
+    pub fn new(threads: Option<usize>) -> crate::error::Result<Workers> {
+        let Some(n) = threads else {
+            return Ok(Workers(None));
+        };
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("jarc-remote-{i}"))
+            .build()
+            .map(|p| Workers(Some(p)))
+            .map_err(|e| crate::error::Error::io("worker threads", std::io::Error::other(e)))
+    }
+
+    /// Run `f` (which uses rayon) on these workers.
+    pub fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.0 {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+}
+
 /// Run `f` (which uses rayon) on a pool of `threads` threads, or on the
 /// global pool (one thread a core) when `None`.
 pub fn with_threads<T: Send>(
     threads: Option<usize>,
     f: impl FnOnce() -> T + Send,
 ) -> crate::error::Result<T> {
-    let Some(n) = threads else {
-        return Ok(f());
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .thread_name(|i| format!("jarc-remote-{i}"))
-        .build()
-        .map_err(|e| crate::error::Error::io("worker threads", std::io::Error::other(e)))?;
-    Ok(pool.install(f))
+    Ok(Workers::new(threads)?.install(f))
 }
 
 /// Create `path` (it must not exist) readable by its owner only, and
