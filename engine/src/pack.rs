@@ -149,9 +149,10 @@ pub const PACK_ALIGN: usize = 4096;
 
 /// Buffers of packs that were written, for the next packs of the same
 /// kind: a fresh 32 MiB buffer costs 8,192 page faults and the kernel
-/// zeroing every page (perf: ~7 % of a first backup's CPU). At most two
-/// wait here (one pack fills while another is written), so memory is what
-/// it was.
+/// zeroing every page (a first backup's system time 2.0-2.2 s -> 0.8-0.9 s
+/// of 2.2 GiB, wall a fifth less). The price: two whole buffers stay
+/// resident where a fresh one grew as it filled (+20 MiB peak RSS). At
+/// most two wait here.
 #[derive(Default, Clone)]
 pub struct BufferPool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 

@@ -66,8 +66,8 @@ pub struct Repository {
     /// This process's session marker, if it opened one (format-spec §12).
     session: Mutex<Option<Session>>,
     packers: [Mutex<PackWriter>; 2],
-    /// Buffers of written packs, per kind, for the next ones.
-    pack_buffers: [pack::BufferPool; 2],
+    /// Buffers of written data packs, for the next ones.
+    data_pack_buffers: pack::BufferPool,
     /// Ids saved by this process that the loaded index does not hold yet;
     /// also stops two workers storing the same new chunk twice.
     pending: Mutex<HashSet<Id>>,
@@ -506,7 +506,7 @@ impl Repository {
             plans: RwLock::default(),
             session: Mutex::default(),
             packers: [Mutex::default(), Mutex::default()],
-            pack_buffers: Default::default(),
+            data_pack_buffers: Default::default(),
             pending: Mutex::default(),
             written: Mutex::default(),
             saved: Arc::default(),
@@ -785,10 +785,10 @@ impl Repository {
         // Room for the whole pack at once: growing by doubling would move
         // the bytes already in it.
         let target = pack_target(&self.config, kind);
-        p.reserve_from(
-            target + enc.bytes.len(),
-            Some(&self.pack_buffers[kind_slot(kind)]),
-        );
+        // Only data packs reuse buffers: they are most of the bytes, and a
+        // kept buffer stays resident (tree packs fill beside them).
+        let pool = (kind == BlobKind::Data).then_some(&self.data_pack_buffers);
+        p.reserve_from(target + enc.bytes.len(), pool);
         p.add(kind, id, raw_length, enc);
         if p.len() >= target {
             // Handed over with the packer still locked: no new pack of

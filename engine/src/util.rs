@@ -280,9 +280,13 @@ pub fn take_buffer(len: usize) -> Vec<u8> {
     buf
 }
 
-/// Keep `buf` for this thread's next `take_buffer`.
+/// Keep `buf` for this thread's next `take_buffer`, unless it is larger
+/// than most media files: kept, it would stay resident between reads.
 pub fn give_buffer(buf: Vec<u8>) {
-    READ_BUFFER.with(|b| *b.borrow_mut() = buf);
+    const KEEP: usize = 2 << 20;
+    if buf.capacity() <= KEEP {
+        READ_BUFFER.with(|b| *b.borrow_mut() = buf);
+    }
 }
 
 /// A rayon pool of its own, or the global one (one thread a core).
