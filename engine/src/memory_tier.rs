@@ -232,10 +232,13 @@ fn a_backup_in_many_batches_reuses_across_them_and_restores_identically() {
         files.push((format!("{dir}/{i:03}.bin"), noise(i as u64, 30_000 + i)));
         files.push((format!("{dir}.{i:03}"), noise(1000 + i as u64, 50)));
     }
+    // Chunks of up to 4 MiB: some larger than a whole pack here, each
+    // then a pack of its own.
+    files.push(("big.bin".into(), noise(9, 6 << 20)));
     let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     write_files(&src, &refs);
     let first = f.backup(&src).unwrap();
-    assert_eq!((first.summary.files, first.summary.dirs), (240, 5));
+    assert_eq!((first.summary.files, first.summary.dirs), (241, 5));
     // Packs were indexed while the backup ran (every 8 blobs here), not
     // only before its snapshot.
     let index_files = f.backend.list("index").unwrap().len();
@@ -255,7 +258,7 @@ fn a_backup_in_many_batches_reuses_across_them_and_restores_identically() {
             s.files_new,
             s.bytes_read
         ),
-        (4, 236, 0, 4 * 7)
+        (4, 237, 0, 4 * 7)
     );
     let out = f.path("out");
     f.restore(&second.snapshot, &out).unwrap();

@@ -782,13 +782,19 @@ impl Repository {
         let mut p = self.packers[kind_slot(kind)]
             .lock()
             .map_err(|_| poisoned())?;
-        // Room for the whole pack at once: growing by doubling would move
-        // the bytes already in it.
         let target = pack_target(&self.config, kind);
-        // Only data packs reuse buffers: they are most of the bytes, and a
-        // kept buffer stays resident (tree packs fill beside them).
+        // A blob that would take the pack past its target starts the next
+        // one: packs stay within the target (but for a single larger
+        // blob), and so does a reused buffer's resident size.
+        if !p.is_empty() && p.len() + enc.bytes.len() > target {
+            self.write_pack(std::mem::take(&mut *p))?;
+        }
+        // Room for the whole pack at once: growing by doubling would move
+        // the bytes already in it. Only data packs reuse buffers: they are
+        // most of the bytes, and a kept buffer stays resident (tree packs
+        // fill beside them).
         let pool = (kind == BlobKind::Data).then_some(&self.data_pack_buffers);
-        p.reserve_from(target + enc.bytes.len(), pool);
+        p.reserve_from(target.max(enc.bytes.len()), pool);
         p.add(kind, id, raw_length, enc);
         if p.len() >= target {
             // Handed over with the packer still locked: no new pack of
