@@ -17,17 +17,10 @@ cargo build --release --locked -p jarc-cli -p jarc-benches >/dev/null 2>&1
 JARC=${JARC:-$PWD/target/release/jarc}
 BENCH="$PWD/target/release/jarc-bench"
 W=$(mktemp -d /tmp/jarc-million-bucket.XXXXXX)
-export S3_DATA=$W/garage GARAGE_COMPRESSION='"none"'
 trap 'bash scripts/s3-garage.sh stop >/dev/null 2>&1; rm -rf "$W"' EXIT
-bash scripts/s3-garage.sh install >/dev/null
-bash scripts/s3-garage.sh start >/dev/null
-# shellcheck disable=SC1091
-. "$S3_DATA/s3.env"
-G="$HOME/.cache/s3-servers/garage-2.5.0/bin/garage"
-"$G" -c "$S3_DATA/garage.toml" bucket create media >/dev/null
-"$G" -c "$S3_DATA/garage.toml" bucket allow --read --write --owner media --key "$AWS_ACCESS_KEY_ID" >/dev/null
-export S3_ENDPOINT=$AWS_ENDPOINT_URL S3_REGION=garage S3_BUCKET=media \
-  S3_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+# shellcheck source=benches/garage.sh
+. benches/garage.sh media
+export S3_BUCKET=media
 export JARC_CACHE_DIR="$W/cache"
 
 "$BENCH" tiny-files "$W/media" --count "$COUNT"

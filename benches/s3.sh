@@ -21,22 +21,9 @@ fi
 cargo build --release --locked -p jarc-cli >/dev/null 2>&1
 JARC="$PWD/target/release/jarc"
 W=$(mktemp -d /tmp/jarc-s3-bench.XXXXXX)
-export S3_DATA=$W/garage GARAGE_COMPRESSION='"none"'
 trap 'bash scripts/s3-garage.sh stop; rm -rf "$W"' EXIT
-bash scripts/s3-garage.sh install >/dev/null
-bash scripts/s3-garage.sh start >/dev/null
-# shellcheck disable=SC1091
-. "$S3_DATA/s3.env"
-G="$HOME/.cache/s3-servers/garage-2.5.0/bin/garage"
-for b in repo media; do
-  "$G" -c "$S3_DATA/garage.toml" bucket create "$b" >/dev/null
-  "$G" -c "$S3_DATA/garage.toml" bucket allow --read --write --owner "$b" --key "$AWS_ACCESS_KEY_ID" >/dev/null
-done
-export JARC_S3_ENDPOINT=$AWS_ENDPOINT_URL JARC_S3_REGION=garage \
-  JARC_S3_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID JARC_S3_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
-  S3_ENDPOINT=$AWS_ENDPOINT_URL S3_REGION=garage \
-  S3_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
-unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION
+# shellcheck source=benches/garage.sh
+. benches/garage.sh repo media
 
 measure() {
   /usr/bin/time -f '%e %M' -o "$W/time" "$@" > "$W/out"
