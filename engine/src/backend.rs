@@ -721,18 +721,18 @@ impl Backend {
     }
 
     /// A media bucket's listing of `folder` (empty: all), a page at a time
-    /// in the server's (key) order; see `s3_listing`. `None` for any other
-    /// store.
+    /// in the server's (key) order; see `s3_listing`.
     pub fn media_pages(
         &self,
         folder: &str,
-    ) -> Option<Result<crate::s3_listing::Pages<'_, impl Fn() + '_>>> {
+    ) -> Result<crate::s3_listing::Pages<'_, impl Fn() + '_>> {
         let (MEDIA_BUCKET, Some(cfg)) = (self.role, &self.s3) else {
-            return None;
+            return Err(Error::Invalid(format!(
+                "{} is not a media bucket",
+                self.location
+            )));
         };
-        Some(crate::s3_listing::Pages::new(cfg, folder, &self.rt, || {
-            self.requests.count_list()
-        }))
+        crate::s3_listing::Pages::new(cfg, folder, &self.rt, || self.requests.count_list())
     }
 
     /// Every object under `prefix` (a folder name such as `index`; empty

@@ -694,11 +694,7 @@ fn read_file(
     stop_if_interrupted(progress)?;
     let (content, meta) = source.open_with_meta(entry)?;
     let (chunks, size) = match content {
-        Content::Bytes(b) => {
-            let read = (slice_chunks(&b)?, b.len() as u64);
-            crate::util::give_buffer(b);
-            read
-        }
+        Content::Bytes(b) => (slice_chunks(&b)?, b.len() as u64),
         Content::Stream(r) => {
             let mut ids = Vec::new();
             let mut size = 0u64;

@@ -219,13 +219,8 @@ impl PackWriter {
 
     /// Make room for `total` bytes of pack in all, exactly: doubling would
     /// leave a pack's buffer at twice the pack size. The first call also
-    /// places the pack's start on a page boundary.
-    pub fn reserve(&mut self, total: usize) {
-        self.reserve_from(total, None)
-    }
-
-    /// `reserve`, starting the pack in a buffer of `pool` if one is free,
-    /// and handing the buffer back there once the pack is written.
+    /// places the pack's start on a page boundary, in a buffer of `pool`
+    /// if one is free; the buffer goes back there once the pack is written.
     pub fn reserve_from(&mut self, total: usize, pool: Option<&BufferPool>) {
         if self.buf.capacity() == 0 {
             if let Some(pool) = pool {
@@ -275,13 +270,11 @@ impl PackWriter {
                 break;
             };
             let tail = self.tail(sealer);
-            let mut h = blake3::Hasher::new();
-            h.update(&self.buf[self.base..]);
-            h.update(&tail);
-            if !avoid(&Id(*h.finalize().as_bytes())) {
+            let id = self.name(&tail);
+            if !avoid(&id) {
                 return FinishedPack {
                     repeated,
-                    ..self.finish_with(tail)
+                    ..self.finish_with(tail, id)
                 };
             }
             repeated += first.length as u64;
@@ -302,7 +295,17 @@ impl PackWriter {
     /// exact size of what a pack holds.
     pub fn finish(self, sealer: Option<&Sealer>) -> FinishedPack {
         let tail = self.tail(sealer);
-        self.finish_with(tail)
+        let id = self.name(&tail);
+        self.finish_with(tail, id)
+    }
+
+    /// The name the pack will have once `tail` follows its blobs: hashed
+    /// before the tail is appended, and only once.
+    fn name(&self, tail: &[u8]) -> Id {
+        let mut h = blake3::Hasher::new();
+        h.update(&self.buf[self.base..]);
+        h.update(tail);
+        Id(*h.finalize().as_bytes())
     }
 
     /// What follows the blobs: the header, its length and the trailer.
@@ -324,7 +327,7 @@ impl PackWriter {
         hbytes
     }
 
-    fn finish_with(self, tail: Vec<u8>) -> FinishedPack {
+    fn finish_with(self, tail: Vec<u8>, id: Id) -> FinishedPack {
         let PackWriter {
             mut buf,
             base,
@@ -343,7 +346,7 @@ impl PackWriter {
             None => bytes::Bytes::from(buf).slice(base..),
         };
         FinishedPack {
-            id: Id::of_bytes(&bytes),
+            id,
             bytes,
             blobs,
             repeated: 0,
@@ -435,7 +438,7 @@ mod tests {
     fn packs_start_on_a_page_and_avoid_names_they_must_not_take() {
         let blob = |w: &mut PackWriter, n: u8| {
             let data = vec![n; 5_000 + n as usize];
-            w.reserve(1 << 20);
+            w.reserve_from(1 << 20, None);
             w.add(
                 BlobKind::Data,
                 Id([n; 32]),

@@ -265,30 +265,6 @@ pub fn parse_percent_permille(s: &str) -> Option<u32> {
 /// that would otherwise leave the cores idle.
 pub const REMOTE_THREADS: usize = 8;
 
-thread_local! {
-    /// A buffer a worker reads whole files into, kept between files.
-    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// This thread's read buffer, empty, with room for `len` bytes: a fresh
-/// buffer per file cost a page fault and a zeroed page per 4 KiB read
-/// (perf of a first backup, issue 18). Hand it back with `give_buffer`.
-pub fn take_buffer(len: usize) -> Vec<u8> {
-    let mut buf = READ_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    buf.clear();
-    buf.reserve(len);
-    buf
-}
-
-/// Keep `buf` for this thread's next `take_buffer`, unless it is larger
-/// than most media files: kept, it would stay resident between reads.
-pub fn give_buffer(buf: Vec<u8>) {
-    const KEEP: usize = 2 << 20;
-    if buf.capacity() <= KEEP {
-        READ_BUFFER.with(|b| *b.borrow_mut() = buf);
-    }
-}
-
 /// A rayon pool of its own, or the global one (one thread a core).
 pub struct Workers(Option<rayon::ThreadPool>);
 

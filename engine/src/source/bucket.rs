@@ -136,21 +136,10 @@ impl MediaSource for BucketSource {
     }
 
     fn scan(&self) -> Result<Scan<'_>> {
-        let next_page: Box<dyn FnMut() -> Result<Option<Vec<Listed>>> + '_> =
-            match self.backend.media_pages("") {
-                Some(pages) => {
-                    let mut pages = pages?;
-                    Box::new(move || pages.next_page())
-                }
-                // Not a bucket's own listing: one page of everything.
-                None => {
-                    let mut all = Some(self.backend.list("")?);
-                    Box::new(move || Ok(all.take()))
-                }
-            };
+        let mut pages = self.backend.media_pages("")?;
         Ok(Box::new(Listing {
             source: self,
-            next_page,
+            next_page: Box::new(move || pages.next_page()),
             page: Vec::new().into_iter(),
             last: None,
         }))

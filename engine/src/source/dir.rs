@@ -368,7 +368,7 @@ impl MediaSource for DirSource {
         }
         // A file that shrank or grew since the scan is read as it is now;
         // the backup then notices the change (`changed_since_scan`).
-        let mut buf = crate::util::take_buffer(entry.entry.size as usize);
+        let mut buf = Vec::with_capacity(entry.entry.size as usize);
         f.read_to_end(&mut buf)
             .map_err(|e| Error::Unreadable { path, source: e })?;
         Ok(Content::Bytes(buf))
