@@ -1,7 +1,8 @@
 //! jarc benchmarks. Each subcommand prints one line of figures; the
 //! `benches/compare.sh` script runs them with restic and borg side by side.
 //!
-//!   jarc-bench gen DIR [--mib N] [--files N]   media-like dataset: 90 % incompressible, 10 % text
+//!   jarc-bench gen DIR [--mib N] [--files N] [--sidecars 1]   media-like dataset: 90 % incompressible, 10 % text;
+//!                                              with Jant's `.meta.json` beside each object, as its local driver keeps them
 //!   jarc-bench chunk-hash [--mib N]            FastCDC + keyed blake3 over N MiB in memory, rayon
 //!   jarc-bench index [--blobs N]               resident bytes per blob of the in-memory index
 //!   jarc-bench site-db DB [--posts N]          a Jant-shaped SQLite database (benches/nightly.sh)
@@ -86,7 +87,7 @@ fn text(seed: u64, len: usize) -> Vec<u8> {
 
 /// 10 % of the bytes are text (`.html`/`.json`), the rest noise (`.jpg`,
 /// and a few large `.mp4`). Sizes follow a spread from 20 KiB to 40 MiB.
-fn gen(dir: &Path, mib: u64, files: u64) -> Result<()> {
+fn gen(dir: &Path, mib: u64, files: u64, sidecars: bool) -> Result<()> {
     let total = mib << 20;
     let videos = (files / 1000).max(1);
     let video_bytes = total * 4 / 10;
@@ -134,6 +135,17 @@ fn gen(dir: &Path, mib: u64, files: u64) -> Result<()> {
                 b
             };
             std::fs::write(&p, data)?;
+            if sidecars {
+                // What Jant's local storage driver writes beside an object.
+                let kind = match key.rsplit('.').next() {
+                    Some("mp4") => "video/mp4",
+                    Some("jpg") => "image/jpeg",
+                    _ => "text/html",
+                };
+                let mut side = p.clone().into_os_string();
+                side.push(".meta.json");
+                std::fs::write(side, format!("{{\"contentType\":\"{kind}\"}}"))?;
+            }
             Ok(())
         })?;
     let bytes: u64 = jobs.iter().map(|j| j.1).sum();
@@ -496,7 +508,12 @@ fn main() -> Result<()> {
     match args.get(1).map(|s| s.as_str()) {
         Some("gen") => {
             let dir = args.get(2).context("gen DIR")?;
-            gen(Path::new(dir), arg(&args, "--mib", 1024)?, arg(&args, "--files", 10_000)?)
+            gen(
+                Path::new(dir),
+                arg(&args, "--mib", 1024)?,
+                arg(&args, "--files", 10_000)?,
+                arg(&args, "--sidecars", 0)? != 0,
+            )
         }
         Some("chunk-hash") => chunk_hash(arg(&args, "--mib", 1024)?),
         Some("index") => index_memory(arg(&args, "--blobs", 1_000_000)?),

@@ -87,9 +87,7 @@ pub fn referenced_keys(repo: &Repository, snap: &Snapshot) -> Result<Vec<String>
             continue;
         }
         for r in rows(repo, snap, &t) {
-            cols.each(&r?, |k, _| {
-                keys.insert(k.trim().to_string());
-            });
+            cols.collect(&r?, &mut keys);
         }
     }
     Ok(keys.into_iter().collect())

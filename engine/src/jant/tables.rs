@@ -197,6 +197,14 @@ impl KeyColumns {
         self.columns.is_empty() && self.setting.is_none()
     }
 
+    /// Add the keys `row` names to `keys`, trimmed: the set of objects a
+    /// site's rows reference (restore's missing-object check).
+    pub fn collect(&self, row: &[Value], keys: &mut std::collections::BTreeSet<String>) {
+        self.each(row, |k, _| {
+            keys.insert(k.trim().to_string());
+        });
+    }
+
     /// Each non-blank key `row` names, as stored (untrimmed), and whether
     /// it is required.
     pub fn each<'r>(&self, row: &'r [Value], mut f: impl FnMut(&'r str, bool)) {

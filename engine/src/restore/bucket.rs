@@ -6,7 +6,7 @@
 //! object is named and skipped, as for a directory; `undo` deletes what a
 //! restore created when a later step (the database) fails.
 
-use super::{RestoreOptions, RestoreSummary};
+use super::{RestoreOptions, RestoreSummary, Stop};
 use crate::backend::{Backend, MULTIPART_THRESHOLD};
 use crate::error::{Error, Result};
 use crate::media::{self, EntryKind, MediaEntry};
@@ -23,6 +23,18 @@ pub fn restore_to_bucket(
     target: &Backend,
     opts: &RestoreOptions,
     progress: &dyn Progress,
+) -> Result<RestoreSummary> {
+    restore_to_bucket_until(repo, snap, target, opts, progress, &Stop::default())
+}
+
+/// `restore_to_bucket`, uploading no more objects once `stop` is set.
+pub(crate) fn restore_to_bucket_until(
+    repo: &Repository,
+    snap: &Snapshot,
+    target: &Backend,
+    opts: &RestoreOptions,
+    progress: &dyn Progress,
+    stop: &Stop,
 ) -> Result<RestoreSummary> {
     let (mut entries, lost) = media::entries_salvaging(repo, snap);
     let referenced: Option<HashSet<String>> = if opts.only_referenced {
@@ -77,6 +89,7 @@ pub fn restore_to_bucket(
     progress.phase_items("restore", total, entries.len() as u64);
     let results: Vec<(String, Result<u64>)> = entries
         .par_iter()
+        .filter(|_| !stop.stopped())
         .map(|(k, e)| {
             let r = upload(repo, target, k, e, progress);
             progress.item_done();

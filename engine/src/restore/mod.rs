@@ -200,12 +200,41 @@ fn target_is_empty(target: &Path) -> Result<bool> {
 /// object key: which keys it held is what was lost).
 pub const LISTING: &str = "(media listing)";
 
+/// Tells a media restore running beside other work (a site's database
+/// build) to write no more objects: the other work failed, and what was
+/// written is about to be taken back.
+#[derive(Default)]
+pub(crate) struct Stop(std::sync::atomic::AtomicBool);
+
+impl Stop {
+    pub(crate) fn stop(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn stopped(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 pub fn restore_media(
     repo: &Repository,
     snap: &Snapshot,
     target: &Path,
     opts: &RestoreOptions,
     progress: &dyn Progress,
+) -> Result<RestoreSummary> {
+    restore_media_until(repo, snap, target, opts, progress, &Stop::default())
+}
+
+/// `restore_media`, writing no more objects once `stop` is set (those
+/// not written are not in the summary: neither restored nor failed).
+pub(crate) fn restore_media_until(
+    repo: &Repository,
+    snap: &Snapshot,
+    target: &Path,
+    opts: &RestoreOptions,
+    progress: &dyn Progress,
+    stop: &Stop,
 ) -> Result<RestoreSummary> {
     if !opts.overwrite && !opts.keep_existing && !target_is_empty(target)? {
         return Err(Error::TargetNotEmpty(target.to_path_buf()));
@@ -286,7 +315,7 @@ pub fn restore_media(
     let results: Vec<(String, Result<u64>)> = in_pool(repo, || {
         entries
             .par_iter()
-            .filter(|(_, e)| e.kind != EntryKind::Dir)
+            .filter(|(_, e)| e.kind != EntryKind::Dir && !stop.stopped())
             .map(|(k, e)| {
                 let r = restore_one(repo, &root, k, e, opts.jant_sidecars, progress);
                 progress.item_done();

@@ -5,7 +5,7 @@
 //! restore created are removed again, and the target is as it was.
 
 use super::sqlite::DbRestoreSummary;
-use super::{restore_media, RestoreOptions, RestoreSummary};
+use super::{RestoreOptions, RestoreSummary};
 use crate::database;
 use crate::error::{Error, Hint, Result};
 use crate::progress::Progress;
@@ -179,28 +179,6 @@ pub fn restore_site(
             Hint::ConfirmReplace,
         ));
     }
-    // A full restore is a recovery: if the rows that name media objects
-    // cannot be read, every object is restored and the database's own
-    // failure is reported below.
-    let (referenced, mut missing, rows_readable) = match missing_objects(repo, snap) {
-        Ok((r, m)) => (r, m, true),
-        Err(e) if damaged(&e) && !opts.content_only => {
-            progress.warn(&format!(
-                "which media objects the rows name cannot be read ({e}); every object is restored"
-            ));
-            (Vec::new(), Vec::new(), false)
-        }
-        Err(e) => return Err(e),
-    };
-    tracing::info!(
-        referenced = referenced.len(),
-        missing = missing.len(),
-        content_only = opts.content_only,
-        "site restore: objects the rows name"
-    );
-    if !missing.is_empty() && !opts.allow_missing_objects && !opts.content_only {
-        return Err(Error::MissingObjects(missing));
-    }
     // Refuse an occupied target before any media are written. A rerun
     // of a restore killed after it put the database in place (`overwrite`:
     // finishing it) finds this snapshot's database there: it keeps it and
@@ -217,6 +195,46 @@ pub fn restore_site(
             DatabaseTarget::Sqlite(p) => super::sqlite::ensure_blank(p)?,
             DatabaseTarget::Postgres(u) => super::postgres::ensure_ready_url(repo, snap, u)?,
         }
+    }
+    // A new SQLite file is built beside its target while the media are
+    // written (the build is mostly one core of SQLite work, the media
+    // mostly the disk), and renamed into place only after them.
+    let sqlite_new = match db {
+        DatabaseTarget::Sqlite(p) if !opts.content_only && db_done.is_none() => Some(p),
+        _ => None,
+    };
+    // Which objects the rows name is learnt while that build decodes the
+    // rows (`check_keys` below), unless the media restore needs the answer
+    // before it starts (`only_referenced`, a content restore, a dry run):
+    // then it is a pass over the rows of its own, first.
+    let keys_in_build = sqlite_new.is_some() && !opts.only_referenced && !opts.dry_run;
+    let (referenced, mut missing, rows_readable) = if keys_in_build {
+        (Vec::new(), Vec::new(), true)
+    } else {
+        // A full restore is a recovery: if the rows that name media
+        // objects cannot be read, every object is restored and the
+        // database's own failure is reported below.
+        match missing_objects(repo, snap) {
+            Ok((r, m)) => (r, m, true),
+            Err(e) if damaged(&e) && !opts.content_only => {
+                progress.warn(&format!(
+                    "which media objects the rows name cannot be read ({e}); every object is restored"
+                ));
+                (Vec::new(), Vec::new(), false)
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    if !keys_in_build {
+        tracing::info!(
+            referenced = referenced.len(),
+            missing = missing.len(),
+            content_only = opts.content_only,
+            "site restore: objects the rows name"
+        );
+    }
+    if !missing.is_empty() && !opts.allow_missing_objects && !opts.content_only {
+        return Err(Error::MissingObjects(missing));
     }
     // A content restore into a site with another id is remapped to it, as
     // Jant's single-site import does: rows here, object keys below.
@@ -248,7 +266,14 @@ pub fn restore_site(
         }
     }
     if opts.dry_run {
-        let (media, _) = write_media(repo, snap, media_target, &media_opts, progress)?;
+        let (media, _) = write_media(
+            repo,
+            snap,
+            media_target,
+            &media_opts,
+            progress,
+            &super::Stop::default(),
+        )?;
         let mut database = DbRestoreSummary::default();
         match &sites {
             Some((from, _)) => {
@@ -274,28 +299,71 @@ pub fn restore_site(
             database_failed: None,
         });
     }
-    // A new SQLite file is built beside its target while the media are
-    // written (the build is mostly one core of SQLite work, the media
-    // mostly the disk), and renamed into place only after them.
-    let sqlite_new = match (db, &sites) {
-        (DatabaseTarget::Sqlite(p), None) if db_done.is_none() => Some(p),
-        _ => None,
+    // What a refused restore must take back: the data directory, when this
+    // restore is what makes it.
+    let made_dir = sqlite_new
+        .and_then(|p| p.parent())
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists());
+    let stop = super::Stop::default();
+    let found = std::sync::Mutex::new(Vec::new());
+    let check_keys = |referenced: Vec<String>| -> Result<()> {
+        let have = match media_keys(repo, snap) {
+            Ok(have) => have,
+            Err(e) if damaged(&e) => {
+                progress.warn(&format!(
+                    "whether the objects the rows name are all in the snapshot cannot be read ({e}); every object is restored"
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let gone: Vec<String> = referenced
+            .iter()
+            .filter(|k| !have.contains(*k))
+            .cloned()
+            .collect();
+        tracing::info!(
+            referenced = referenced.len(),
+            missing = gone.len(),
+            "site restore: objects the rows name"
+        );
+        if !gone.is_empty() && !opts.allow_missing_objects {
+            stop.stop();
+            return Err(Error::MissingObjects(gone));
+        }
+        if let Ok(mut f) = found.lock() {
+            *f = gone;
+        }
+        Ok(())
     };
+    let check: Option<super::sqlite::KeysCheck> = keys_in_build.then_some(&check_keys);
     let (media, built) = std::thread::scope(|s| {
-        let build = sqlite_new.map(|p| s.spawn(move || super::sqlite::build_full(repo, snap, p)));
-        let media = write_media(repo, snap, media_target, &media_opts, progress);
+        let build =
+            sqlite_new.map(|p| s.spawn(move || super::sqlite::build_full(repo, snap, p, check)));
+        let media = write_media(repo, snap, media_target, &media_opts, progress, &stop);
         let built = build.map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err(Error::Invalid("the database build panicked".into())))
         });
         (media, built)
     });
+    if keys_in_build {
+        missing = found.into_inner().unwrap_or_default();
+    }
+    // Once the media and the build are taken back, the data directory this
+    // restore made is empty again.
+    let unmake_dir = || {
+        if let Some(d) = made_dir {
+            let _ = std::fs::remove_dir(d);
+        }
+    };
     let (media, undo_media) = match media {
         Ok(m) => m,
         Err(e) => {
             if let Some(Ok(b)) = built {
                 b.discard();
             }
+            unmake_dir();
             return Err(e);
         }
     };
@@ -332,6 +400,7 @@ pub fn restore_site(
         }
         Err(e) => {
             undo_media(&media);
+            unmake_dir();
             return Err(e);
         }
     };
@@ -397,11 +466,13 @@ pub(super) fn write_media<'a>(
     media_target: &'a MediaTarget,
     media_opts: &RestoreOptions,
     progress: &dyn Progress,
+    stop: &super::Stop,
 ) -> Result<(RestoreSummary, Undo<'a>)> {
     Ok(match media_target {
         MediaTarget::Dir(media_dir) => {
             let media_existed = media_dir.exists();
-            let media = restore_media(repo, snap, media_dir, media_opts, progress)?;
+            let media =
+                super::restore_media_until(repo, snap, media_dir, media_opts, progress, stop)?;
             let media_dir = media_dir.clone();
             let undo = move |m: &RestoreSummary| {
                 for p in m.created.iter().rev() {
@@ -424,7 +495,8 @@ pub(super) fn write_media<'a>(
             (media, Box::new(undo))
         }
         MediaTarget::Bucket(b) => {
-            let media = super::bucket::restore_to_bucket(repo, snap, b, media_opts, progress)?;
+            let media =
+                super::bucket::restore_to_bucket_until(repo, snap, b, media_opts, progress, stop)?;
             (
                 media,
                 Box::new(|m: &RestoreSummary| super::bucket::undo(b, m)),

@@ -162,8 +162,15 @@ fn partial_path(target: &Path) -> PathBuf {
 /// Create `target` from the snapshot's schema and rows. Refuses an
 /// existing target.
 pub fn restore_full(repo: &Repository, snap: &Snapshot, target: &Path) -> Result<DbRestoreSummary> {
-    build_full(repo, snap, target)?.commit()
+    build_full(repo, snap, target, None)?.commit()
 }
+
+/// Called by a build with the object keys its rows name (trimmed, sorted,
+/// each once), as soon as every row is in and before the indexes are
+/// built; an error stops the build. A site restore checks them against the
+/// snapshot's media here, so the rows are decoded once, not once for the
+/// check and again for the build.
+pub(crate) type KeysCheck<'a> = &'a (dyn Fn(Vec<String>) -> Result<()> + Sync);
 
 /// A database built beside its target, not yet renamed into place: a site
 /// restore builds it while the media are written, and commits it after
@@ -211,7 +218,12 @@ fn discard(partial: &Path) {
 
 /// Build `target`'s database under its partial name. A failure leaves no
 /// file behind.
-pub(crate) fn build_full(repo: &Repository, snap: &Snapshot, target: &Path) -> Result<Built> {
+pub(crate) fn build_full(
+    repo: &Repository,
+    snap: &Snapshot,
+    target: &Path,
+    check: Option<KeysCheck>,
+) -> Result<Built> {
     ensure_blank(target)?;
     let schema = database::schema(repo, snap)?;
     let partial = partial_path(target);
@@ -228,13 +240,15 @@ pub(crate) fn build_full(repo: &Repository, snap: &Snapshot, target: &Path) -> R
         // sync per transaction: it is synced once, before the rename.
         conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
             .map_err(|e| db_err(&partial, e))?;
-        let s = load(repo, snap, &schema, &conn, &partial)?;
+        let s = load(repo, snap, &schema, &conn, &partial, check)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| db_err(&partial, e))?;
         conn.close().map_err(|(_, e)| db_err(&partial, e))?;
+        let t = std::time::Instant::now();
         std::fs::File::open(&partial)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&partial, e))?;
+        tracing::info!(sync_ms = t.elapsed().as_millis() as u64, "database built");
         Ok(s)
     })();
     match result {
@@ -256,6 +270,7 @@ fn load(
     schema: &[SchemaObject],
     conn: &Connection,
     path: &Path,
+    check: Option<KeysCheck>,
 ) -> Result<DbRestoreSummary> {
     let exec = |sql: &str| {
         conn.execute_batch(sql).map_err(|e| Error::Database {
@@ -267,6 +282,7 @@ fn load(
     run_phase(schema, Phase::Setup, &exec)?;
     run_phase(schema, Phase::Create, &exec)?;
     let mut summary = DbRestoreSummary::default();
+    let mut keys = std::collections::BTreeSet::new();
     // sqlite_sequence last, replacing what AUTOINCREMENT inserts just
     // wrote there, so each table's counter is the captured one.
     let tables = schema
@@ -278,10 +294,16 @@ fn load(
             exec("DELETE FROM sqlite_sequence")?;
         }
         let mut st = conn.prepare(&insert_sql(t)).map_err(|e| db_err(path, e))?;
+        let key_cols = check
+            .map(|_| crate::jant::tables::KeyColumns::of(&t.name, |c| t.column_index(c)))
+            .filter(|c| !c.is_empty());
         for r in database::rows(repo, snap, t) {
             let r = r?;
             st.execute(params_from_iter(r.iter().map(Bind)))
                 .map_err(|e| row_err(path, t, e))?;
+            if let Some(cols) = &key_cols {
+                cols.collect(&r, &mut keys);
+            }
             summary.rows += 1;
         }
         summary.tables += 1;
@@ -292,12 +314,17 @@ fn load(
         rows = summary.rows,
         "rows written; indexes and triggers next"
     );
+    if let Some(check) = check {
+        check(keys.into_iter().collect())?;
+    }
     for phase in Phase::AFTER_ROWS {
+        let t = std::time::Instant::now();
         if phase == Phase::Virtual {
             run_virtual(schema, &exec)?;
         } else {
             run_phase(schema, phase, &exec)?;
         }
+        tracing::debug!(?phase, ms = t.elapsed().as_millis() as u64, "phase done");
     }
     for pragma in HEADER_PRAGMAS {
         let key = format!("{EXTRA_PRAGMA_PREFIX}{pragma}");
@@ -311,8 +338,13 @@ fn load(
             exec(&format!("PRAGMA {pragma} = {v}"))?;
         }
     }
+    let t = std::time::Instant::now();
     exec("COMMIT")?;
     summary.foreign_key_violations = fk_violations(conn, path)?;
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        "committed, foreign keys checked"
+    );
     Ok(summary)
 }
 
