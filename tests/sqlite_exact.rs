@@ -225,16 +225,38 @@ fn table(r: &mut Rng, n: usize) -> Vec<String> {
                 insert(&mut sql, "rowid, title, body", v);
             }
         }
+        // External content: restores build these beside the rows (the
+        // index's rowid from the content row's rowid, from no option, or
+        // from a column), with an unindexed column among them.
         10 => {
             let base = ident(&format!("base{n}"));
-            sql.push(format!(
-                "CREATE TABLE {base} (id TEXT PRIMARY KEY, title TEXT)"
-            ));
-            sql.push(format!("CREATE VIRTUAL TABLE {name} USING fts5(title, content={base}, content_rowid='rowid', tokenize='trigram')"));
+            let (table, fts, values): (&str, &str, fn(u64, u64) -> String) = match r.below(4) {
+                0 => (
+                    "id TEXT PRIMARY KEY, title TEXT",
+                    "title, content={base}, content_rowid='rowid', tokenize='trigram'",
+                    |i, w| format!("'p{i}', 'common title {w}'"),
+                ),
+                1 => (
+                    "id INTEGER PRIMARY KEY, title TEXT, note TEXT",
+                    "title, note UNINDEXED, content={base}, content_rowid='id'",
+                    |i, w| format!("{}, 'common title {w}', 'note {i}'", i * 3 + 1),
+                ),
+                2 => ("k, title TEXT", "title, content={base}", |i, w| {
+                    format!("{i}, 'common {w} title'")
+                }),
+                _ => (
+                    "id TEXT PRIMARY KEY, n INTEGER NOT NULL, title TEXT",
+                    "title, content={base}, content_rowid=n",
+                    |i, w| format!("'q{i}', {}, 'title common {w}'", 1000 - i as i64 * 7),
+                ),
+            };
+            sql.push(format!("CREATE TABLE {base} ({table})"));
+            let fts = fts.replace("{base}", &base);
+            sql.push(format!("CREATE VIRTUAL TABLE {name} USING fts5({fts})"));
             for i in 0..rows {
                 sql.push(format!(
-                    "INSERT INTO {base} VALUES ('p{i}', 'common title {}')",
-                    r.below(9)
+                    "INSERT INTO {base} VALUES ({})",
+                    values(i as u64, r.below(9))
                 ));
             }
             sql.push(format!("INSERT INTO {name}({name}) VALUES('rebuild')"));

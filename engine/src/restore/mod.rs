@@ -9,6 +9,7 @@
 
 pub mod bucket;
 pub mod content;
+mod fts;
 pub mod item;
 pub mod postgres;
 pub mod site;

@@ -272,6 +272,23 @@ fn load(
     path: &Path,
     check: Option<KeysCheck>,
 ) -> Result<DbRestoreSummary> {
+    std::thread::scope(|scope| {
+        let mut side = super::fts::SideIndexes::start(scope, schema, conn, path)?;
+        let summary = load_rows(repo, snap, schema, conn, path, check, &mut side)?;
+        side.close(conn)?;
+        Ok(summary)
+    })
+}
+
+fn load_rows(
+    repo: &Repository,
+    snap: &Snapshot,
+    schema: &[SchemaObject],
+    conn: &Connection,
+    path: &Path,
+    check: Option<KeysCheck>,
+    side: &mut super::fts::SideIndexes,
+) -> Result<DbRestoreSummary> {
     let exec = |sql: &str| {
         conn.execute_batch(sql).map_err(|e| Error::Database {
             source_name: format!("sqlite {}", path.display()),
@@ -297,10 +314,14 @@ fn load(
         let key_cols = check
             .map(|_| crate::jant::tables::KeyColumns::of(&t.name, |c| t.column_index(c)))
             .filter(|c| !c.is_empty());
+        let feeds = side.feeds(&t.name);
         for r in database::rows(repo, snap, t) {
             let r = r?;
             st.execute(params_from_iter(r.iter().map(Bind)))
                 .map_err(|e| row_err(path, t, e))?;
+            if feeds {
+                side.row(&t.name, conn.last_insert_rowid(), &r)?;
+            }
             if let Some(cols) = &key_cols {
                 cols.collect(&r, &mut keys);
             }
@@ -320,7 +341,7 @@ fn load(
     for phase in Phase::AFTER_ROWS {
         let t = std::time::Instant::now();
         if phase == Phase::Virtual {
-            run_virtual(schema, &exec)?;
+            run_virtual(schema, &exec, conn, side)?;
         } else {
             run_phase(schema, phase, &exec)?;
         }
@@ -360,31 +381,38 @@ fn row_err(path: &Path, t: &SchemaObject, e: rusqlite::Error) -> Error {
     }
 }
 
-/// FTS5's in-memory term buffer while an index is rebuilt. Its default
-/// (1 MiB) flushes a segment per megabyte of terms, and merging those
-/// segments was a third of a 35,000-post database's restore (perf,
-/// issue 18).
-const FTS5_REBUILD_HASH: u32 = 32 << 20;
-
-/// The virtual-table phase, with external-content FTS5 indexes rebuilt
-/// through a larger term buffer. The setting is written to the index's
+/// The virtual-table phase. An external-content FTS5 index built beside
+/// the rows (`fts`) is created and filled from its side file; one that
+/// was not is rebuilt from its content table, through the same larger term
+/// buffer (`fts::FTS5_BUILD_HASH`). The setting is written to the index's
 /// `_config` table by FTS5; it is deleted again afterwards, so the file
 /// holds the defaults, as the source's index did.
-fn run_virtual(schema: &[SchemaObject], exec: &dyn Fn(&str) -> Result<()>) -> Result<()> {
+fn run_virtual(
+    schema: &[SchemaObject],
+    exec: &dyn Fn(&str) -> Result<()>,
+    conn: &Connection,
+    side: &mut super::fts::SideIndexes,
+) -> Result<()> {
     for o in schema {
         let fts5 = o.statements.iter().any(|(p, sql)| {
             *p == Phase::Virtual && sql.to_ascii_lowercase().contains("using fts5")
         });
         let q = quote_ident(&o.name);
-        let rebuild = format!("INSERT INTO {q}({q}) VALUES('rebuild')");
+        let rebuild = crate::source::sqlite::fts_rebuild_statement(&o.name);
+        let beside = side.builds(&o.name);
         for (p, sql) in &o.statements {
             if *p != Phase::Virtual {
+                continue;
+            }
+            if *sql == rebuild && beside {
+                side.finish(&o.name, conn)?;
                 continue;
             }
             let tuned = fts5 && *sql == rebuild;
             if tuned {
                 exec(&format!(
-                    "INSERT INTO {q}({q}, rank) VALUES('hashsize', {FTS5_REBUILD_HASH})"
+                    "INSERT INTO {q}({q}, rank) VALUES('hashsize', {})",
+                    super::fts::FTS5_BUILD_HASH
                 ))?;
             }
             exec(sql)?;

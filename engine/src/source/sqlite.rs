@@ -62,7 +62,7 @@ impl SqliteSource {
 }
 
 /// The module and arguments of `CREATE VIRTUAL TABLE x USING module(args)`.
-fn virtual_module(sql: &str) -> Option<(String, String)> {
+pub(crate) fn virtual_module(sql: &str) -> Option<(String, String)> {
     let upper = sql.to_ascii_uppercase();
     let at = upper.find(" USING ")?;
     let rest = sql[at + 7..].trim_start();
@@ -80,11 +80,17 @@ fn virtual_module(sql: &str) -> Option<(String, String)> {
 
 /// The value of an FTS `content=` option, if given.
 fn fts_content_option(args: &str) -> Option<String> {
+    fts_option(args, "content")
+}
+
+/// The value of the FTS option `key` (`key=value`, the value unquoted),
+/// if given.
+pub(crate) fn fts_option(args: &str, key: &str) -> Option<String> {
     for part in args.split(',') {
         let Some((k, v)) = part.split_once('=') else {
             continue;
         };
-        if k.trim().eq_ignore_ascii_case("content") {
+        if k.trim().eq_ignore_ascii_case(key) {
             let v = v.trim();
             let unq = v
                 .strip_prefix('\'')
@@ -95,6 +101,13 @@ fn fts_content_option(args: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The statement that fills an external-content FTS index from its
+/// content table, as a capture records it after the `CREATE`.
+pub(crate) fn fts_rebuild_statement(name: &str) -> String {
+    let q = quote_ident(name);
+    format!("INSERT INTO {q}({q}) VALUES('rebuild')")
 }
 
 /// Whether an FTS table keeps no text of its own (`content=''`): its
@@ -296,13 +309,9 @@ impl SqliteSource {
             }
             if fts_content_option(&args).is_some() {
                 // An external-content index over another table: rebuilt from it.
-                let q = quote_ident(name);
                 let statements = vec![
                     (Phase::Virtual, sql.into()),
-                    (
-                        Phase::Virtual,
-                        format!("INSERT INTO {q}({q}) VALUES('rebuild')"),
-                    ),
+                    (Phase::Virtual, fts_rebuild_statement(name)),
                 ];
                 return Ok(SchemaObject::without_rows(
                     name,
