@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The data path against the cost of copying the bytes (issue 18): a generated
 # Jant data directory (a SQLite database of POSTS posts plus MIB MiB of media
-# in FILES objects, 90 % incompressible) is
+# in FILES objects, 90 % incompressible, each with the `.meta.json` sidecar
+# Jant's local storage keeps beside it) is
 #   - copied with `cp -a` and synced (the floor: what moving the bytes costs),
 #   - backed up by jarc (encrypted), restic and borg 1.2 (`-e none`), each
 #     followed by `sync` so that no tool is credited for bytes still in the
@@ -15,6 +16,14 @@
 #   bash benches/datapath.sh [MIB=2048] [FILES=2295] [POSTS=35000] [ROUNDS=2]
 #   TOOLS="cp jarc" bash benches/datapath.sh   # a subset
 #   JARC=/path/to/other/jarc bash benches/datapath.sh   # another build
+#   WORK_DIR=/mnt/x bash benches/datapath.sh   # on another filesystem
+#   COLD=1 bash benches/datapath.sh   # drop the page cache before each step (root)
+#
+# On an ext4 without a journal (this development VM's root), creating a
+# file within a minute or so of deleting many makes the kernel skip each
+# recently freed inode (`recently_deleted`, up to a quarter of a restore's
+# CPU in perf): whichever tool runs after a deletion pays for it. Figures
+# from a journaled ext4 (a loop device is enough) are steadier.
 set -euo pipefail
 export JARC_PASSWORD=${JARC_PASSWORD:-bench-password}
 cd "$(dirname "$0")/.."
@@ -34,13 +43,16 @@ trap 'rm -rf "$W"' EXIT
 SITE="$W/site"
 mkdir -p "$SITE"
 "$BENCH" site-db "$SITE/jant.sqlite" --posts "$POSTS" >/dev/null
-"$BENCH" gen "$SITE/media" --mib "$MIB" --files "$FILES" >/dev/null
+"$BENCH" gen "$SITE/media" --mib "$MIB" --files "$FILES" --sidecars 1 >/dev/null
 BYTES=$(du -sb "$SITE" | cut -f1)
 DB=$(stat -c %s "$SITE/jant.sqlite")
 sync
 
-# measure CMD... -> "seconds peak_rss_kib" of CMD followed by sync.
+# measure CMD... -> "seconds peak_rss_kib" of CMD followed by sync. With
+# COLD=1 every step starts with nothing cached: a restore reads its
+# repository from the disk, as after the loss it restores from.
 measure() {
+  if [ "${COLD:-0}" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
   /usr/bin/time -f '%e %M' -o "$W/time" bash -c '"$@" >/dev/null && sync' _ "$@" 2>"$W/err" \
     || { cat "$W/err" >&2; exit 1; }
   cat "$W/time"
