@@ -174,13 +174,15 @@ impl<'scope> SideIndexes<'scope> {
             let mut p = db.as_os_str().to_owned();
             p.push(format!("-fts{i}"));
             let path = PathBuf::from(p);
+            // SQLite takes the file's name as text: a target whose path is
+            // not UTF-8 has its indexes rebuilt the old way.
+            let Some(text) = path.to_str() else {
+                break;
+            };
             remove(&path);
             let alias = format!("jarc_fts{i}");
-            conn.execute(
-                &format!("ATTACH DATABASE ?1 AS {alias}"),
-                [path_str(&path)?],
-            )
-            .map_err(|e| db_err(db, e))?;
+            conn.execute(&format!("ATTACH DATABASE ?1 AS {alias}"), [text])
+                .map_err(|e| db_err(db, e))?;
             let (tx, rx) = sync_channel(BATCHES_QUEUED);
             let (name, create, cols, worker_path) = (
                 plan.name.clone(),
@@ -369,11 +371,6 @@ fn remove(path: &Path) {
         p.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(p));
     }
-}
-
-fn path_str(p: &Path) -> Result<&str> {
-    p.to_str()
-        .ok_or_else(|| Error::Invalid(format!("{} is not valid UTF-8", p.display())))
 }
 
 /// The thread: the index in a file of its own, from the rows it is sent.

@@ -540,14 +540,7 @@ fn into_site(
     if !missing.is_empty() && !opts.allow_missing_objects {
         return Err(Error::MissingObjects(missing));
     }
-    let (media, undo) = site::write_media(
-        repo,
-        snap,
-        media_target,
-        &media_opts,
-        progress,
-        &super::Stop::default(),
-    )?;
+    let (media, undo) = site::write_media(repo, snap, media_target, &media_opts, progress)?;
     if opts.dry_run {
         return Ok(ItemRestoreSummary {
             dry_run: true,

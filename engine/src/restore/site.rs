@@ -266,14 +266,7 @@ pub fn restore_site(
         }
     }
     if opts.dry_run {
-        let (media, _) = write_media(
-            repo,
-            snap,
-            media_target,
-            &media_opts,
-            progress,
-            &super::Stop::default(),
-        )?;
+        let (media, _) = write_media(repo, snap, media_target, &media_opts, progress)?;
         let mut database = DbRestoreSummary::default();
         match &sites {
             Some((from, _)) => {
@@ -340,7 +333,7 @@ pub fn restore_site(
     let (media, built) = std::thread::scope(|s| {
         let build =
             sqlite_new.map(|p| s.spawn(move || super::sqlite::build_full(repo, snap, p, check)));
-        let media = write_media(repo, snap, media_target, &media_opts, progress, &stop);
+        let media = write_media_until(repo, snap, media_target, &media_opts, progress, &stop);
         let built = build.map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err(Error::Invalid("the database build panicked".into())))
@@ -461,6 +454,25 @@ pub(super) fn all_or_nothing(media: &RestoreSummary, undo: &Undo) -> Result<()> 
 /// Write the snapshot's media to the site's media target; what was
 /// written, and how to take it back.
 pub(super) fn write_media<'a>(
+    repo: &Repository,
+    snap: &Snapshot,
+    media_target: &'a MediaTarget,
+    media_opts: &RestoreOptions,
+    progress: &dyn Progress,
+) -> Result<(RestoreSummary, Undo<'a>)> {
+    write_media_until(
+        repo,
+        snap,
+        media_target,
+        media_opts,
+        progress,
+        &super::Stop::default(),
+    )
+}
+
+/// `write_media`, writing no more objects once `stop` is set (work beside
+/// it failed).
+fn write_media_until<'a>(
     repo: &Repository,
     snap: &Snapshot,
     media_target: &'a MediaTarget,
