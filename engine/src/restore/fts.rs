@@ -123,6 +123,15 @@ fn plan(o: &SchemaObject, schema: &[SchemaObject]) -> Option<Plan> {
         Some(c) if is_rowid_name(&c) => None,
         Some(c) => Some(table.column_index(&c)?),
     };
+    // A table without rowids has none to hand on (a rebuild of such an
+    // index fails as it did in the source).
+    let without_rowid = table
+        .statements
+        .iter()
+        .any(|(_, sql)| sql.to_ascii_uppercase().contains("WITHOUT ROWID"));
+    if rowid_column.is_none() && without_rowid {
+        return None;
+    }
     Some(Plan {
         name: o.name.clone(),
         create: create.to_string(),
@@ -439,6 +448,8 @@ mod tests {
              CREATE TABLE gen (id TEXT PRIMARY KEY, a TEXT, b TEXT GENERATED ALWAYS AS (upper(a)));
              CREATE VIRTUAL TABLE gen_fts USING fts5(a, b, content=gen);
              CREATE VIRTUAL TABLE gone_fts USING fts5(x, content=nowhere);
+             CREATE TABLE kv (k TEXT PRIMARY KEY, x TEXT) WITHOUT ROWID;
+             CREATE VIRTUAL TABLE kv_fts USING fts5(x, content=kv);
              CREATE VIRTUAL TABLE own USING fts5(x);
              CREATE VIRTUAL TABLE old USING fts4(x, content=post);",
         )
@@ -457,8 +468,9 @@ mod tests {
                 ("doc_fts".into(), "doc".into(), vec![1, 2], Some(0)),
                 ("post_fts".into(), "post".into(), vec![1, 2], None),
             ],
-            "a generated column (not captured), a missing content table, an \
-             index with its own text and FTS4 are rebuilt as before"
+            "a generated column (not captured), a missing content table, a \
+             table without rowids, an index with its own text and FTS4 are \
+             rebuilt as before"
         );
     }
 }
