@@ -142,7 +142,8 @@ fn plan(o: &SchemaObject, schema: &[SchemaObject]) -> Option<Plan> {
     })
 }
 
-/// Rows for an index's thread: (rowid, the index's column values).
+/// Rows for an index's thread: (rowid, the index's column values). An
+/// empty batch closes the rows: without it the thread stops unfinished.
 type Batch = Vec<(i64, Vec<Value>)>;
 
 struct Building<'scope> {
@@ -275,7 +276,10 @@ impl<'scope> SideIndexes<'scope> {
             return Ok(());
         };
         send(b)?;
-        b.rows = None;
+        // The closing empty batch: every row was sent.
+        if let Some(tx) = b.rows.take() {
+            let _ = tx.send(Vec::new());
+        }
         match b.worker.take().map(|w| w.join()) {
             Some(Ok(r)) => r?,
             _ => {
@@ -324,23 +328,26 @@ impl<'scope> SideIndexes<'scope> {
     }
 
     /// Detach the side files (after the transaction) and remove them.
-    pub(super) fn close(mut self, conn: &Connection) -> Result<()> {
+    pub(super) fn close(self, conn: &Connection) -> Result<()> {
         for b in &self.building {
             conn.execute_batch(&format!("DETACH DATABASE {}", b.alias))
                 .map_err(|e| db_err(&self.db, e))?;
         }
-        for b in self.building.drain(..) {
-            remove(&b.path);
-        }
+        // Dropping removes the files (`Drop`).
         Ok(())
     }
 }
 
 impl Drop for SideIndexes<'_> {
-    /// On any failure the side files go too (a thread still writing one
-    /// writes to an unlinked file, and ends when its rows stop).
+    /// On any failure the side files go too: each thread is told to stop
+    /// (its rows end without the closing empty batch) and waited for
+    /// first, so that none is still making its file when it is removed.
     fn drop(&mut self) {
-        for b in &self.building {
+        for b in &mut self.building {
+            b.rows = None;
+            if let Some(w) = b.worker.take() {
+                let _ = w.join();
+            }
             remove(&b.path);
         }
     }
@@ -407,7 +414,12 @@ fn build(
             marks.join(", ")
         ))
         .map_err(|e| db_err(path, e))?;
+    let mut complete = false;
     for batch in rows {
+        if batch.is_empty() {
+            complete = true;
+            break;
+        }
         for (rowid, values) in batch {
             let id = Value::Integer(rowid);
             insert
@@ -421,6 +433,10 @@ fn build(
         }
     }
     drop(insert);
+    if !complete {
+        // The restore failed and takes the file away: nothing to finish.
+        return Ok(());
+    }
     conn.execute_batch(&format!(
         "COMMIT; DELETE FROM {} WHERE k = 'hashsize'",
         quote_ident(&format!("{name}_config"))
