@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::restore::sqlite::Bind;
 use crate::row::Value;
 use crate::schema::{quote_ident, ObjectKind, Phase, SchemaObject};
-use crate::source::sqlite::{fts_option, fts_rebuild_statement, virtual_module};
+use crate::source::sqlite::{fts_option, fts_rebuild_statement, virtual_module, FTS5_SHADOWS};
 use rusqlite::{params_from_iter, Connection};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -37,7 +37,21 @@ use std::thread::{Scope, ScopedJoinHandle};
 /// (1 MiB) flushes a segment per megabyte of terms, and merging those
 /// segments was a third of a 35,000-post database's restore (perf,
 /// issue 18).
-pub(super) const FTS5_BUILD_HASH: u32 = 32 << 20;
+const FTS5_BUILD_HASH: u32 = 32 << 20;
+
+/// The statements that set FTS5 index `name`'s larger term buffer for a
+/// build, and that take the setting out of its `_config` table afterwards,
+/// so the file holds the defaults, as the source's index did.
+pub(super) fn build_hash_statements(name: &str) -> (String, String) {
+    let q = quote_ident(name);
+    (
+        format!("INSERT INTO {q}({q}, rank) VALUES('hashsize', {FTS5_BUILD_HASH})"),
+        format!(
+            "DELETE FROM {} WHERE k = 'hashsize'",
+            quote_ident(&format!("{name}_config"))
+        ),
+    )
+}
 
 /// Content rows handed to an index's thread at a time (a batch closes at
 /// this many rows or bytes of values), and batches that may wait for it:
@@ -288,26 +302,25 @@ impl<'scope> SideIndexes<'scope> {
                 )))
             }
         }
-        let shadows: Vec<String> = {
-            let mut st = conn
-                .prepare(&format!(
-                    "SELECT name FROM {}.sqlite_master WHERE type = 'table' AND name LIKE ?1 ESCAPE '\\' ORDER BY name",
-                    b.alias
-                ))
+        // The shadow tables FTS5 made in the side file (an external-content
+        // index has no `_content`).
+        let mut shadows = Vec::new();
+        for suffix in FTS5_SHADOWS {
+            let s = format!("{name}_{suffix}");
+            let there: i64 = conn
+                .query_row(
+                    &format!(
+                        "SELECT count(*) FROM {}.sqlite_master WHERE type = 'table' AND name = ?1",
+                        b.alias
+                    ),
+                    [&s],
+                    |r| r.get(0),
+                )
                 .map_err(|e| db_err(&db, e))?;
-            let like = format!(
-                "{}\\_%",
-                name.replace('\\', "\\\\")
-                    .replace('_', "\\_")
-                    .replace('%', "\\%")
-            );
-            let names = st
-                .query_map([like], |r| r.get::<_, String>(0))
-                .map_err(|e| db_err(&db, e))?
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| db_err(&db, e))?;
-            names
-        };
+            if there > 0 {
+                shadows.push(s);
+            }
+        }
         tracing::debug!(
             index = name,
             shadow_tables = shadows.len(),
@@ -399,10 +412,10 @@ fn build(
 ) -> Result<()> {
     let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
     let q = quote_ident(name);
+    let (tune, untune) = build_hash_statements(name);
     // Thrown away after the copy: no journal, no sync.
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; {create}; \
-         INSERT INTO {q}({q}, rank) VALUES('hashsize', {FTS5_BUILD_HASH}); BEGIN"
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; {create}; {tune}; BEGIN"
     ))
     .map_err(|e| db_err(path, e))?;
     let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
@@ -437,11 +450,8 @@ fn build(
         // The restore failed and takes the file away: nothing to finish.
         return Ok(());
     }
-    conn.execute_batch(&format!(
-        "COMMIT; DELETE FROM {} WHERE k = 'hashsize'",
-        quote_ident(&format!("{name}_config"))
-    ))
-    .map_err(|e| db_err(path, e))?;
+    conn.execute_batch(&format!("COMMIT; {untune}"))
+        .map_err(|e| db_err(path, e))?;
     conn.close().map_err(|(_, e)| db_err(path, e))
 }
 

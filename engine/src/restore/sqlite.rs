@@ -240,7 +240,14 @@ pub(crate) fn build_full(
         // sync per transaction: it is synced once, before the rename.
         conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
             .map_err(|e| db_err(&partial, e))?;
-        let s = load(repo, snap, &schema, &conn, &partial, check)?;
+        // Indexes built beside the rows run on threads of this scope
+        // (`fts`); their files are attached before the load's transaction.
+        let s = std::thread::scope(|scope| {
+            let mut side = super::fts::SideIndexes::start(scope, &schema, &conn, &partial)?;
+            let s = load_rows(repo, snap, &schema, &conn, &partial, check, &mut side)?;
+            side.close(&conn)?;
+            Ok::<_, Error>(s)
+        })?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| db_err(&partial, e))?;
         conn.close().map_err(|(_, e)| db_err(&partial, e))?;
@@ -262,22 +269,6 @@ pub(crate) fn build_full(
             Err(e)
         }
     }
-}
-
-fn load(
-    repo: &Repository,
-    snap: &Snapshot,
-    schema: &[SchemaObject],
-    conn: &Connection,
-    path: &Path,
-    check: Option<KeysCheck>,
-) -> Result<DbRestoreSummary> {
-    std::thread::scope(|scope| {
-        let mut side = super::fts::SideIndexes::start(scope, schema, conn, path)?;
-        let summary = load_rows(repo, snap, schema, conn, path, check, &mut side)?;
-        side.close(conn)?;
-        Ok(summary)
-    })
 }
 
 fn load_rows(
@@ -384,9 +375,7 @@ fn row_err(path: &Path, t: &SchemaObject, e: rusqlite::Error) -> Error {
 /// The virtual-table phase. An external-content FTS5 index built beside
 /// the rows (`fts`) is created and filled from its side file; one that
 /// was not is rebuilt from its content table, through the same larger term
-/// buffer (`fts::FTS5_BUILD_HASH`). The setting is written to the index's
-/// `_config` table by FTS5; it is deleted again afterwards, so the file
-/// holds the defaults, as the source's index did.
+/// buffer (`fts::build_hash_statements`).
 fn run_virtual(
     schema: &[SchemaObject],
     exec: &dyn Fn(&str) -> Result<()>,
@@ -397,7 +386,6 @@ fn run_virtual(
         let fts5 = o.statements.iter().any(|(p, sql)| {
             *p == Phase::Virtual && sql.to_ascii_lowercase().contains("using fts5")
         });
-        let q = quote_ident(&o.name);
         let rebuild = crate::source::sqlite::fts_rebuild_statement(&o.name);
         let beside = side.builds(&o.name);
         for (p, sql) in &o.statements {
@@ -408,19 +396,14 @@ fn run_virtual(
                 side.finish(&o.name, conn)?;
                 continue;
             }
-            let tuned = fts5 && *sql == rebuild;
-            if tuned {
-                exec(&format!(
-                    "INSERT INTO {q}({q}, rank) VALUES('hashsize', {})",
-                    super::fts::FTS5_BUILD_HASH
-                ))?;
+            let tuned =
+                (fts5 && *sql == rebuild).then(|| super::fts::build_hash_statements(&o.name));
+            if let Some((tune, _)) = &tuned {
+                exec(tune)?;
             }
             exec(sql)?;
-            if tuned {
-                exec(&format!(
-                    "DELETE FROM {} WHERE k = 'hashsize'",
-                    quote_ident(&format!("{}_config", o.name))
-                ))?;
+            if let Some((_, untune)) = &tuned {
+                exec(untune)?;
             }
         }
     }

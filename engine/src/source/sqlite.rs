@@ -33,7 +33,8 @@ pub struct SqliteSource {
 pub const HEADER_PRAGMAS: [&str; 2] = ["user_version", "application_id"];
 pub const EXTRA_PRAGMA_PREFIX: &str = "db.sqlite.";
 
-const FTS5_SHADOWS: [&str; 5] = ["data", "idx", "content", "docsize", "config"];
+/// The suffixes of an FTS5 table's shadow tables (`<name>_data`, …).
+pub(crate) const FTS5_SHADOWS: [&str; 5] = ["data", "idx", "content", "docsize", "config"];
 const FTS34_SHADOWS: [&str; 5] = ["content", "segments", "segdir", "docsize", "stat"];
 
 impl SqliteSource {
