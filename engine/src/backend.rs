@@ -649,6 +649,36 @@ impl Backend {
         Ok(got)
     }
 
+    /// What this store is to the user ("repository", "media bucket"), for
+    /// errors raised over its objects.
+    pub fn role(&self) -> &'static str {
+        self.role
+    }
+
+    /// A ranged GET of a remote object as a stream: its bytes are handed
+    /// on as they arrive, so a range of any length passes through bounded
+    /// memory. `None` for a local repository, whose positioned reads
+    /// (`get_range`) need no stream.
+    pub fn get_range_stream(&self, name: &str, range: Range<u64>) -> Result<Option<ObjectReader>> {
+        if self.local_root.is_some() {
+            return Ok(None);
+        }
+        let p = self.path(name)?;
+        let opts = object_store::GetOptions {
+            range: Some(object_store::GetRange::Bounded(range)),
+            ..Default::default()
+        };
+        let got = self
+            .rt
+            .block_on(self.store.get_opts(&p, opts))
+            .map_err(|e| self.err("get", name, e))?;
+        Ok(Some(ObjectReader {
+            rt: self.rt.handle().clone(),
+            stream: got.into_stream(),
+            buf: Bytes::new(),
+        }))
+    }
+
     /// A GET from a local repository: a positioned read of the file
     /// itself, on the calling thread. object_store's local store hands each
     /// read to a blocking thread pool and waits for it (two thread wake-ups

@@ -359,6 +359,44 @@ fn a_failed_put_anywhere_in_a_backup_leaves_the_repository_as_it_was() {
     assert_eq!(contents(&out), contents(&src));
 }
 
+/// Files that share their first chunks and differ after them: reading
+/// the shared chunks (one blob, written into every file) leaves them all
+/// started and unfinished at once, more than the restore keeps open, so
+/// files are closed between writes and opened again. Every file comes
+/// back whole, and no temporary is left.
+#[test]
+fn files_sharing_chunks_restore_whole_even_past_the_open_file_bound() {
+    let mut config = Config::new_random();
+    config.pack_size = 1 << 20;
+    config.chunker = crate::config::ChunkerParams {
+        min: 256,
+        avg: 1024,
+        max: 4096,
+        normalization: 1,
+    };
+    let f = fixture_with(config);
+    let src = f.path("src");
+    let shared = noise(1, 8 << 10);
+    let files: Vec<(String, Vec<u8>)> = (0..600)
+        .map(|i| {
+            let mut v = shared.clone();
+            v.extend(noise(100 + i as u64, 4 << 10));
+            (format!("d{}/f{i:03}.bin", i % 7), v)
+        })
+        .collect();
+    let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    write_files(&src, &refs);
+    let s = f.backup(&src).unwrap();
+    let before = crate::restore::packed_parked();
+    let out = f.path("out");
+    f.restore(&s.snapshot, &out).unwrap();
+    assert_eq!(contents(&out), contents(&src));
+    assert!(
+        crate::restore::packed_parked() > before,
+        "no file was closed between writes"
+    );
+}
+
 #[test]
 fn a_short_read_of_a_pack_is_named_and_blamed_on_that_pack() {
     let f = fixture();
@@ -386,11 +424,16 @@ fn a_short_read_of_a_pack_is_named_and_blamed_on_that_pack() {
     let name = crate::layout::pack(&pack);
     f.store.truncate_gets(&name);
     // The restore writes what it can and names what it could not, each
-    // for that pack.
+    // for that pack. The pack is read front to back and each blob checked
+    // as it arrives, so the files whose chunks all came before the cut are
+    // restored; the others fail, and nothing of them is left.
     let out = f.path("out");
     let r = f.restore_some(&s.snapshot, &out).unwrap();
     let failed: Vec<String> = r.failed.iter().map(|(k, _)| k.clone()).collect();
-    assert_eq!(failed, lost);
+    assert!(
+        !failed.is_empty() && failed.iter().all(|k| lost.contains(k)),
+        "{failed:?} of {lost:?}"
+    );
     for (k, why) in &r.failed {
         assert!(
             why.contains(&name) && why.contains("short read"),
@@ -398,10 +441,8 @@ fn a_short_read_of_a_pack_is_named_and_blamed_on_that_pack() {
         );
     }
     let mut want = contents(&src);
-    want.retain(|k, _| !lost.contains(k));
-    let mut got = contents(&out);
-    got.retain(|k, _| !lost.contains(k));
-    assert_eq!(got, want);
+    want.retain(|k, _| !failed.contains(k));
+    assert_eq!(contents(&out), want);
     let c = f.check(true);
     assert!(!c.ok());
     assert!(

@@ -955,13 +955,15 @@ impl Repository {
     }
 
     /// Blobs that lie close together in one pack (`blobs` in pack order,
-    /// each where the index puts it), read with one ranged GET from the
-    /// first's start to the last's end: a restore makes one request per
-    /// run of a file's chunks instead of one per chunk, which is what
-    /// bounds it on S3. `each` gets each blob's
-    /// position in `blobs` and its verified plaintext. A pack deleted
-    /// under the reader (a prune moved its blobs) is read blob by blob
-    /// through a fresh index instead.
+    /// none twice, each where the index puts it), read with one ranged GET
+    /// from the first's start to the last's end: a restore makes one
+    /// request per run of blobs instead of one per blob, which is what
+    /// bounds it on S3. From a remote store the range is streamed, a blob
+    /// at a time, so a run may be as long as its pack; from a local one it
+    /// is read whole, so the caller bounds it. `each` gets each blob's
+    /// position in `blobs` and its verified plaintext, in that order. A
+    /// pack deleted under the reader (a prune moved its blobs) is read blob
+    /// by blob through a fresh index instead.
     pub fn load_run(
         &self,
         blobs: &[(Id, crate::index::BlobLoc)],
@@ -972,17 +974,22 @@ impl Repository {
         };
         let start = first.offset as u64;
         let end = last.offset as u64 + last.length as u64;
-        let stored = match self
-            .backend
-            .get_range(&layout::pack(&first.pack), start..end)
-        {
-            Ok(b) => b,
-            Err(Error::NotFound(_)) => {
-                for (i, (id, _)) in blobs.iter().enumerate() {
-                    each(i, self.load_blob(id)?)?;
-                }
-                return Ok(());
+        let name = layout::pack(&first.pack);
+        let by_blob = |each: &mut dyn FnMut(usize, Vec<u8>) -> Result<()>| -> Result<()> {
+            for (i, (id, _)) in blobs.iter().enumerate() {
+                each(i, self.load_blob(id)?)?;
             }
+            Ok(())
+        };
+        match self.backend.get_range_stream(&name, start..end) {
+            Ok(Some(reader)) => return self.stream_run(&name, reader, blobs, &mut each),
+            Ok(None) => {}
+            Err(Error::NotFound(_)) => return by_blob(&mut each),
+            Err(e) => return Err(e),
+        }
+        let stored = match self.backend.get_range(&name, start..end) {
+            Ok(b) => b,
+            Err(Error::NotFound(_)) => return by_blob(&mut each),
             Err(e) => return Err(e),
         };
         for (i, (id, loc)) in blobs.iter().enumerate() {
@@ -994,6 +1001,51 @@ impl Repository {
                 })?;
             let data = self
                 .plaintext_of(id, loc.codec, loc.raw_length, bytes)
+                .map_err(|why| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why))?;
+            each(i, data)?;
+        }
+        Ok(())
+    }
+
+    /// `load_run` over a streamed range: each blob's stored bytes are read
+    /// into one reused buffer, the gaps between blobs read past.
+    fn stream_run(
+        &self,
+        name: &str,
+        mut reader: crate::backend::ObjectReader,
+        blobs: &[(Id, crate::index::BlobLoc)],
+        each: &mut dyn FnMut(usize, Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        use std::io::Read;
+        let fail = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::corrupt(
+                format!("object {name}"),
+                "short read: the range ends before its last blob",
+            ),
+            _ => Error::Backend {
+                store: self.backend.role(),
+                op: "get",
+                name: name.to_string(),
+                message: e.to_string(),
+            },
+        };
+        let mut at = blobs.first().map_or(0, |(_, l)| l.offset as u64);
+        let mut buf = Vec::new();
+        for (i, (id, loc)) in blobs.iter().enumerate() {
+            let gap = (loc.offset as u64).checked_sub(at).ok_or_else(|| {
+                Error::corrupt(
+                    format!("pack {}", loc.pack),
+                    "blobs overlap or out of order",
+                )
+            })?;
+            if gap > 0 {
+                std::io::copy(&mut (&mut reader).take(gap), &mut std::io::sink()).map_err(fail)?;
+            }
+            buf.resize(loc.length as usize, 0);
+            reader.read_exact(&mut buf).map_err(fail)?;
+            at = loc.offset as u64 + loc.length as u64;
+            let data = self
+                .plaintext_of(id, loc.codec, loc.raw_length, &buf)
                 .map_err(|why| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why))?;
             each(i, data)?;
         }

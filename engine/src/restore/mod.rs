@@ -11,19 +11,18 @@ pub mod bucket;
 pub mod content;
 mod fts;
 pub mod item;
+mod packed;
 pub mod postgres;
 pub mod site;
 pub mod sqlite;
 mod under;
 
 use crate::error::{Error, Result};
-use crate::index::BlobLoc;
 use crate::jant;
 use crate::media::{self, EntryKind, MediaEntry};
 use crate::progress::Progress;
 use crate::repo::Repository;
 use crate::snapshot::Snapshot;
-use rayon::prelude::*;
 use std::fs::{self, FileTimes};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -313,17 +312,23 @@ pub(crate) fn restore_media_until(
         .filter(|(_, e)| e.kind != EntryKind::Dir)
         .count();
     progress.phase_items("restore", total, files as u64);
-    let results: Vec<(String, Result<u64>)> = in_pool(repo, || {
-        entries
-            .par_iter()
-            .filter(|(_, e)| e.kind != EntryKind::Dir && !stop.stopped())
-            .map(|(k, e)| {
-                let r = restore_one(repo, &root, k, e, opts.jant_sidecars, progress);
-                progress.item_done();
-                (k.clone(), r)
-            })
-            .collect()
-    })?;
+    let after = |dir: &under::Dir, name: &str, e: &MediaEntry| -> Result<()> {
+        let sidecar_name = format!("{name}{}", jant::SIDECAR_SUFFIX);
+        if let Some(sc) = &e.sidecar {
+            let bytes = sc
+                .raw
+                .clone()
+                .unwrap_or_else(|| jant::render_sidecar(&e.meta));
+            write_small(dir, &sidecar_name, &bytes, Some(sc.mtime_ns))
+        } else if opts.jant_sidecars {
+            write_small(dir, &sidecar_name, &jant::sidecar_of(&e.meta), None)
+        } else {
+            Ok(())
+        }
+    };
+    let results = packed::write_files(repo, &root, &entries, &after, progress, stop)?
+        .into_iter()
+        .map(|(i, r)| (entries[i].0.clone(), r));
     for (k, r) in results {
         match r {
             Ok(n) => {
@@ -340,7 +345,7 @@ pub(crate) fn restore_media_until(
                 // Nothing half-written stands under the final name: files
                 // are renamed into place only once complete.
                 progress.warn(&format!("{k}: {e}"));
-                summary.failed.push((k, e.to_string()));
+                summary.failed.push((k, e));
             }
         }
     }
@@ -375,19 +380,17 @@ pub(crate) fn restore_media_until(
     Ok(summary)
 }
 
-/// Stored bytes fetched with one request at most: chunks back to back in a
-/// pack are read together up to this much. With `util::REMOTE_THREADS` runs
-/// in flight, it bounds a restore's buffers (issue 18).
-const RUN_BYTES: usize = 4 << 20;
 /// Files from this size on are written with direct I/O where they can be.
 /// At 1 MiB, a site's images (most under it) went through the page cache:
 /// 1.2 GiB of 2 GiB restored was still dirty when the restore ended, and
 /// the `sync` after it took 0.8 s; at 64 KiB, 0.12 s (datapath site,
 /// issue 18), and the cache keeps what the machine had in it.
 const DIRECT_MIN: u64 = 64 << 10;
-/// Bytes of other blobs a run reads through rather than start another
-/// request.
-const RUN_GAP: u64 = 256 << 10;
+/// How often the restore closed a file between writes (`packed`).
+#[cfg(test)]
+pub(crate) fn packed_parked() -> usize {
+    packed::PARKED.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Run `f` (which uses rayon) with as many threads as the repository's
 /// storage wants: the global pool for a local one, more for a remote one
@@ -401,98 +404,6 @@ fn in_pool<T: Send>(repo: &Repository, f: impl FnOnce() -> T + Send) -> Result<T
             .then_some(crate::util::REMOTE_THREADS),
         f,
     )
-}
-
-fn restore_one(
-    repo: &Repository,
-    root: &under::Under,
-    key: &str,
-    e: &MediaEntry,
-    jant_sidecar: bool,
-    progress: &dyn Progress,
-) -> Result<u64> {
-    let (parents, name) = under::split_key(key);
-    let dir = root.dir(&parents, true)?;
-    match e.kind {
-        EntryKind::Symlink => {
-            dir.symlink(name, e.target.as_deref().unwrap_or_default())?;
-            return Ok(0);
-        }
-        EntryKind::Dir => return Ok(0),
-        EntryKind::File => {}
-    }
-    // Chunk offsets come from the index's plaintext lengths, so chunks can
-    // be fetched in any order and written with positioned writes. They are
-    // read in pack order: chunks that lie close together in one pack (a
-    // backup's workers interleave a file's chunks with each other's) are
-    // fetched with one ranged GET of at most `RUN_BYTES`.
-    let mut located: Vec<(BlobLoc, u64, crate::id::Id)> = Vec::with_capacity(e.chunks.len());
-    let mut off = 0u64;
-    {
-        let idx = repo.index();
-        for c in &e.chunks {
-            let loc = idx.lookup(c).ok_or_else(|| {
-                Error::corrupt(format!("chunk {c}"), "not in the index (missing pack?)")
-            })?;
-            located.push((loc, off, *c));
-            off += loc.raw_length as u64;
-        }
-    }
-    located.sort_by_key(|(loc, _, _)| (loc.pack, loc.offset));
-    let mut runs: Vec<Vec<(crate::id::Id, BlobLoc, u64)>> = Vec::new();
-    for (loc, at, id) in located {
-        let joins = runs.last().is_some_and(|run| {
-            let (first, last) = (&run[0].1, &run[run.len() - 1].1);
-            let end = last.offset as u64 + last.length as u64;
-            last.pack == loc.pack
-                && (loc.offset as u64) >= end
-                && loc.offset as u64 - end <= RUN_GAP
-                && (loc.offset as u64 + loc.length as u64 - first.offset as u64) <= RUN_BYTES as u64
-        });
-        match runs.last_mut() {
-            Some(run) if joins => run.push((id, loc, at)),
-            _ => runs.push(vec![(id, loc, at)]),
-        }
-    }
-    if off != e.size {
-        return Err(Error::corrupt(
-            "media entry",
-            format!("chunks add up to {off} bytes, entry says {}", e.size),
-        ));
-    }
-    let path = dir.path().join(name);
-    dir.write(name, |f| {
-        f.set_len(e.size).map_err(|err| Error::io(&path, err))?;
-        crate::failpoint::hit("restore-mid-file");
-        // Large files go past the page cache (`direct_write::write_at`).
-        let direct = (e.size >= DIRECT_MIN)
-            .then(|| crate::direct_write::reopen_direct(f))
-            .flatten();
-        runs.par_iter().try_for_each(|run| -> Result<()> {
-            let blobs: Vec<_> = run.iter().map(|(id, loc, _)| (*id, *loc)).collect();
-            repo.load_run(&blobs, |i, data| {
-                crate::direct_write::write_at(direct.as_ref(), f, &data, run[i].2)
-                    .map_err(|err| Error::io(&path, err))?;
-                progress.advance(data.len() as u64);
-                Ok(())
-            })
-        })?;
-        f.set_permissions(fs::Permissions::from_mode(e.mode))
-            .map_err(|err| Error::io(&path, err))?;
-        f.set_times(FileTimes::new().set_modified(system_time(e.mtime_ns)))
-            .map_err(|err| Error::io(&path, err))
-    })?;
-    let sidecar_name = format!("{name}{}", jant::SIDECAR_SUFFIX);
-    if let Some(sc) = &e.sidecar {
-        let bytes = sc
-            .raw
-            .clone()
-            .unwrap_or_else(|| jant::render_sidecar(&e.meta));
-        write_small(&dir, &sidecar_name, &bytes, Some(sc.mtime_ns))?;
-    } else if jant_sidecar {
-        write_small(&dir, &sidecar_name, &jant::sidecar_of(&e.meta), None)?;
-    }
-    Ok(e.size)
 }
 
 /// A small file (a sidecar), mode 0644 as Jant writes them.

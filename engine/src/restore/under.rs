@@ -118,34 +118,66 @@ impl Dir {
     /// Write `name` through `fill` on a fresh temporary file, then rename
     /// it into place (replacing a file or symlink of that name).
     pub fn write(&self, name: &str, fill: impl FnOnce(&File) -> Result<()>) -> Result<()> {
+        let f = self.create_temp(name)?;
+        let filled = fill(&f);
+        drop(f);
+        if let Err(e) = filled {
+            self.discard(name);
+            return Err(e);
+        }
+        self.commit(name)
+    }
+
+    /// A fresh, empty temporary file for `name` (mode 0600), to be filled
+    /// and then `commit`ted or `discard`ed.
+    pub fn create_temp(&self, name: &str) -> Result<File> {
         let final_path = self.path.join(name);
-        let err = |e: io::Error| Error::io(&final_path, e);
-        let tmp = cstr(&temp_name(name)).map_err(err)?;
-        let dst = cstr(name).map_err(err)?;
+        let tmp = cstr(&temp_name(name)).map_err(|e| Error::io(&final_path, e))?;
         // A temporary left by an interrupted run (even a planted symlink)
         // goes first; O_EXCL | O_NOFOLLOW then make a fresh file or fail.
-        // SAFETY: valid fd and names.
+        // SAFETY: valid fd and name.
         unsafe { libc::unlinkat(self.fd.as_raw_fd(), tmp.as_ptr(), 0) };
+        self.open_at(&tmp, libc::O_CREAT | libc::O_EXCL)
+            .map_err(|e| Error::io(&final_path, e))
+    }
+
+    /// The temporary file `create_temp` made for `name`, opened again for
+    /// writing (never through a symlink).
+    pub fn reopen_temp(&self, name: &str) -> Result<File> {
+        let final_path = self.path.join(name);
+        let tmp = cstr(&temp_name(name)).map_err(|e| Error::io(&final_path, e))?;
+        self.open_at(&tmp, 0).map_err(|e| Error::io(&final_path, e))
+    }
+
+    fn open_at(&self, name: &CString, flags: libc::c_int) -> io::Result<File> {
         // SAFETY: valid fd and name; the fd is owned by the File.
         let fd = check(unsafe {
             libc::openat(
                 self.fd.as_raw_fd(),
-                tmp.as_ptr(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                name.as_ptr(),
+                libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | flags,
                 0o600 as libc::c_uint,
             )
-        })
-        .map_err(err)?;
+        })?;
         // SAFETY: fd was just returned by openat and is owned only here.
-        let f = unsafe { File::from_raw_fd(fd) };
-        let filled = fill(&f);
-        drop(f);
-        if let Err(e) = filled {
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+
+    /// Rename `name`'s temporary file into place.
+    pub fn commit(&self, name: &str) -> Result<()> {
+        let final_path = self.path.join(name);
+        let err = |e: io::Error| Error::io(&final_path, e);
+        let tmp = cstr(&temp_name(name)).map_err(err)?;
+        let dst = cstr(name).map_err(err)?;
+        self.rename(&tmp, &dst).map_err(err)
+    }
+
+    /// Remove `name`'s temporary file, if there is one.
+    pub fn discard(&self, name: &str) {
+        if let Ok(tmp) = cstr(&temp_name(name)) {
             // SAFETY: valid fd and name.
             unsafe { libc::unlinkat(self.fd.as_raw_fd(), tmp.as_ptr(), 0) };
-            return Err(e);
         }
-        self.rename(&tmp, &dst).map_err(err)
     }
 
     /// Make `name` a symlink to `target`, replacing what is there.
