@@ -131,14 +131,13 @@ const SIBLINGS_RUN_GAP: u64 = 64 << 10;
 
 /// Load several nodes at once, each with its own outcome. A backup writes
 /// a tree's nodes next to each other in its packs, so siblings are read
-/// together, one ranged GET for each stretch of a pack, the stretches in
-/// parallel: node by node, each a round trip, listing a 2,295-object
+/// together, one ranged GET for each stretch of a pack (from a remote
+/// repository, the stretches in parallel): node by node, each a round trip, listing a 2,295-object
 /// media tree from a Garage on loopback took longer than restoring a
 /// tenth of its bytes (issue 18). A stretch that cannot be read is
 /// retried node by node, so each node fails or not on its own (a tree
 /// node is read from its pack's copy then, §4.3).
 pub fn load_nodes(repo: &Repository, ids: &[Id]) -> Vec<Result<Node>> {
-    use rayon::prelude::*;
     let mut located = Vec::with_capacity(ids.len());
     {
         let idx = repo.index();
@@ -166,27 +165,52 @@ pub fn load_nodes(repo: &Repository, ids: &[Id]) -> Vec<Result<Node>> {
             start = k;
         }
     }
-    let mut out: Vec<Option<Result<Node>>> = (0..ids.len()).map(|_| None).collect();
-    let got: Vec<Vec<(usize, Result<Node>)>> = runs
-        .par_iter()
-        .map(|run| {
-            let blobs: Vec<(Id, crate::index::BlobLoc)> =
-                run.iter().map(|(i, loc)| (ids[*i], *loc)).collect();
-            let mut nodes = Vec::with_capacity(run.len());
-            let read = repo.load_run(&blobs, |k, data| {
-                let i = run[k].0;
-                nodes.push((i, decode_node(&ids[i], &data)));
-                Ok(())
-            });
-            if read.is_err() {
-                for (i, _) in &run[nodes.len()..] {
-                    nodes.push((*i, load_node(repo, &ids[*i])));
-                }
+    let read = |run: &[(usize, crate::index::BlobLoc)]| -> Vec<(usize, Result<Node>)> {
+        let blobs: Vec<(Id, crate::index::BlobLoc)> =
+            run.iter().map(|(i, loc)| (ids[*i], *loc)).collect();
+        let mut nodes = Vec::with_capacity(run.len());
+        let read = repo.load_run(&blobs, |k, data| {
+            let i = run[k].0;
+            nodes.push((i, decode_node(&ids[i], &data)));
+            Ok(())
+        });
+        if read.is_err() {
+            for (i, _) in &run[nodes.len()..] {
+                nodes.push((*i, load_node(repo, &ids[*i])));
             }
-            nodes
+        }
+        nodes
+    };
+    // A local read takes microseconds: one after another. Remote reads
+    // wait on round trips, so they go in parallel, on threads of their
+    // own: a rayon pool may be busy with the media for the whole restore,
+    // and a database build waiting on it would wait for all of them.
+    let got: Vec<(usize, Result<Node>)> = if runs.len() < 2 || repo.backend().local_root().is_some()
+    {
+        runs.iter().flat_map(|run| read(run)).collect()
+    } else {
+        let lanes = runs.len().min(crate::util::REMOTE_THREADS);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..lanes)
+                .map(|lane| {
+                    let (runs, read) = (&runs, &read);
+                    s.spawn(move || {
+                        runs.iter()
+                            .skip(lane)
+                            .step_by(lanes)
+                            .flat_map(|run| read(run))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
         })
-        .collect();
-    for (i, node) in got.into_iter().flatten() {
+    };
+    let mut out: Vec<Option<Result<Node>>> = (0..ids.len()).map(|_| None).collect();
+    for (i, node) in got {
         out[i] = Some(node);
     }
     // Nodes the index did not have are looked for as before (a fresh

@@ -326,7 +326,7 @@ pub(crate) fn restore_media_until(
             Ok(())
         }
     };
-    let results = packed::write_files(repo, &root, &entries, &after, progress, stop)?
+    let results = packed::write_files(repo, &root, &entries, &after, progress, stop)
         .into_iter()
         .map(|(i, r)| (entries[i].0.clone(), r));
     for (k, r) in results {
@@ -390,20 +390,6 @@ const DIRECT_MIN: u64 = 64 << 10;
 #[cfg(test)]
 pub(crate) fn packed_parked() -> usize {
     packed::PARKED.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Run `f` (which uses rayon) with as many threads as the repository's
-/// storage wants: the global pool for a local one, more for a remote one
-/// (`util::REMOTE_THREADS`: 2 in flight gave 139 MiB/s from Garage on
-/// loopback against 495 MiB/s from a local repository, `benches/s3.sh`).
-fn in_pool<T: Send>(repo: &Repository, f: impl FnOnce() -> T + Send) -> Result<T> {
-    crate::util::with_threads(
-        repo.backend()
-            .local_root()
-            .is_none()
-            .then_some(crate::util::REMOTE_THREADS),
-        f,
-    )
 }
 
 /// A small file (a sidecar), mode 0644 as Jant writes them.

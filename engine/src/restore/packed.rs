@@ -6,9 +6,10 @@
 //! it serves, and each blob is written (positioned) into every file that
 //! holds it. From S3 a run is one streamed ranged GET as long as the
 //! stretch of the pack. A server spends its CPU per block it reads and
-//! checks: Garage, which stores 1 MiB blocks, used 2.9 s of CPU per GiB
-//! restored through the ranged GETs of single files' runs, and 1.8 s for
-//! whole packs (issue 18, `benches/s3.sh`).
+//! checks: Garage, which stores 1 MiB blocks, used 2.8–3.6 s of CPU per GiB
+//! restored through ranged GETs of one file's chunks, and 2.1 s through
+//! whole stretches (1.8 s handing the packs whole to curl; issue 18,
+//! `benches/s3.sh` data).
 //!
 //! A file is created under its temporary name (`under::Dir::create_temp`)
 //! when its first blob arrives and renamed into place after its last, so
@@ -103,7 +104,7 @@ pub(super) fn write_files(
     after: &After<'_>,
     progress: &dyn Progress,
     stop: &Stop,
-) -> Result<Vec<(usize, Outcome)>> {
+) -> Vec<(usize, Outcome)> {
     let remote = repo.backend().local_root().is_none();
     let mut done = Vec::new();
     let mut at = 0;
@@ -115,10 +116,10 @@ pub(super) fn write_files(
             end += 1;
         }
         let window = Window::plan(repo, root, &entries[at..end], after, progress, remote);
-        done.extend(window.run(stop)?.into_iter().map(|(i, o)| (at + i, o)));
+        done.extend(window.run(stop).into_iter().map(|(i, o)| (at + i, o)));
         at = end;
     }
-    Ok(done)
+    done
 }
 
 struct Window<'a> {
@@ -279,21 +280,30 @@ impl<'a> Window<'a> {
 
     /// Read the runs, as many at once as the repository's storage wants,
     /// taken in order from a shared counter.
-    fn run(self, stop: &Stop) -> Result<Vec<(usize, Outcome)>> {
+    fn run(self, stop: &Stop) -> Vec<(usize, Outcome)> {
         let next = AtomicUsize::new(0);
-        super::in_pool(self.repo, || {
-            rayon::scope(|s| {
-                for _ in 0..rayon::current_num_threads() {
-                    s.spawn(|_| loop {
-                        let r = next.fetch_add(1, Ordering::Relaxed);
-                        if stop.stopped() || r >= self.runs.len() {
-                            break;
-                        }
-                        self.read_run(self.runs[r].clone());
-                    });
-                }
-            })
-        })?;
+        // Threads of their own, not a rayon pool's: each loops over the
+        // runs until none is left, and a pool busy with them would starve
+        // whatever else needs it meanwhile (the database build beside a
+        // site restore). Remote runs wait on round trips, so more of them
+        // (`util::REMOTE_THREADS`); local ones on the cores (4 lanes on
+        // this 2-core VM, cold: within noise of 2, and +20 MiB).
+        let lanes = if self.repo.backend().local_root().is_none() {
+            crate::util::REMOTE_THREADS
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        };
+        std::thread::scope(|s| {
+            for _ in 0..lanes.min(self.runs.len()) {
+                s.spawn(|| loop {
+                    let r = next.fetch_add(1, Ordering::Relaxed);
+                    if stop.stopped() || r >= self.runs.len() {
+                        break;
+                    }
+                    self.read_run(self.runs[r].clone());
+                });
+            }
+        });
         // Files a stop cut short: their temporaries go.
         for (i, out) in self.outs.iter().enumerate() {
             let slot = std::mem::replace(&mut *lock(&out.slot), Slot::Done);
@@ -306,7 +316,7 @@ impl<'a> Window<'a> {
         }
         let mut results = self.results.into_inner().unwrap_or_else(|p| p.into_inner());
         results.sort_by_key(|(i, _)| *i);
-        Ok(results)
+        results
     }
 
     /// Read one run and write its blobs. A damaged blob costs only the
