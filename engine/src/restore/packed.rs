@@ -426,8 +426,10 @@ impl<'a> Window<'a> {
             Slot::New => {
                 let dir = self.root.dir(&parents, true)?;
                 let file = dir.create_temp(name)?;
-                file.set_len(out.entry.size)
-                    .map_err(|e| Error::io(dir.path().join(name), e))?;
+                if let Err(e) = file.set_len(out.entry.size) {
+                    dir.discard(name);
+                    return Err(Error::io(dir.path().join(name), e));
+                }
                 crate::failpoint::hit("restore-mid-file");
                 (dir, file)
             }
@@ -504,15 +506,9 @@ impl<'a> Window<'a> {
                 h.file
                     .set_times(FileTimes::new().set_modified(system_time(out.entry.mtime_ns)))
             });
-        // Every other holder of the handle has settled its piece, and so
-        // has dropped its clone: this is the last.
-        let Ok(Handle { dir, file, direct }) = Arc::try_unwrap(h) else {
-            return Err(Error::corrupt(
-                format!("media entry {}", out.key),
-                "still being written when finished",
-            ));
-        };
-        drop((file, direct));
+        // Every piece is written (each was settled after its write), so the
+        // file is complete: into place with it.
+        let dir = &h.dir;
         if let Err(e) = set
             .map_err(|e| Error::io(&path, e))
             .and_then(|_| dir.commit(name))
@@ -520,7 +516,7 @@ impl<'a> Window<'a> {
             dir.discard(name);
             return Err(e);
         }
-        (self.after)(&dir, name, out.entry)?;
+        (self.after)(dir, name, out.entry)?;
         Ok(out.entry.size)
     }
 }
