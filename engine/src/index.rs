@@ -181,11 +181,20 @@ impl Index {
                 b.copy_from_slice(&e.id[..8]);
                 u64::from_be_bytes(b)
             };
-            self.entries.sort_unstable_by(|a, b| {
-                head(a).cmp(&head(b)).then_with(|| {
-                    (a.id, a.flags & CONDEMNED, a.pack).cmp(&(b.id, b.flags & CONDEMNED, b.pack))
-                })
-            });
+            // On every core: a million entries took a sixth of a `diff`'s
+            // CPU to sort on one.
+            rayon::slice::ParallelSliceMut::par_sort_unstable_by(
+                self.entries.as_mut_slice(),
+                |a, b| {
+                    head(a).cmp(&head(b)).then_with(|| {
+                        (a.id, a.flags & CONDEMNED, a.pack).cmp(&(
+                            b.id,
+                            b.flags & CONDEMNED,
+                            b.pack,
+                        ))
+                    })
+                },
+            );
             self.entries.dedup_by(|a, b| a.id == b.id);
             self.entries.shrink_to_fit();
             self.sorted = true;
