@@ -281,7 +281,6 @@ impl<'a> Window<'a> {
     /// Read the runs, as many at once as the repository's storage wants,
     /// taken in order from a shared counter.
     fn run(self, stop: &Stop) -> Vec<(usize, Outcome)> {
-        let next = AtomicUsize::new(0);
         // Threads of their own, not a rayon pool's: each loops over the
         // runs until none is left, and a pool busy with them would starve
         // whatever else needs it meanwhile (the database build beside a
@@ -293,14 +292,30 @@ impl<'a> Window<'a> {
         } else {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         };
+        // Each lane starts on a share of its own (lane i at i/lanes of the
+        // runs) and, that done, takes what is left of the others'. Lanes
+        // side by side in the runs create files in one directory at once,
+        // and a create holds the directory's lock: a media restore spent a
+        // tenth of its CPU spinning on it (perf, the datapath site).
+        let n = self.runs.len();
+        let lanes = lanes.clamp(1, n.max(1));
+        let next: Vec<AtomicUsize> = (0..lanes)
+            .map(|l| AtomicUsize::new(n * l / lanes))
+            .collect();
+        let end = |l: usize| n * (l + 1) / lanes;
+        let take = |lane: usize| {
+            (0..lanes).map(|k| (lane + k) % lanes).find_map(|l| {
+                let r = next[l].fetch_add(1, Ordering::Relaxed);
+                (r < end(l)).then_some(r)
+            })
+        };
         std::thread::scope(|s| {
-            for _ in 0..lanes.min(self.runs.len()) {
-                s.spawn(|| loop {
-                    let r = next.fetch_add(1, Ordering::Relaxed);
-                    if stop.stopped() || r >= self.runs.len() {
-                        break;
+            for lane in 0..lanes {
+                let (take, this) = (&take, &self);
+                s.spawn(move || {
+                    while let Some(r) = take(lane).filter(|_| !stop.stopped()) {
+                        this.read_run(this.runs[r].clone());
                     }
-                    self.read_run(self.runs[r].clone());
                 });
             }
         });
