@@ -387,12 +387,12 @@ fn files_sharing_chunks_restore_whole_even_past_the_open_file_bound() {
     let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     write_files(&src, &refs);
     let s = f.backup(&src).unwrap();
-    let before = crate::restore::packed_parked();
+    let before = crate::restore::packed::PARKED.load(std::sync::atomic::Ordering::Relaxed);
     let out = f.path("out");
     f.restore(&s.snapshot, &out).unwrap();
     assert_eq!(contents(&out), contents(&src));
     assert!(
-        crate::restore::packed_parked() > before,
+        crate::restore::packed::PARKED.load(std::sync::atomic::Ordering::Relaxed) > before,
         "no file was closed between writes"
     );
 }

@@ -935,8 +935,7 @@ impl Repository {
         let range = loc.offset as u64..loc.offset as u64 + loc.length as u64;
         let read = |name: &str| -> Result<Vec<u8>> {
             let stored = self.backend.get_range(name, range.clone())?;
-            self.plaintext_of(id, loc.codec, loc.raw_length, &stored)
-                .map_err(|why| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why))
+            self.blob_plaintext(id, loc, &stored)
         };
         match read(&layout::pack(&loc.pack)) {
             Err(e @ (Error::Corrupt { .. } | Error::NotFound(_))) if loc.kind == BlobKind::Tree => {
@@ -999,12 +998,28 @@ impl Repository {
                 .ok_or_else(|| {
                     Error::corrupt(format!("pack {}", loc.pack), "blobs not adjacent")
                 })?;
-            let data = self
-                .plaintext_of(id, loc.codec, loc.raw_length, bytes)
-                .map_err(|why| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why))?;
-            each(i, data)?;
+            each(i, self.blob_plaintext(id, loc, bytes)?)?;
         }
         Ok(())
+    }
+
+    /// Whether `next` extends the run `first..=last` (pack order) that
+    /// `load_run` reads with one request: the same pack, after `last`, at
+    /// most `gap` bytes of other blobs between, and, with `max_bytes`, the
+    /// whole run no longer than that.
+    pub fn extends_run(
+        first: &crate::index::BlobLoc,
+        last: &crate::index::BlobLoc,
+        next: &crate::index::BlobLoc,
+        gap: u64,
+        max_bytes: Option<u64>,
+    ) -> bool {
+        let end = last.offset as u64 + last.length as u64;
+        let here = next.offset as u64;
+        next.pack == last.pack
+            && here >= end
+            && here - end <= gap
+            && max_bytes.is_none_or(|max| here + next.length as u64 - first.offset as u64 <= max)
     }
 
     /// `load_run` over a streamed range: each blob's stored bytes are read
@@ -1044,12 +1059,21 @@ impl Repository {
             buf.resize(loc.length as usize, 0);
             reader.read_exact(&mut buf).map_err(fail)?;
             at = loc.offset as u64 + loc.length as u64;
-            let data = self
-                .plaintext_of(id, loc.codec, loc.raw_length, &buf)
-                .map_err(|why| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why))?;
-            each(i, data)?;
+            each(i, self.blob_plaintext(id, loc, &buf)?)?;
         }
         Ok(())
+    }
+
+    /// `plaintext_of` a blob read from where the index puts it, the error
+    /// naming the blob and its pack.
+    fn blob_plaintext(
+        &self,
+        id: &Id,
+        loc: &crate::index::BlobLoc,
+        stored: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.plaintext_of(id, loc.codec, loc.raw_length, stored)
+            .map_err(|why| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why))
     }
 
     /// The verified plaintext of a blob from its stored bytes: opened (in

@@ -132,11 +132,11 @@ const SIBLINGS_RUN_GAP: u64 = 64 << 10;
 /// Load several nodes at once, each with its own outcome. A backup writes
 /// a tree's nodes next to each other in its packs, so siblings are read
 /// together, one ranged GET for each stretch of a pack (from a remote
-/// repository, the stretches in parallel): node by node, each a round trip, listing a 2,295-object
-/// media tree from a Garage on loopback took longer than restoring a
-/// tenth of its bytes (issue 18). A stretch that cannot be read is
-/// retried node by node, so each node fails or not on its own (a tree
-/// node is read from its pack's copy then, §4.3).
+/// repository, the stretches in parallel). Node by node, each a round
+/// trip, listing the media tree of `benches/s3.sh` from a Garage on
+/// loopback took 11 GETs in a row, 0.44 s (issue 18). A stretch that
+/// cannot be read is retried node by node, so each node fails or not on
+/// its own (a tree node is read from its pack's copy then, §4.3).
 pub fn load_nodes(repo: &Repository, ids: &[Id]) -> Vec<Result<Node>> {
     let mut located = Vec::with_capacity(ids.len());
     {
@@ -152,13 +152,13 @@ pub fn load_nodes(repo: &Repository, ids: &[Id]) -> Vec<Result<Node>> {
     let mut start = 0;
     for k in 1..=located.len() {
         let joins = located.get(k).is_some_and(|(_, loc)| {
-            let (first, last) = (&located[start].1, &located[k - 1].1);
-            let end = last.offset as u64 + last.length as u64;
-            let here = loc.offset as u64;
-            loc.pack == last.pack
-                && here >= end
-                && here - end <= SIBLINGS_RUN_GAP
-                && here + loc.length as u64 - first.offset as u64 <= SIBLINGS_RUN_BYTES
+            Repository::extends_run(
+                &located[start].1,
+                &located[k - 1].1,
+                loc,
+                SIBLINGS_RUN_GAP,
+                Some(SIBLINGS_RUN_BYTES),
+            )
         });
         if !joins {
             runs.push(&located[start..k]);

@@ -11,7 +11,7 @@ pub mod bucket;
 pub mod content;
 mod fts;
 pub mod item;
-mod packed;
+pub(crate) mod packed;
 pub mod postgres;
 pub mod site;
 pub mod sqlite;
@@ -386,12 +386,6 @@ pub(crate) fn restore_media_until(
 /// the `sync` after it took 0.8 s; at 64 KiB, 0.12 s (datapath site,
 /// issue 18), and the cache keeps what the machine had in it.
 const DIRECT_MIN: u64 = 64 << 10;
-/// How often the restore closed a file between writes (`packed`).
-#[cfg(test)]
-pub(crate) fn packed_parked() -> usize {
-    packed::PARKED.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// A small file (a sidecar), mode 0644 as Jant writes them.
 fn write_small(dir: &under::Dir, name: &str, bytes: &[u8], mtime_ns: Option<i64>) -> Result<()> {
     let path = dir.path().join(name);

@@ -245,15 +245,13 @@ impl<'a> Window<'a> {
             let b = w.blobs.len();
             w.blobs.push(p);
             if b > run_start {
-                let first = &w.pieces[w.blobs[run_start]].loc;
-                let last = &w.pieces[w.blobs[b - 1]].loc;
-                let end = last.offset as u64 + last.length as u64;
-                let here = piece.loc.offset as u64;
-                let joins = last.pack == piece.loc.pack
-                    && here >= end
-                    && here - end <= RUN_GAP
-                    && (remote
-                        || here + piece.loc.length as u64 - first.offset as u64 <= LOCAL_RUN_BYTES);
+                let joins = Repository::extends_run(
+                    &w.pieces[w.blobs[run_start]].loc,
+                    &w.pieces[w.blobs[b - 1]].loc,
+                    &piece.loc,
+                    RUN_GAP,
+                    (!remote).then_some(LOCAL_RUN_BYTES),
+                );
                 if !joins {
                     keyed.push((run_first, run_start..b));
                     run_start = b;

@@ -131,8 +131,21 @@ impl Dir {
     /// A fresh, empty temporary file for `name` (mode 0600), to be filled
     /// and then `commit`ted or `discard`ed.
     pub fn create_temp(&self, name: &str) -> Result<File> {
-        let final_path = self.path.join(name);
-        let tmp = cstr(&temp_name(name)).map_err(|e| Error::io(&final_path, e))?;
+        self.temp_file(name, true)
+    }
+
+    /// The temporary file `create_temp` made for `name`, opened again for
+    /// writing (never through a symlink).
+    pub fn reopen_temp(&self, name: &str) -> Result<File> {
+        self.temp_file(name, false)
+    }
+
+    fn temp_file(&self, name: &str, create: bool) -> Result<File> {
+        let err = |e: io::Error| Error::io(self.path.join(name), e);
+        let tmp = cstr(&temp_name(name)).map_err(err)?;
+        if !create {
+            return self.open_at(&tmp, 0).map_err(err);
+        }
         // O_EXCL | O_NOFOLLOW make a fresh file or fail. A temporary left
         // by an interrupted run (even a planted symlink) is removed and the
         // create tried again. Not removed first: an unlink takes the
@@ -147,15 +160,7 @@ impl Dir {
             }
             other => other,
         }
-        .map_err(|e| Error::io(&final_path, e))
-    }
-
-    /// The temporary file `create_temp` made for `name`, opened again for
-    /// writing (never through a symlink).
-    pub fn reopen_temp(&self, name: &str) -> Result<File> {
-        let final_path = self.path.join(name);
-        let tmp = cstr(&temp_name(name)).map_err(|e| Error::io(&final_path, e))?;
-        self.open_at(&tmp, 0).map_err(|e| Error::io(&final_path, e))
+        .map_err(err)
     }
 
     fn open_at(&self, name: &CString, flags: libc::c_int) -> io::Result<File> {
