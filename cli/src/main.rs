@@ -879,6 +879,16 @@ fn open(cli: &Cli) -> Result<Repository> {
     Ok(repo)
 }
 
+/// Open for a command that reads snapshots and their trees only, never a
+/// chunk of media: the index it loads is the tree packs'.
+fn open_trees(cli: &Cli) -> Result<Repository> {
+    let loc = repo_location(cli)?;
+    let repo = Repository::open_trees(&loc, &password)
+        .with_context(|| format!("opening repository {loc}"))?;
+    output::healed_index(&repo);
+    Ok(repo)
+}
+
 /// Open for a command a concurrent prune must not break (format-spec
 /// §12.3): a `writer` commits a snapshot; any other reads.
 fn open_session(cli: &Cli, command: &str, writer: bool) -> Result<Repository> {
@@ -994,7 +1004,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         Cmd::Snapshots { filter, latest } => {
-            let repo = open(&cli)?;
+            let repo = open_trees(&cli)?;
             let drills = jarc::drill_record::last_drills(&repo)?;
             let filter = filter.filter();
             let mut list = snapshot::heads(&repo)?;
@@ -1008,7 +1018,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Cmd::Find { pattern, filter } => {
-            let repo = open(&cli)?;
+            let repo = open_trees(&cli)?;
             let filter = filter.filter();
             let mut list = snapshot::list(&repo)?;
             list.retain(|(_, s)| filter.matches(s));
@@ -1086,7 +1096,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
         }
         Cmd::Ls { snapshot: spec } => {
-            let repo = open(&cli)?;
+            let repo = open_trees(&cli)?;
             let (_, snap) = snapshot::resolve(&repo, spec)?;
             output::ls(
                 cli.json,
@@ -1095,7 +1105,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         Cmd::Diff { a, b } => {
-            let repo = open(&cli)?;
+            let repo = open_trees(&cli)?;
             let (ia, sa) = snapshot::resolve(&repo, a)?;
             let (ib, sb) = snapshot::resolve(&repo, b)?;
             let d = jarc::diff::diff_snapshots(&repo, &sa, &sb)?;

@@ -22,6 +22,12 @@ pub(crate) fn decode<T: DeserializeOwned>(
     version: u16,
     bytes: &[u8],
 ) -> Result<T> {
+    decode_body(what, envelope(what, magic, version, bytes)?)
+}
+
+/// The body of an enveloped object whose magic and version are `magic`
+/// and `version`.
+fn envelope<'b>(what: &str, magic: &[u8; 4], version: u16, bytes: &'b [u8]) -> Result<&'b [u8]> {
     if bytes.len() < 6 || &bytes[..4] != magic {
         return Err(Error::corrupt(
             what,
@@ -39,7 +45,31 @@ pub(crate) fn decode<T: DeserializeOwned>(
             supported: version.to_string(),
         });
     }
-    decode_body(what, &bytes[6..])
+    Ok(&bytes[6..])
+}
+
+/// `decode`, with a seed that takes the body's values as they are read
+/// (an index file straight into the in-memory index).
+pub(crate) fn decode_seed<'de, S: serde::de::DeserializeSeed<'de>>(
+    what: &str,
+    magic: &[u8; 4],
+    version: u16,
+    bytes: &'de [u8],
+    seed: S,
+) -> Result<S::Value> {
+    let body = envelope(what, magic, version, bytes)?;
+    let mut d = postcard::Deserializer::from_bytes(body);
+    let value = seed
+        .deserialize(&mut d)
+        .map_err(|e| Error::corrupt(what, e))?;
+    let rest = d.finalize().map_err(|e| Error::corrupt(what, e))?;
+    if !rest.is_empty() {
+        return Err(Error::corrupt(
+            what,
+            format!("{} trailing bytes after the body", rest.len()),
+        ));
+    }
+    Ok(value)
 }
 
 /// A postcard body that must be consumed exactly.

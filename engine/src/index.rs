@@ -133,34 +133,96 @@ impl Index {
         self.files.push((name.to_string(), nos));
     }
 
+    /// Decode an index file's body (`IndexFile::decode`'s input) straight
+    /// into the index, remembering it as `name`: no `IndexFile` is built,
+    /// so the million blob descriptions of a large repository are never
+    /// held twice (decoded, then indexed), and with `trees_only` the packs
+    /// of data are read past without a copy of any of their blobs. A body
+    /// that does not decode leaves the index as it was.
+    pub fn add_encoded(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        condemned: &HashSet<Id>,
+        trees_only: bool,
+    ) -> Result<()> {
+        let mark = (self.packs.len(), self.entries.len());
+        if !trees_only {
+            // Room for every blob the file can describe (each takes at
+            // least its 32-byte id and five bytes more), so the entries
+            // are not moved as they grow; `finish` gives back the rest.
+            self.entries.reserve(bytes.len() / 37);
+        }
+        let mut nos = Vec::new();
+        let seed = decode::FileSeed {
+            index: self,
+            condemned,
+            trees_only,
+            nos: &mut nos,
+        };
+        match codec::decode_seed("index file", MAGIC, VERSION, bytes, seed) {
+            Ok(()) => {
+                self.files.push((name.to_string(), nos));
+                Ok(())
+            }
+            Err(e) => {
+                self.truncate(mark);
+                Err(e)
+            }
+        }
+    }
+
+    /// Forget the packs from number `packs` on and the entries from
+    /// `entries` on: what a file that failed to decode had added.
+    fn truncate(&mut self, (packs, entries): (usize, usize)) {
+        for (id, _) in self.packs.drain(packs..) {
+            self.pack_no.remove(&id);
+        }
+        self.blob_bytes.truncate(packs);
+        self.entries.truncate(entries);
+    }
+
+    /// Number a pack (its existing number, when another file named it
+    /// already), and whether it was new.
+    fn pack_number(&mut self, id: Id, size: u64) -> (u32, bool) {
+        match self.pack_no.get(&id) {
+            Some(n) => (*n, false),
+            None => {
+                let n = self.packs.len() as u32;
+                self.packs.push((id, size));
+                self.blob_bytes.push(0);
+                self.pack_no.insert(id, n);
+                (n, true)
+            }
+        }
+    }
+
+    fn push_blob(&mut self, no: u32, b: &PackBlob, condemned: bool, count_bytes: bool) {
+        let flags = (b.kind == BlobKind::Tree) as u8
+            | (((b.codec == Codec::Zstd) as u8) << 1)
+            | if condemned { CONDEMNED } else { 0 };
+        if count_bytes {
+            self.blob_bytes[no as usize] += b.length as u64;
+        }
+        self.entries.push(Entry {
+            id: b.id.0,
+            pack: no,
+            offset: b.offset,
+            length: b.length,
+            raw_length: b.raw_length,
+            flags,
+        });
+        self.sorted = false;
+    }
+
     /// Add a pack's blobs and return its number. Call `finish` before
     /// lookups. A condemned pack's blobs are found by `lookup` only when
     /// no other copy exists, and never by `contains_live`.
     pub fn add_pack(&mut self, pack: &IndexPack, condemned: bool) -> u32 {
-        let no = match self.pack_no.get(&pack.id) {
-            Some(n) => *n,
-            None => {
-                let n = self.packs.len() as u32;
-                self.packs.push((pack.id, pack.size));
-                self.blob_bytes
-                    .push(pack.blobs.iter().map(|b| b.length as u64).sum());
-                self.pack_no.insert(pack.id, n);
-                n
-            }
-        };
+        let (no, new) = self.pack_number(pack.id, pack.size);
         self.entries.reserve(pack.blobs.len());
         for b in &pack.blobs {
-            let flags = (b.kind == BlobKind::Tree) as u8
-                | (((b.codec == Codec::Zstd) as u8) << 1)
-                | if condemned { CONDEMNED } else { 0 };
-            self.entries.push(Entry {
-                id: b.id.0,
-                pack: no,
-                offset: b.offset,
-                length: b.length,
-                raw_length: b.raw_length,
-                flags,
-            });
+            self.push_blob(no, b, condemned, new);
         }
         self.sorted = false;
         no
@@ -288,6 +350,137 @@ impl Index {
     }
 }
 
+/// The serde seeds behind `Index::add_encoded`: the same postcard
+/// encoding `IndexFile` derives (a struct is its fields in order, a `Vec`
+/// its length then its elements), walked without building one.
+mod decode {
+    use super::{Index, PackBlob};
+    use crate::id::Id;
+    use crate::pack::BlobKind;
+    use serde::de::{DeserializeSeed, Deserializer, Error, SeqAccess, Visitor};
+    use std::collections::HashSet;
+    use std::fmt;
+
+    pub(super) struct FileSeed<'a> {
+        pub index: &'a mut Index,
+        pub condemned: &'a HashSet<Id>,
+        pub trees_only: bool,
+        /// The numbers of the packs added, for `Index::files`.
+        pub nos: &'a mut Vec<u32>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for FileSeed<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_struct("IndexFile", &["packs"], self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for FileSeed<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an index file")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            seq.next_element_seed(Packs(self))?
+                .ok_or_else(|| A::Error::invalid_length(0, &"an index file's packs"))
+        }
+    }
+
+    struct Packs<'a>(FileSeed<'a>);
+
+    impl<'de> DeserializeSeed<'de> for Packs<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Packs<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of packs")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(no) = seq.next_element_seed(Pack(&mut self.0))? {
+                self.0.nos.extend(no);
+            }
+            Ok(())
+        }
+    }
+
+    /// One pack: its number, or `None` when it was passed over.
+    struct Pack<'s, 'a>(&'s mut FileSeed<'a>);
+
+    impl<'de> DeserializeSeed<'de> for Pack<'_, '_> {
+        type Value = Option<u32>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<u32>, D::Error> {
+            d.deserialize_struct("IndexPack", &["id", "size", "blobs"], self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Pack<'_, '_> {
+        type Value = Option<u32>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a pack")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u32>, A::Error> {
+            let missing = || A::Error::invalid_length(0, &"a pack's id, size and blobs");
+            let id: Id = seq.next_element()?.ok_or_else(missing)?;
+            let size: u64 = seq.next_element()?.ok_or_else(missing)?;
+            seq.next_element_seed(Blobs {
+                file: self.0,
+                id,
+                size,
+            })?
+            .ok_or_else(missing)
+        }
+    }
+
+    struct Blobs<'s, 'a> {
+        file: &'s mut FileSeed<'a>,
+        id: Id,
+        size: u64,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Blobs<'_, '_> {
+        type Value = Option<u32>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<u32>, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Blobs<'_, '_> {
+        type Value = Option<u32>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a pack's blobs")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u32>, A::Error> {
+            let f = self.file;
+            // A pack holds one kind (format-spec §3), so its first blob
+            // says whether a trees-only index wants it. An empty pack
+            // holds no trees (`IndexPack::holds_trees`).
+            let first: Option<PackBlob> = seq.next_element()?;
+            let keep = match &first {
+                Some(b) => !f.trees_only || b.kind == BlobKind::Tree,
+                None => !f.trees_only,
+            };
+            if !keep {
+                while seq.next_element::<PackBlob>()?.is_some() {}
+                return Ok(None);
+            }
+            let condemned = f.condemned.contains(&self.id);
+            let (no, new) = f.index.pack_number(self.id, self.size);
+            let mut next = first;
+            while let Some(b) = next {
+                f.index.push_blob(no, &b, condemned, new);
+                next = seq.next_element()?;
+            }
+            Ok(Some(no))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +522,87 @@ mod tests {
         let per_blob =
             (idx.resident_bytes() - per_pack * 2 * packs.len()) as f64 / idx.len() as f64;
         assert!(per_blob <= 52.0, "{per_blob} bytes per blob");
+    }
+
+    /// `add_encoded` indexes a file's bytes as `add_file` indexes the
+    /// decoded file (every field, the pack table, the file's pack list);
+    /// trees only keeps the tree packs; a body that fails part way leaves
+    /// the index as it was.
+    #[test]
+    fn an_encoded_file_indexes_as_its_decoded_self() {
+        let blob = |i: u8, kind| PackBlob {
+            kind,
+            id: Id([i; 32]),
+            offset: i as u32 * 1000,
+            length: 70_000 + i as u32,
+            raw_length: 200_000,
+            codec: if i.is_multiple_of(2) {
+                Codec::Zstd
+            } else {
+                Codec::Raw
+            },
+        };
+        let pack = |p: u8, blobs| IndexPack {
+            id: Id([p; 32]),
+            size: 1 << 25,
+            blobs,
+        };
+        let file = IndexFile {
+            packs: vec![
+                pack(100, vec![blob(1, BlobKind::Data), blob(2, BlobKind::Data)]),
+                pack(101, vec![blob(3, BlobKind::Tree), blob(4, BlobKind::Tree)]),
+                pack(102, vec![]),
+                pack(103, vec![blob(5, BlobKind::Data)]),
+            ],
+        };
+        let bytes = file.encode();
+        let condemned: HashSet<Id> = [Id([103; 32])].into();
+        let all = |idx: &Index| -> Vec<(Id, BlobLoc, bool)> {
+            idx.iter()
+                .map(|(id, l)| (id, l, idx.contains_live(&id)))
+                .collect()
+        };
+        let (mut want, mut got) = (Index::default(), Index::default());
+        want.add_file("index/a", &file, &condemned);
+        got.add_encoded("index/a", &bytes, &condemned, false)
+            .unwrap();
+        want.finish();
+        got.finish();
+        assert_eq!(all(&got), all(&want));
+        assert_eq!(got.packs(), want.packs());
+        assert_eq!(got.files(), want.files());
+        assert_eq!(
+            (0..4).map(|n| got.pack_blob_bytes(n)).collect::<Vec<_>>(),
+            vec![140_003, 140_007, 0, 70_005]
+        );
+
+        let mut trees = Index::default();
+        trees
+            .add_encoded("index/a", &bytes, &condemned, true)
+            .unwrap();
+        trees.finish();
+        let ids: Vec<Id> = trees.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, vec![Id([3; 32]), Id([4; 32])]);
+        assert_eq!(trees.packs(), &[(Id([101; 32]), 1 << 25)]);
+        assert_eq!(trees.files(), &[("index/a".to_string(), vec![0])]);
+
+        // Cut inside the last pack: the packs before it decoded first.
+        let mut cut = got;
+        let err = cut
+            .add_encoded("index/b", &bytes[..bytes.len() - 3], &HashSet::new(), false)
+            .unwrap_err();
+        assert!(err.to_string().contains("index file"), "{err}");
+        cut.finish();
+        assert_eq!(all(&cut), all(&want));
+        assert_eq!(cut.packs(), want.packs());
+        assert_eq!(cut.files(), want.files());
+        let mut fresh = Index::default();
+        fresh
+            .add_encoded("index/b", &bytes[..bytes.len() - 3], &HashSet::new(), false)
+            .unwrap_err();
+        assert!(!fresh.has_pack(&Id([100; 32])) && fresh.packs().is_empty());
+        fresh.finish();
+        assert_eq!((fresh.len(), fresh.files().len()), (0, 0));
     }
 
     #[test]

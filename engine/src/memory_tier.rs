@@ -195,6 +195,34 @@ fn blobs_round_trip_through_a_reopened_repository() {
     assert_eq!(repo.load_blob(&t).unwrap(), b"node");
 }
 
+/// `open_trees` indexes the tree packs only; reading a chunk loads the
+/// rest first, and until then nothing is stored (its dedup would miss).
+#[test]
+fn a_repository_opened_for_trees_loads_the_rest_of_the_index_to_read_a_chunk() {
+    let f = fixture();
+    let repo = f.open("unit", true);
+    let data = noise(7, 100_000);
+    let (a, _) = repo.save_blob(BlobKind::Data, &data).unwrap();
+    let (t, _) = repo.save_blob(BlobKind::Tree, b"node").unwrap();
+    repo.flush().unwrap();
+    drop(repo);
+    let repo = Repository::open_trees_in(f.backend.clone(), &test_password).unwrap();
+    assert_eq!(repo.index().len(), 1);
+    assert_eq!(
+        repo.index().lookup(&t).map(|l| l.kind),
+        Some(BlobKind::Tree)
+    );
+    let refused = repo.save_blob(BlobKind::Data, b"other").unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "a repository opened to read trees stores no blobs"
+    );
+    assert_eq!(repo.load_blob(&t).unwrap(), b"node");
+    assert_eq!(repo.index().len(), 1);
+    assert_eq!(repo.load_blob(&a).unwrap(), data);
+    assert_eq!(repo.index().len(), 2);
+}
+
 #[test]
 fn backup_restores_identically_and_an_unchanged_rerun_stores_nothing() {
     let f = fixture();
