@@ -352,7 +352,7 @@ impl Backend {
     /// does not open is damage, named as such.
     pub fn unseal(&self, ctx: Context, name: &str, stored: Bytes) -> Result<Bytes> {
         match &self.sealer {
-            Some(s) => s.open(ctx, &stored).map(Bytes::from).map_err(|_| {
+            Some(s) => s.open_bytes(ctx, stored).map_err(|_| {
                 Error::corrupt(
                     name,
                     "it does not authenticate (damaged, or not written with this repository's key)",

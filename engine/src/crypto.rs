@@ -12,6 +12,7 @@
 //! instead of decoding as something it is not.
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, CHACHA20_POLY1305};
+use bytes::Bytes;
 use zeroize::Zeroizing;
 
 pub const NONCE_LEN: usize = 24;
@@ -223,6 +224,27 @@ impl Sealer {
         out.extend_from_slice(tag.as_ref());
     }
 
+    /// `open`, in place when `sealed` is the only handle on its bytes (an
+    /// object just read): no second buffer the size of the object (a
+    /// million-blob index file is 25 MB).
+    pub fn open_bytes(&self, ctx: Context, sealed: Bytes) -> Result<Bytes, OpenFailed> {
+        let mut buf = match sealed.try_into_mut() {
+            Ok(b) => b,
+            Err(shared) => return self.open(ctx, &shared).map(Bytes::from),
+        };
+        if buf.len() < OVERHEAD {
+            return Err(OpenFailed);
+        }
+        let nonce: [u8; NONCE_LEN] = buf[..NONCE_LEN].try_into().map_err(|_| OpenFailed)?;
+        let (ad, ad_len) = ctx.associated_data();
+        let (key, iv) = self.cipher(&nonce);
+        let n = key
+            .open_in_place(iv, Aad::from(&ad[..ad_len]), &mut buf[NONCE_LEN..])
+            .map_err(|_| OpenFailed)?
+            .len();
+        Ok(buf.freeze().slice(NONCE_LEN..NONCE_LEN + n))
+    }
+
     /// The plaintext of a sealed box, if it is authentic.
     pub fn open(&self, ctx: Context, sealed: &[u8]) -> Result<Vec<u8>, OpenFailed> {
         if sealed.len() < OVERHEAD {
@@ -287,6 +309,37 @@ mod tests {
         let blob = s.seal(Context::Blob(&id), b"x");
         assert_eq!(s.open(Context::Blob(&[2u8; 32]), &blob), Err(OpenFailed));
         assert_eq!(s.open(Context::Blob(&id), &blob).unwrap(), b"x");
+    }
+
+    /// In place (the only handle) or copied (a shared one), a box opens
+    /// to the same plaintext, and a damaged one to nothing.
+    #[test]
+    fn a_box_opens_alike_in_place_and_copied() {
+        let s = MasterKey::from_bytes([7; 32]).sealer();
+        let plain: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+        let b = s.seal(Context::Index, &plain);
+        let unique = Bytes::from(b.clone());
+        assert_eq!(s.open_bytes(Context::Index, unique).unwrap(), plain);
+        let shared = Bytes::from(b.clone());
+        let keep = shared.clone();
+        assert_eq!(s.open_bytes(Context::Index, shared).unwrap(), plain);
+        assert_eq!(keep, b, "a shared box is left as it was");
+        for i in [0, 30, b.len() / 2, b.len() - 1] {
+            let mut bad = b.clone();
+            bad[i] ^= 1;
+            assert_eq!(
+                s.open_bytes(Context::Index, Bytes::from(bad)),
+                Err(OpenFailed)
+            );
+        }
+        assert_eq!(
+            s.open_bytes(Context::Snapshot, Bytes::from(b.clone())),
+            Err(OpenFailed)
+        );
+        assert_eq!(
+            s.open_bytes(Context::Index, Bytes::from(b[..OVERHEAD - 1].to_vec())),
+            Err(OpenFailed)
+        );
     }
 
     #[test]
