@@ -50,16 +50,20 @@ impl Chunker {
             .collect()
     }
 
-    /// Chunk a reader through a buffer of `buf_size` bytes (at least twice
-    /// `max`). `f` receives batches of complete chunks in order, so a caller
-    /// can process a batch in parallel. Memory stays at one buffer.
+    /// Chunk a reader through a buffer of `buf_size` bytes (more than
+    /// `max`: a cut the buffer's end did not force is where the whole
+    /// stream would cut, so every batch but the last holds at least one).
+    /// `f` receives batches of complete chunks in order, so a caller can
+    /// process a batch in parallel; they are its to overwrite (sealed
+    /// where they lie), as the buffer moves past them. Memory stays at one
+    /// buffer.
     pub fn stream<R: Read, E: From<std::io::Error>>(
         &self,
         mut reader: R,
         buf_size: usize,
-        mut f: impl FnMut(&[&[u8]]) -> Result<(), E>,
+        mut f: impl FnMut(&mut [&mut [u8]]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let buf_size = buf_size.max(2 * self.max);
+        let buf_size = buf_size.max(self.max + 1);
         let mut buf = vec![0u8; buf_size];
         let mut filled = 0usize;
         let mut eof = false;
@@ -85,8 +89,7 @@ impl Chunker {
                     None => 0,
                 }
             };
-            let batch: Vec<&[u8]> = cuts.iter().map(|&(o, l)| &buf[o..o + l]).collect();
-            f(&batch)?;
+            f(&mut split_mut(&mut buf[..consumed], &cuts))?;
             if eof {
                 return Ok(());
             }
@@ -94,6 +97,18 @@ impl Chunker {
             filled -= consumed;
         }
     }
+}
+
+/// `data` cut as `cuts` (consecutive, from its start) says, as chunks a
+/// caller may overwrite (and process in parallel).
+pub fn split_mut<'a>(mut data: &'a mut [u8], cuts: &[(usize, usize)]) -> Vec<&'a mut [u8]> {
+    let mut out = Vec::with_capacity(cuts.len());
+    for &(_, len) in cuts {
+        let (chunk, rest) = data.split_at_mut(len);
+        out.push(chunk);
+        data = rest;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -123,13 +138,22 @@ mod tests {
         let c = Chunker::new(&p);
         let data = noise(3_000_000);
         let want: Vec<usize> = c.cuts(&data).iter().map(|x| x.1).collect();
-        let mut got = Vec::new();
-        c.stream::<_, std::io::Error>(&data[..], 200_000, |b| {
-            got.extend(b.iter().map(|s| s.len()));
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(got, want);
-        assert_eq!(got.iter().sum::<usize>(), data.len());
+        // Twice the largest chunk, a quarter more than it, one byte more.
+        for buf in [200_000, 81_920, 65_537] {
+            let mut got = Vec::new();
+            let mut bytes = Vec::new();
+            c.stream::<_, std::io::Error>(&data[..], buf, |b| {
+                got.extend(b.iter().map(|s| s.len()));
+                for s in b.iter_mut() {
+                    bytes.extend_from_slice(s);
+                    // Overwriting a chunk handed over changes nothing after.
+                    s.fill(0xAA);
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(got, want, "buffer {buf}");
+            assert!(bytes == data, "buffer {buf}");
+        }
     }
 }

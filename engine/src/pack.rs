@@ -245,15 +245,32 @@ impl PackWriter {
     }
 
     pub fn add(&mut self, kind: BlobKind, id: Id, raw_length: u32, blob: &EncodedBlob) {
+        self.add_parts(kind, id, raw_length, blob.codec, &[&blob.bytes]);
+    }
+
+    /// `add` for a blob whose stored bytes are `parts` one after another
+    /// (a box sealed in place: nonce, ciphertext, tag).
+    pub fn add_parts(
+        &mut self,
+        kind: BlobKind,
+        id: Id,
+        raw_length: u32,
+        codec: Codec,
+        parts: &[&[u8]],
+    ) {
         let offset = self.len() as u32;
-        self.buf.extend_from_slice(&blob.bytes);
+        let mut length = 0;
+        for p in parts {
+            self.buf.extend_from_slice(p);
+            length += p.len();
+        }
         self.blobs.push(PackBlob {
             kind,
             id,
             offset,
-            length: blob.bytes.len() as u32,
+            length: length as u32,
             raw_length,
-            codec: blob.codec,
+            codec,
         });
     }
 

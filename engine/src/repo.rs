@@ -22,12 +22,11 @@ use crate::failpoint;
 use crate::id::Id;
 use crate::index::{Index, IndexFile, IndexPack};
 use crate::layout;
-use crate::pack::{self, BlobKind, EncodedBlob, PackWriter};
+use crate::pack::{self, BlobKind, Codec, EncodedBlob, PackWriter};
 use crate::plan::Plan;
 use crate::session::Session;
 use crate::upload::Uploader;
 use bytes::Bytes;
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -815,18 +814,59 @@ impl Repository {
 
     pub fn save_blob(&self, kind: BlobKind, data: &[u8]) -> Result<(Id, bool)> {
         let id = self.blob_id(data);
-        if self.index().contains_live(&id) {
-            return Ok((id, false));
-        }
-        if !self.pending.lock().map_err(|_| poisoned())?.insert(id) {
+        if !self.claim(&id)? {
             return Ok((id, false));
         }
         let c = &self.config.compression;
         let enc = pack::encode_blob(data, c.level, c.raw_above_permille);
-        let Some(s) = self.backend.sealer() else {
-            self.count_saved(data.len(), enc.bytes.len());
-            self.copy_blob(kind, id, data.len() as u32, &enc)?;
+        self.store_encoded(kind, id, data.len(), &enc)?;
+        Ok((id, true))
+    }
+
+    /// `save_blob` for bytes the caller is done with (a chunk in a stream
+    /// buffer): stored raw in an encrypted repository, they are sealed
+    /// where they lie and copied once, into the pack. Four bucket readers
+    /// held 16 MiB of per-thread buffers to seal into, and each byte was
+    /// copied twice (issue 18). `data` holds ciphertext afterwards.
+    pub fn save_blob_mut(&self, kind: BlobKind, data: &mut [u8]) -> Result<(Id, bool)> {
+        let id = self.blob_id(data);
+        if !self.claim(&id)? {
+            return Ok((id, false));
+        }
+        let c = &self.config.compression;
+        let enc = pack::encode_blob(data, c.level, c.raw_above_permille);
+        let (Codec::Raw, Some(s)) = (enc.codec, self.backend.sealer()) else {
+            self.store_encoded(kind, id, data.len(), &enc)?;
             return Ok((id, true));
+        };
+        drop(enc);
+        let (nonce, tag) = s.seal_in_place(Context::Blob(&id.0), data);
+        self.count_saved(data.len(), nonce.len() + data.len() + tag.len());
+        self.copy_parts(
+            kind,
+            id,
+            data.len() as u32,
+            Codec::Raw,
+            &[&nonce, data, &tag],
+        )?;
+        Ok((id, true))
+    }
+
+    /// Whether this call is the one to store blob `id`: the repository
+    /// lacks it (or holds it only in condemned packs) and no other worker
+    /// of this process has claimed it.
+    fn claim(&self, id: &Id) -> Result<bool> {
+        if self.index().contains_live(id) {
+            return Ok(false);
+        }
+        Ok(self.pending.lock().map_err(|_| poisoned())?.insert(*id))
+    }
+
+    /// Seal (in an encrypted repository) and pack an encoded blob.
+    fn store_encoded(&self, kind: BlobKind, id: Id, raw: usize, enc: &EncodedBlob) -> Result<()> {
+        let Some(s) = self.backend.sealer() else {
+            self.count_saved(raw, enc.bytes.len());
+            return self.copy_blob(kind, id, raw as u32, enc);
         };
         // Sealed outside the packer's lock, so workers encrypt in
         // parallel, into a buffer this thread reuses (no allocation, no
@@ -835,14 +875,9 @@ impl Repository {
             let mut buf = buf.borrow_mut();
             buf.clear();
             s.seal_into(Context::Blob(&id.0), &enc.bytes, &mut buf);
-            self.count_saved(data.len(), buf.len());
-            let sealed = EncodedBlob {
-                codec: enc.codec,
-                bytes: Cow::Borrowed(&buf[..]),
-            };
-            self.copy_blob(kind, id, data.len() as u32, &sealed)
-        })?;
-        Ok((id, true))
+            self.count_saved(raw, buf.len());
+            self.copy_parts(kind, id, raw as u32, enc.codec, &[&buf[..]])
+        })
     }
 
     fn count_saved(&self, raw: usize, stored: usize) {
@@ -865,6 +900,19 @@ impl Repository {
         raw_length: u32,
         enc: &EncodedBlob,
     ) -> Result<()> {
+        self.copy_parts(kind, id, raw_length, enc.codec, &[&enc.bytes])
+    }
+
+    /// `copy_blob` of a blob stored as `parts` one after another.
+    fn copy_parts(
+        &self,
+        kind: BlobKind,
+        id: Id,
+        raw_length: u32,
+        codec: Codec,
+        parts: &[&[u8]],
+    ) -> Result<()> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         // Its dedup would miss every chunk the partial index lacks.
         if self.trees_only.load(Ordering::Relaxed) {
             return Err(Error::Invalid(
@@ -878,7 +926,7 @@ impl Repository {
         // A blob that would take the pack past its target starts the next
         // one: packs stay within the target (but for a single larger
         // blob), and so does a reused buffer's resident size.
-        if !p.is_empty() && p.len() + enc.bytes.len() > target {
+        if !p.is_empty() && p.len() + len > target {
             self.write_pack(std::mem::take(&mut *p))?;
         }
         // Room for the whole pack at once: growing by doubling would move
@@ -886,8 +934,8 @@ impl Repository {
         // most of the bytes, and a kept buffer stays resident (tree packs
         // fill beside them).
         let pool = (kind == BlobKind::Data).then_some(&self.data_pack_buffers);
-        p.reserve_from(target.max(enc.bytes.len()), pool);
-        p.add(kind, id, raw_length, enc);
+        p.reserve_from(target.max(len), pool);
+        p.add_parts(kind, id, raw_length, codec, parts);
         if p.len() >= target {
             // Handed over with the packer still locked: no new pack of
             // this kind starts until the uploader has taken this one, so

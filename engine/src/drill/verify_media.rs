@@ -134,7 +134,7 @@ fn rehash(repo: &Repository, chunker: &Chunker, path: &Path, e: &MediaEntry) -> 
         )));
     }
     let mut ids = Vec::with_capacity(e.chunks.len());
-    chunker.stream(f, 8 << 20, |batch: &[&[u8]]| -> Result<()> {
+    chunker.stream(f, 8 << 20, |batch: &mut [&mut [u8]]| -> Result<()> {
         ids.extend(batch.iter().map(|c| repo.blob_id(c)));
         Ok(())
     })?;

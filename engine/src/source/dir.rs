@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// a mapped file that another process truncates while it is chunked kills
 /// the reader with SIGBUS, and the media directory belongs to a live site.
 /// The same size as the stream buffer: a larger limit only raises the peak.
-const READ_WHOLE_LIMIT: u64 = 8 << 20;
+const READ_WHOLE_LIMIT: u64 = 5 << 20;
 
 /// Open a file the scan listed, refusing what it no longer is: the last
 /// component is not followed if it became a symlink (`O_NOFOLLOW`), a FIFO
