@@ -248,17 +248,27 @@ impl Sealer {
             Ok(b) => b,
             Err(shared) => return self.open(ctx, &shared).map(Bytes::from),
         };
-        if buf.len() < OVERHEAD {
+        let n = self.open_in_place(ctx, &mut buf)?.len();
+        Ok(buf.freeze().slice(NONCE_LEN..NONCE_LEN + n))
+    }
+
+    /// Open the box `sealed` where it lies: the plaintext is returned as
+    /// the part of `sealed` it now fills (after the nonce). A box that does
+    /// not open leaves `sealed` garbled.
+    pub fn open_in_place<'b>(
+        &self,
+        ctx: Context,
+        sealed: &'b mut [u8],
+    ) -> Result<&'b mut [u8], OpenFailed> {
+        if sealed.len() < OVERHEAD {
             return Err(OpenFailed);
         }
-        let nonce: [u8; NONCE_LEN] = buf[..NONCE_LEN].try_into().map_err(|_| OpenFailed)?;
+        let (nonce, rest) = sealed.split_at_mut(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = (&*nonce).try_into().map_err(|_| OpenFailed)?;
         let (ad, ad_len) = ctx.associated_data();
         let (key, iv) = self.cipher(&nonce);
-        let n = key
-            .open_in_place(iv, Aad::from(&ad[..ad_len]), &mut buf[NONCE_LEN..])
-            .map_err(|_| OpenFailed)?
-            .len();
-        Ok(buf.freeze().slice(NONCE_LEN..NONCE_LEN + n))
+        key.open_in_place(iv, Aad::from(&ad[..ad_len]), rest)
+            .map_err(|_| OpenFailed)
     }
 
     /// The plaintext of a sealed box, if it is authentic.
@@ -356,6 +366,13 @@ mod tests {
             s.open_bytes(Context::Index, Bytes::from(b[..OVERHEAD - 1].to_vec())),
             Err(OpenFailed)
         );
+        let mut here = b.clone();
+        assert_eq!(
+            s.open_in_place(Context::Index, &mut here).unwrap(),
+            &plain[..]
+        );
+        let mut short = b[..OVERHEAD - 1].to_vec();
+        assert_eq!(s.open_in_place(Context::Index, &mut short), Err(OpenFailed));
     }
 
     /// A box sealed in place is the box `seal` makes: it opens alike.

@@ -1110,7 +1110,7 @@ impl Repository {
     pub fn load_run(
         &self,
         blobs: &[(Id, crate::index::BlobLoc)],
-        mut each: impl FnMut(usize, Vec<u8>) -> Result<()>,
+        mut each: impl FnMut(usize, &[u8]) -> Result<()>,
     ) -> Result<()> {
         let (Some((_, first)), Some((_, last))) = (blobs.first(), blobs.last()) else {
             return Ok(());
@@ -1118,9 +1118,9 @@ impl Repository {
         let start = first.offset as u64;
         let end = last.offset as u64 + last.length as u64;
         let name = layout::pack(&first.pack);
-        let by_blob = |each: &mut dyn FnMut(usize, Vec<u8>) -> Result<()>| -> Result<()> {
+        let by_blob = |each: &mut dyn FnMut(usize, &[u8]) -> Result<()>| -> Result<()> {
             for (i, (id, _)) in blobs.iter().enumerate() {
-                each(i, self.load_blob(id)?)?;
+                each(i, &self.load_blob(id)?)?;
             }
             Ok(())
         };
@@ -1135,14 +1135,18 @@ impl Repository {
             Err(Error::NotFound(_)) => return by_blob(&mut each),
             Err(e) => return Err(e),
         };
+        // The range is this call's alone (a local read): blobs open in it.
+        let mut stored = stored
+            .try_into_mut()
+            .unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
         for (i, (id, loc)) in blobs.iter().enumerate() {
             let from = (loc.offset as u64 - start) as usize;
             let bytes = stored
-                .get(from..from + loc.length as usize)
+                .get_mut(from..from + loc.length as usize)
                 .ok_or_else(|| {
                     Error::corrupt(format!("pack {}", loc.pack), "blobs not adjacent")
                 })?;
-            each(i, self.blob_plaintext(id, loc, bytes)?)?;
+            each(i, &self.plaintext_in_place(id, loc, bytes)?)?;
         }
         Ok(())
     }
@@ -1173,7 +1177,7 @@ impl Repository {
         name: &str,
         mut reader: crate::backend::ObjectReader,
         blobs: &[(Id, crate::index::BlobLoc)],
-        each: &mut dyn FnMut(usize, Vec<u8>) -> Result<()>,
+        each: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
     ) -> Result<()> {
         use std::io::Read;
         let fail = |e: std::io::Error| match e.kind() {
@@ -1203,7 +1207,7 @@ impl Repository {
             buf.resize(loc.length as usize, 0);
             reader.read_exact(&mut buf).map_err(fail)?;
             at = loc.offset as u64 + loc.length as u64;
-            each(i, self.blob_plaintext(id, loc, &buf)?)?;
+            each(i, &self.plaintext_in_place(id, loc, &mut buf)?)?;
         }
         Ok(())
     }
@@ -1218,6 +1222,41 @@ impl Repository {
     ) -> Result<Vec<u8>> {
         self.plaintext_of(id, loc.codec, loc.raw_length, stored)
             .map_err(|why| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why))
+    }
+
+    /// `plaintext_of` from stored bytes the caller is done with: opened
+    /// where they lie, and a raw blob's plaintext is then that part of
+    /// `stored`, not a copy (a restore copied every byte of media once
+    /// more here; perf put it at 2.6 % of a site restore's CPU).
+    fn plaintext_in_place<'b>(
+        &self,
+        id: &Id,
+        loc: &crate::index::BlobLoc,
+        stored: &'b mut [u8],
+    ) -> Result<std::borrow::Cow<'b, [u8]>> {
+        use std::borrow::Cow;
+        let why = |why: String| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why);
+        let opened: &[u8] = match self.backend.sealer() {
+            Some(s) => s
+                .open_in_place(Context::Blob(&id.0), stored)
+                .map_err(|_| why("it does not authenticate (damaged)".into()))?,
+            None => stored,
+        };
+        let data = match loc.codec {
+            pack::Codec::Raw if opened.len() == loc.raw_length as usize => Cow::Borrowed(opened),
+            codec => Cow::Owned(
+                pack::decode_blob(codec, opened, loc.raw_length).map_err(|e| {
+                    why(match e {
+                        Error::Corrupt { detail, .. } => detail,
+                        other => other.to_string(),
+                    })
+                })?,
+            ),
+        };
+        if self.blob_id(&data) != *id {
+            return Err(why("content does not match its id (hash mismatch)".into()));
+        }
+        Ok(data)
     }
 
     /// The verified plaintext of a blob from its stored bytes: opened (in

@@ -171,7 +171,7 @@ pub fn load_nodes(repo: &Repository, ids: &[Id]) -> Vec<Result<Node>> {
         let mut nodes = Vec::with_capacity(run.len());
         let read = repo.load_run(&blobs, |k, data| {
             let i = run[k].0;
-            nodes.push((i, decode_node(&ids[i], &data)));
+            nodes.push((i, decode_node(&ids[i], data)));
             Ok(())
         });
         if read.is_err() {

@@ -350,7 +350,7 @@ impl<'a> Window<'a> {
                 delivered = i + 1;
                 let b = run.start + from + i;
                 for piece in &self.pieces[self.blobs[b]..self.blobs[b + 1]] {
-                    self.put(piece, &data);
+                    self.put(piece, data);
                 }
                 Ok(())
             });
