@@ -221,6 +221,29 @@ fn a_repository_opened_for_trees_loads_the_rest_of_the_index_to_read_a_chunk() {
     assert_eq!(repo.index().len(), 1);
     assert_eq!(repo.load_blob(&a).unwrap(), data);
     assert_eq!(repo.index().len(), 2);
+    drop(repo);
+
+    // Threads that miss at once: one loads the rest, the others wait for
+    // it and find their chunk (none fails with "not in the index").
+    let repo = f.open("unit", true);
+    let chunks: Vec<Vec<u8>> = (0..8).map(|i| noise(20 + i, 5_000)).collect();
+    let ids: Vec<Id> = chunks
+        .iter()
+        .map(|c| repo.save_blob(BlobKind::Data, c).unwrap().0)
+        .collect();
+    repo.flush().unwrap();
+    drop(repo);
+    let repo = Repository::open_trees_in(f.backend.clone(), &test_password).unwrap();
+    assert_eq!(repo.index().len(), 1);
+    let got: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .iter()
+            .map(|id| s.spawn(|| repo.load_blob(id).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(got, chunks);
+    assert_eq!(repo.index().len(), 10);
 }
 
 #[test]

@@ -93,6 +93,9 @@ pub struct Repository {
     /// Set by `open_trees`: the index holds tree packs only, until a
     /// data blob is read (`load_blob`).
     trees_only: AtomicBool,
+    /// Held while a lookup that missed loads the whole index, so that a
+    /// miss on another thread meanwhile waits for it instead of failing.
+    widening: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -554,6 +557,7 @@ impl Repository {
             heal_index: false,
             healed: Mutex::default(),
             trees_only: AtomicBool::new(false),
+            widening: Mutex::default(),
         }
     }
 
@@ -563,6 +567,11 @@ impl Repository {
     /// that marks it condemned. Index files are decoded independently, so a
     /// repository with thousands of them costs one LIST plus one GET each.
     pub fn reload_index(&self) -> Result<()> {
+        self.load_index(self.trees_only.load(Ordering::Acquire))
+    }
+
+    /// `reload_index`, of the tree packs only or of all.
+    fn load_index(&self, trees_only: bool) -> Result<()> {
         let started = std::time::Instant::now();
         let loaded = crate::plan::load_all(&self.backend)?;
         let condemned: HashSet<Id> = loaded
@@ -575,7 +584,6 @@ impl Repository {
         }
         // One decoded file at a time: holding them all would double the
         // peak memory of every open (format-spec §5.1).
-        let trees_only = self.trees_only.load(Ordering::Relaxed);
         self.for_each_index_body(
             |_| false,
             |name, body| index.add_encoded(name, body, &condemned, trees_only),
@@ -1063,9 +1071,14 @@ impl Repository {
     fn load_blob_once(&self, id: &Id) -> Result<Vec<u8>> {
         let mut found = self.index().lookup(id);
         // Opened for trees, and asked for something else: the rest of the
-        // index, once.
-        if found.is_none() && self.trees_only.swap(false, Ordering::Relaxed) {
-            self.reload_index()?;
+        // index, once (whichever thread missed first loads it; the others
+        // wait here and look again).
+        if found.is_none() && self.trees_only.load(Ordering::Acquire) {
+            let _one = self.widening.lock().map_err(|_| poisoned())?;
+            if self.trees_only.load(Ordering::Acquire) {
+                self.load_index(false)?;
+                self.trees_only.store(false, Ordering::Release);
+            }
             found = self.index().lookup(id);
         }
         let loc = found.ok_or_else(|| Error::corrupt(format!("blob {id}"), "not in the index"))?;
