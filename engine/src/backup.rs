@@ -18,7 +18,8 @@ use rayon::prelude::*;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// Stream buffer for objects read as streams (a media bucket's): the
+/// Stream buffer for objects read as streams (a media bucket's, a
+/// directory's files over its read-whole limit, an archive's entries): the
 /// largest chunk (4 MiB) and a quarter more. One per reader: at 32 MiB,
 /// two workers' buffers and two full packs took a 2.2 GB first backup to
 /// 154 MiB peak RSS; at 8 MiB, 122 MiB. A bucket backup runs four readers:
