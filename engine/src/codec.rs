@@ -57,25 +57,25 @@ pub(crate) fn decode_seed<'de, S: serde::de::DeserializeSeed<'de>>(
     bytes: &'de [u8],
     seed: S,
 ) -> Result<S::Value> {
-    let body = envelope(what, magic, version, bytes)?;
+    body_with(what, envelope(what, magic, version, bytes)?, seed)
+}
+
+/// A postcard body that must be consumed exactly.
+pub(crate) fn decode_body<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
+    body_with(what, bytes, std::marker::PhantomData::<T>)
+}
+
+/// Run `seed` over a postcard body that must be consumed exactly.
+fn body_with<'de, S: serde::de::DeserializeSeed<'de>>(
+    what: &str,
+    body: &'de [u8],
+    seed: S,
+) -> Result<S::Value> {
     let mut d = postcard::Deserializer::from_bytes(body);
     let value = seed
         .deserialize(&mut d)
         .map_err(|e| Error::corrupt(what, e))?;
     let rest = d.finalize().map_err(|e| Error::corrupt(what, e))?;
-    if !rest.is_empty() {
-        return Err(Error::corrupt(
-            what,
-            format!("{} trailing bytes after the body", rest.len()),
-        ));
-    }
-    Ok(value)
-}
-
-/// A postcard body that must be consumed exactly.
-pub(crate) fn decode_body<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
-    let (value, rest) =
-        postcard::take_from_bytes::<T>(bytes).map_err(|e| Error::corrupt(what, e))?;
     if !rest.is_empty() {
         return Err(Error::corrupt(
             what,

@@ -208,30 +208,24 @@ impl Sealer {
     /// Append a sealed box of `plain` to `out`: the plaintext is copied
     /// once, into its place, and encrypted there.
     pub fn seal_into(&self, ctx: Context, plain: &[u8], out: &mut Vec<u8>) {
-        let nonce: [u8; NONCE_LEN] = rand::random();
         out.reserve(plain.len() + OVERHEAD);
-        out.extend_from_slice(&nonce);
         let start = out.len();
+        out.extend_from_slice(&[0; NONCE_LEN]);
         out.extend_from_slice(plain);
+        let (nonce, tag) = self.seal_in_place(ctx, &mut out[start + NONCE_LEN..]);
+        out[start..start + NONCE_LEN].copy_from_slice(&nonce);
+        out.extend_from_slice(&tag);
+    }
+
+    /// Seal `data` where it lies: the box is the returned nonce, `data`
+    /// (now the ciphertext) and the returned tag, in that order.
+    pub fn seal_in_place(&self, ctx: Context, data: &mut [u8]) -> ([u8; NONCE_LEN], [u8; TAG_LEN]) {
+        let nonce: [u8; NONCE_LEN] = rand::random();
         let (ad, ad_len) = ctx.associated_data();
         let (key, iv) = self.cipher(&nonce);
         // Sealing fails only for a message longer than the cipher's limit
         // (ChaCha20: 256 GiB, GCM: 64 GiB); no object comes near it
         // (packs are ≤ 512 MiB).
-        let tag = key
-            .seal_in_place_separate_tag(iv, Aad::from(&ad[..ad_len]), &mut out[start..])
-            .unwrap_or_else(|_| unreachable!("a box under 64 GiB"));
-        out.extend_from_slice(tag.as_ref());
-    }
-
-    /// Seal `data` where it lies: the box is the returned nonce, `data`
-    /// (now the ciphertext) and the returned tag, in that order, as
-    /// `seal_into` writes it whole.
-    pub fn seal_in_place(&self, ctx: Context, data: &mut [u8]) -> ([u8; NONCE_LEN], [u8; TAG_LEN]) {
-        let nonce: [u8; NONCE_LEN] = rand::random();
-        let (ad, ad_len) = ctx.associated_data();
-        let (key, iv) = self.cipher(&nonce);
-        // As in `seal_into`: only a message past the cipher's limit fails.
         let tag = key
             .seal_in_place_separate_tag(iv, Aad::from(&ad[..ad_len]), data)
             .unwrap_or_else(|_| unreachable!("a box under 64 GiB"));
@@ -264,11 +258,7 @@ impl Sealer {
             return Err(OpenFailed);
         }
         let (nonce, rest) = sealed.split_at_mut(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = (&*nonce).try_into().map_err(|_| OpenFailed)?;
-        let (ad, ad_len) = ctx.associated_data();
-        let (key, iv) = self.cipher(&nonce);
-        key.open_in_place(iv, Aad::from(&ad[..ad_len]), rest)
-            .map_err(|_| OpenFailed)
+        self.open_body(ctx, nonce, rest)
     }
 
     /// The plaintext of a sealed box, if it is authentic.
@@ -277,17 +267,26 @@ impl Sealer {
             return Err(OpenFailed);
         }
         let (nonce, rest) = sealed.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenFailed)?;
         // Ciphertext and tag, opened in place; the tag is cut off after.
         let mut buf = rest.to_vec();
-        let (ad, ad_len) = ctx.associated_data();
-        let (key, iv) = self.cipher(&nonce);
-        let n = key
-            .open_in_place(iv, Aad::from(&ad[..ad_len]), &mut buf)
-            .map_err(|_| OpenFailed)?
-            .len();
+        let n = self.open_body(ctx, nonce, &mut buf)?.len();
         buf.truncate(n);
         Ok(buf)
+    }
+
+    /// Open a box's ciphertext and tag (`body`) where they lie, under the
+    /// box's `nonce`: the plaintext is the front of `body`.
+    fn open_body<'b>(
+        &self,
+        ctx: Context,
+        nonce: &[u8],
+        body: &'b mut [u8],
+    ) -> Result<&'b mut [u8], OpenFailed> {
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenFailed)?;
+        let (ad, ad_len) = ctx.associated_data();
+        let (key, iv) = self.cipher(&nonce);
+        key.open_in_place(iv, Aad::from(&ad[..ad_len]), body)
+            .map_err(|_| OpenFailed)
     }
 }
 

@@ -224,7 +224,6 @@ impl Index {
         for b in &pack.blobs {
             self.push_blob(no, b, condemned, new);
         }
-        self.sorted = false;
         no
     }
 

@@ -27,6 +27,7 @@ use crate::plan::Plan;
 use crate::session::Session;
 use crate::upload::Uploader;
 use bytes::Bytes;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -582,8 +583,9 @@ impl Repository {
         if let Some(d) = self.damaged_index.lock().map_err(|_| poisoned())?.as_mut() {
             d.clear();
         }
-        // One decoded file at a time: holding them all would double the
-        // peak memory of every open (format-spec §5.1).
+        // Each file straight into the index, one at a time: holding them
+        // decoded would double the peak memory of every open (format-spec
+        // §5, §5.1).
         self.for_each_index_body(
             |_| false,
             |name, body| index.add_encoded(name, body, &condemned, trees_only),
@@ -1234,10 +1236,10 @@ impl Repository {
         stored: &[u8],
     ) -> Result<Vec<u8>> {
         self.plaintext_of(id, loc.codec, loc.raw_length, stored)
-            .map_err(|why| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why))
+            .map_err(|why| blob_damaged(id, loc, why))
     }
 
-    /// `plaintext_of` from stored bytes the caller is done with: opened
+    /// `blob_plaintext` of stored bytes the caller is done with: opened
     /// where they lie, and a raw blob's plaintext is then that part of
     /// `stored`, not a copy (a restore copied every byte of media once
     /// more here; perf put it at 2.6 % of a site restore's CPU).
@@ -1246,30 +1248,15 @@ impl Repository {
         id: &Id,
         loc: &crate::index::BlobLoc,
         stored: &'b mut [u8],
-    ) -> Result<std::borrow::Cow<'b, [u8]>> {
-        use std::borrow::Cow;
-        let why = |why: String| Error::corrupt(format!("blob {id} in pack {}", loc.pack), why);
+    ) -> Result<Cow<'b, [u8]>> {
         let opened: &[u8] = match self.backend.sealer() {
             Some(s) => s
                 .open_in_place(Context::Blob(&id.0), stored)
-                .map_err(|_| why("it does not authenticate (damaged)".into()))?,
+                .map_err(|_| blob_damaged(id, loc, NOT_AUTHENTIC.into()))?,
             None => stored,
         };
-        let data = match loc.codec {
-            pack::Codec::Raw if opened.len() == loc.raw_length as usize => Cow::Borrowed(opened),
-            codec => Cow::Owned(
-                pack::decode_blob(codec, opened, loc.raw_length).map_err(|e| {
-                    why(match e {
-                        Error::Corrupt { detail, .. } => detail,
-                        other => other.to_string(),
-                    })
-                })?,
-            ),
-        };
-        if self.blob_id(&data) != *id {
-            return Err(why("content does not match its id (hash mismatch)".into()));
-        }
-        Ok(data)
+        self.verified(id, loc.codec, loc.raw_length, Cow::Borrowed(opened))
+            .map_err(|why| blob_damaged(id, loc, why))
     }
 
     /// The verified plaintext of a blob from its stored bytes: opened (in
@@ -1282,28 +1269,48 @@ impl Repository {
         raw_length: u32,
         stored: &[u8],
     ) -> std::result::Result<Vec<u8>, String> {
-        let detail = |e: Error| match e {
-            Error::Corrupt { detail, .. } => detail,
-            other => other.to_string(),
+        let opened = match self.backend.sealer() {
+            Some(s) => Cow::Owned(
+                s.open(Context::Blob(&id.0), stored)
+                    .map_err(|_| NOT_AUTHENTIC.to_string())?,
+            ),
+            None => Cow::Borrowed(stored),
         };
-        let data = match self.backend.sealer() {
-            Some(s) => {
-                let opened = s
-                    .open(Context::Blob(&id.0), stored)
-                    .map_err(|_| "it does not authenticate (damaged)".to_string())?;
-                // A raw blob's opened box is its plaintext: no second copy.
-                match codec {
-                    pack::Codec::Raw if opened.len() == raw_length as usize => opened,
-                    _ => pack::decode_blob(codec, &opened, raw_length).map_err(detail)?,
-                }
-            }
-            None => pack::decode_blob(codec, stored, raw_length).map_err(detail)?,
+        self.verified(id, codec, raw_length, opened)
+            .map(Cow::into_owned)
+    }
+
+    /// An opened blob decoded and hashed against its id. A raw one's opened
+    /// bytes are its plaintext as they are (no copy).
+    fn verified<'b>(
+        &self,
+        id: &Id,
+        codec: pack::Codec,
+        raw_length: u32,
+        opened: Cow<'b, [u8]>,
+    ) -> std::result::Result<Cow<'b, [u8]>, String> {
+        let data = match codec {
+            pack::Codec::Raw if opened.len() == raw_length as usize => opened,
+            _ => Cow::Owned(pack::decode_blob(codec, &opened, raw_length).map_err(
+                |e| match e {
+                    Error::Corrupt { detail, .. } => detail,
+                    other => other.to_string(),
+                },
+            )?),
         };
         if self.blob_id(&data) != *id {
             return Err("content does not match its id (hash mismatch)".into());
         }
         Ok(data)
     }
+}
+
+/// Why a sealed blob's box did not open.
+const NOT_AUTHENTIC: &str = "it does not authenticate (damaged)";
+
+/// A blob's damage, naming the blob and its pack.
+fn blob_damaged(id: &Id, loc: &crate::index::BlobLoc, why: String) -> Error {
+    Error::corrupt(format!("blob {id} in pack {}", loc.pack), why)
 }
 
 thread_local! {
