@@ -613,17 +613,19 @@ fn read_batch(
     warnings: &mut Vec<String>,
     skipped: &mut Vec<Skipped>,
 ) -> Result<()> {
-    let read: Vec<Result<Read>> = workers.install(|| {
-        to_read
-            .par_iter()
-            .map(|&i| {
-                let r = read_file(repo, chunker, source, &batch[i].scan, progress);
+    let entries = InOrder::new(source, batch, to_read);
+    let mut read: Vec<(usize, Result<Read>)> = workers.install(|| {
+        entries
+            .par_bridge()
+            .map(|(k, entry)| {
+                let r = read_file(repo, chunker, source, entry, progress);
                 progress.item_done();
-                r
+                (k, r)
             })
             .collect()
     });
-    for (r, &i) in read.into_iter().zip(to_read) {
+    read.sort_unstable_by_key(|(k, _)| *k);
+    for ((_, r), &i) in read.into_iter().zip(to_read) {
         let p = &mut batch[i];
         // One object the source cannot give (unreadable, gone, swapped for
         // something else) costs that object, not the backup. The
@@ -652,6 +654,81 @@ fn read_batch(
         p.left_out = true;
     }
     Ok(())
+}
+
+/// How far ahead of the workers a source is asked to read
+/// (`MediaSource::read_ahead`), in bytes of the objects next in line (a
+/// larger object counts this much at most: the kernel's own read-ahead
+/// follows a stream). Cold, two workers each reading the file in hand kept
+/// the disk at two requests; `cat` of the datapath site took 2.6 s one file
+/// at a time and 1.6 s four at a time (issue 18). Costs page cache, not
+/// memory of ours.
+const READ_AHEAD: u64 = 32 << 20;
+
+/// Objects smaller than this are not hinted: a file of a few pages is one
+/// request of the kernel's own read-ahead, and the hint (an open, a stat,
+/// a close) costs more than it saves when it is cached: the first backup
+/// of 200,000 cached 4 KiB files took 3.1-3.6 s without hints and 4.0-4.3 s
+/// with them.
+const READ_AHEAD_MIN: u64 = 64 << 10;
+
+/// A batch's entries to read, handed to the workers one at a time in key
+/// order (so the read-ahead runs just in front of all of them, and packs
+/// fill in key order), each with its place in `to_read`. Taking the next
+/// entry asks the source to read ahead up to `READ_AHEAD` bytes beyond it.
+struct InOrder<'a> {
+    source: &'a dyn MediaSource,
+    entries: Vec<&'a ScanEntry>,
+    next: usize,
+    /// Entries hinted so far, and the bytes (counted as `weight`) hinted
+    /// and handed out.
+    hinted: usize,
+    hinted_bytes: u64,
+    handed_bytes: u64,
+}
+
+impl<'a> InOrder<'a> {
+    fn new(source: &'a dyn MediaSource, batch: &'a [Planned], to_read: &[usize]) -> InOrder<'a> {
+        InOrder {
+            source,
+            entries: to_read.iter().map(|&i| &batch[i].scan).collect(),
+            next: 0,
+            hinted: 0,
+            hinted_bytes: 0,
+            handed_bytes: 0,
+        }
+    }
+
+    /// The bytes an entry is hinted for (0: not hinted).
+    fn weight(e: &ScanEntry) -> u64 {
+        match e.entry.size {
+            n if n < READ_AHEAD_MIN => 0,
+            n => n.min(READ_AHEAD),
+        }
+    }
+}
+
+impl<'a> Iterator for InOrder<'a> {
+    type Item = (usize, &'a ScanEntry);
+
+    fn next(&mut self) -> Option<(usize, &'a ScanEntry)> {
+        let k = self.next;
+        let e = *self.entries.get(k)?;
+        self.next += 1;
+        self.handed_bytes += Self::weight(e);
+        while self.hinted < self.entries.len()
+            && (self.hinted <= k || self.hinted_bytes - self.handed_bytes < READ_AHEAD)
+        {
+            let h = self.entries[self.hinted];
+            // The entry handed out now is being read already.
+            if self.hinted > k && Self::weight(h) > 0 {
+                self.source.read_ahead(h, Self::weight(h));
+            }
+            self.hinted_bytes += Self::weight(h);
+            self.hinted += 1;
+        }
+        Some((k, e))
+    }
 }
 
 /// Store a batch of chunks on all workers. The chunks are the caller's to
@@ -729,4 +806,102 @@ fn read_file(
         }
     };
     Ok(Read { chunks, meta, size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A source that only records the read-ahead hints it is given.
+    struct Hints(Mutex<Vec<(String, u64)>>);
+
+    impl MediaSource for Hints {
+        fn info(&self) -> SourceInfo {
+            SourceInfo {
+                kind: "test".into(),
+                id: String::new(),
+                description: String::new(),
+            }
+        }
+        fn scan(&self) -> Result<crate::source::Scan<'_>> {
+            Ok(crate::source::scan_of(Vec::new()))
+        }
+        fn open(&self, _: &ScanEntry) -> Result<Content> {
+            Ok(Content::Bytes(Vec::new()))
+        }
+        fn read_ahead(&self, entry: &ScanEntry, len: u64) {
+            self.0.lock().unwrap().push((entry.key.clone(), len));
+        }
+    }
+
+    fn planned(key: &str, size: u64) -> Planned {
+        Planned {
+            scan: ScanEntry {
+                key: key.into(),
+                entry: MediaEntry {
+                    kind: EntryKind::File,
+                    size,
+                    mtime_ns: 0,
+                    mode: 0o644,
+                    inode: 0,
+                    ctime_ns: 0,
+                    token: String::new(),
+                    content: Id::default(),
+                    chunks: Vec::new(),
+                    meta: Vec::new(),
+                    sidecar: None,
+                    target: None,
+                },
+            },
+            chunks: None,
+            meta: None,
+            is_new: true,
+            size: None,
+            left_out: false,
+        }
+    }
+
+    #[test]
+    fn entries_go_out_in_order_with_the_window_ahead_of_them() {
+        const M: u64 = 1 << 20;
+        // Entry 1 is not read (reused from the parent): never handed out
+        // nor hinted. Entry 4 is larger than the window: hinted as much
+        // of it as the window holds. Entry 6 is too small to hint.
+        let sizes = [10 * M, 1, 20 * M, 5 * M, 100 * M, 3 * M, READ_AHEAD_MIN - 1];
+        let batch: Vec<Planned> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| planned(&format!("k{i}"), s))
+            .collect();
+        let to_read = [0, 2, 3, 4, 5, 6];
+        let src = Hints(Mutex::new(Vec::new()));
+        let mut it = InOrder::new(&src, &batch, &to_read);
+        let mut take = || it.next().map(|(k, e)| (k, e.key.clone()));
+        let hinted = || src.0.lock().unwrap().clone();
+
+        // Taking k0 (10 MiB) fills the 32 MiB past it: k2 (20 MiB), k3
+        // (5 MiB), and k4, counted at the window's size, which ends it.
+        assert_eq!(take(), Some((0, "k0".into())));
+        assert_eq!(
+            hinted(),
+            [
+                ("k2".into(), 20 * M),
+                ("k3".into(), 5 * M),
+                ("k4".into(), READ_AHEAD)
+            ]
+        );
+        // Taking k2 and k3 leaves k4's 32 MiB ahead: nothing more yet.
+        assert_eq!(take(), Some((1, "k2".into())));
+        assert_eq!(take(), Some((2, "k3".into())));
+        assert_eq!(hinted().len(), 3);
+        // Taking k4 brings the last one into the window.
+        assert_eq!(take(), Some((3, "k4".into())));
+        assert_eq!(hinted().last(), Some(&("k5".into(), 3 * M)));
+        assert_eq!(take(), Some((4, "k5".into())));
+        assert_eq!(take(), Some((5, "k6".into())));
+        assert_eq!(take(), None);
+        // Each entry hinted once, none of them the first (read at once).
+        assert_eq!(hinted().len(), 4);
+    }
 }

@@ -1,11 +1,48 @@
-//! The bottom layer: the host's clock and name, and masking secrets in
-//! connection strings. Knows nothing of repositories, sites or sources.
+//! The bottom layer: the host's clock, name and page cache, and masking
+//! secrets in connection strings. Knows nothing of repositories, sites or sources.
 
 pub fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
+}
+
+/// Ask the kernel to read the first `len` bytes of `file` into the page
+/// cache (`POSIX_FADV_WILLNEED`), so the disk works while the caller does
+/// something else. The kernel reads at most its read-ahead window per call,
+/// so the hint goes out in steps of the smallest default window; a step
+/// waits only when the device's queue is full. At most a quarter of the
+/// machine's memory is asked for: a hint beyond what the cache can hold
+/// would evict its own start before it is read. A hint only: what fails is
+/// ignored, and the read itself reports it.
+pub fn read_ahead(file: &std::fs::File, len: u64) {
+    use std::os::fd::AsRawFd;
+    const STEP: u64 = 128 << 10;
+    // SAFETY: sysconf only reads configuration values.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let quarter = (pages.max(0) as u64).saturating_mul(page.max(0) as u64) / 4;
+    let end = len.min(quarter);
+    let mut at = 0u64;
+    while at < end {
+        let (Ok(off), Ok(n)) = (
+            libc::off_t::try_from(at),
+            libc::off_t::try_from(STEP.min(end - at)),
+        ) else {
+            return;
+        };
+        // SAFETY: a plain syscall on a descriptor the caller keeps open.
+        if unsafe { libc::posix_fadvise(file.as_raw_fd(), off, n, libc::POSIX_FADV_WILLNEED) } != 0
+        {
+            return;
+        }
+        at += STEP;
+    }
 }
 
 pub fn hostname() -> String {

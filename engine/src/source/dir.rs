@@ -20,6 +20,10 @@ use std::path::{Path, PathBuf};
 /// The same size as the stream buffer: a larger limit only raises the peak.
 const READ_WHOLE_LIMIT: u64 = 5 << 20;
 
+/// How many of a directory's sidecars the disk is asked for ahead of the
+/// one being read.
+const SIDECARS_AHEAD: usize = 64;
+
 /// Open a file the scan listed, refusing what it no longer is: the last
 /// component is not followed if it became a symlink (`O_NOFOLLOW`), a FIFO
 /// put in its place does not block the open (`O_NONBLOCK`), and the opened
@@ -290,7 +294,21 @@ fn list_dir(dir: &Path, prefix: &str) -> Result<Vec<Pending>> {
             ));
         }
     }
-    for (obj_key, path) in sidecars {
+    // Cold, each sidecar read alone is a round trip to the disk before
+    // the next is asked for (a fifth of a second for the datapath site's
+    // 2,295): the disk is asked for the next ones while one is read.
+    let hint = |(_, path): &(String, PathBuf)| {
+        if let Ok(f) = open_listed(path, 0) {
+            if let Ok(md) = f.metadata() {
+                crate::util::read_ahead(&f, md.len());
+            }
+        }
+    };
+    sidecars.iter().take(SIDECARS_AHEAD).for_each(hint);
+    for (i, (obj_key, path)) in sidecars.iter().enumerate() {
+        if let Some(next) = sidecars.get(i + SIDECARS_AHEAD) {
+            hint(next);
+        }
         // The same care as for objects: a sidecar swapped for a symlink
         // must not pull another file into the metadata. An object whose
         // sidecar cannot be read is left out with it: restored without its
@@ -301,16 +319,16 @@ fn list_dir(dir: &Path, prefix: &str) -> Result<Vec<Pending>> {
                 source: e,
             };
             let mut bytes = Vec::new();
-            open_listed(&path, 0)?
+            open_listed(path, 0)?
                 .read_to_end(&mut bytes)
                 .map_err(unreadable)?;
-            Ok((bytes, fs::metadata(&path).map_err(unreadable)?))
+            Ok((bytes, fs::metadata(path).map_err(unreadable)?))
         };
         let (bytes, md) = match read() {
             Ok(r) => r,
             Err(e) => {
-                entries.retain(|x| x.key != obj_key);
-                skip(&mut out, &obj_key, e);
+                entries.retain(|x| &x.key != obj_key);
+                skip(&mut out, obj_key, e);
                 continue;
             }
         };
@@ -329,7 +347,7 @@ fn list_dir(dir: &Path, prefix: &str) -> Result<Vec<Pending>> {
                 (Vec::new(), Some(bytes))
             }
         };
-        if let Some(e) = entries.iter_mut().rev().find(|e| e.key == obj_key) {
+        if let Some(e) = entries.iter_mut().rev().find(|e| &e.key == obj_key) {
             e.entry.meta = meta;
             e.entry.sidecar = Some(Sidecar { raw, mtime_ns });
         }
@@ -372,6 +390,14 @@ impl MediaSource for DirSource {
         f.read_to_end(&mut buf)
             .map_err(|e| Error::Unreadable { path, source: e })?;
         Ok(Content::Bytes(buf))
+    }
+
+    fn read_ahead(&self, entry: &ScanEntry, len: u64) {
+        // The same checked open as the read's: a hint never touches what
+        // the scan did not list.
+        if let Ok(f) = open_listed(&self.path_of(&entry.key), entry.entry.inode) {
+            crate::util::read_ahead(&f, len);
+        }
     }
 
     fn changed_since_scan(&self, entry: &ScanEntry) -> bool {

@@ -96,6 +96,11 @@ pub trait MediaSource: Sync {
     fn changed_since_scan(&self, _entry: &ScanEntry) -> bool {
         false
     }
+    /// A hint that `entry` is read soon, its first `len` bytes at least: a
+    /// source on a local disk has the kernel start reading them, so the
+    /// device works on the next objects while the workers chunk this one.
+    /// Nothing is reported: the read itself says what fails.
+    fn read_ahead(&self, _entry: &ScanEntry, _len: u64) {}
 }
 
 /// Receives one table's rows, each as its values in the order of the

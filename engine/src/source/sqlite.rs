@@ -140,6 +140,28 @@ impl DatabaseSource for SqliteSource {
 
     fn begin(&mut self, warnings: &mut Vec<String>) -> Result<Vec<SchemaObject>> {
         self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
+        // A capture reads nearly every page, but SQLite asks for them one
+        // at a time, in b-tree order: cold, the datapath site's 221 MiB
+        // database took 1.56 s to capture, and 0.88 s once the file was
+        // being read ahead in one sequential sweep (issue 18).
+        for suffix in ["", "-wal"] {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            // Whatever sits at that name, the hint neither blocks (a FIFO)
+            // nor follows a link.
+            let Ok(f) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&p)
+            else {
+                continue;
+            };
+            match f.metadata() {
+                Ok(md) if md.is_file() => crate::util::read_ahead(&f, md.len()),
+                _ => {}
+            }
+        }
         self.header.clear();
         for pragma in HEADER_PRAGMAS {
             let v: i64 = self
