@@ -1054,7 +1054,7 @@ fn damaged_listings_and_tables_cost_what_is_under_them() {
     let repo = dir.path().join("repo");
     init(&repo);
     ok(&repo, &["backup", "--data-dir", data.to_str().unwrap()]);
-    let (leaf, leaf_count, table_root) = {
+    let (leaf, leaf_count, table_root, first_count, tables) = {
         let r = open_repo(repo.to_str().unwrap()).unwrap();
         let (_, snap) = jarc::snapshot::resolve(&r, "latest").unwrap();
         let root = snap.root(jarc::snapshot::MEDIA_ROOT).unwrap();
@@ -1063,7 +1063,8 @@ fn damaged_listings_and_tables_cost_what_is_under_them() {
             panic!("a listing of 700+ objects is one leaf");
         };
         assert!(children.len() >= 3, "{}", children.len());
-        let c = &children[1];
+        let (c, first_count) = (&children[1], children[0].count);
+        let tables = snap.tables().len() as u64;
         let posts = snap
             .roots
             .iter()
@@ -1071,7 +1072,7 @@ fn damaged_listings_and_tables_cost_what_is_under_them() {
             .unwrap()
             .1
             .node;
-        (c.node, c.count, posts)
+        (c.node, c.count, posts, first_count, tables)
     };
     let all = verify::file_digests(&data.join("media")).unwrap();
     let db_dump = verify::sqlite_dump(&data.join("jant.sqlite")).unwrap();
@@ -1120,6 +1121,19 @@ fn damaged_listings_and_tables_cost_what_is_under_them() {
         verify::sqlite_dump(&target.join("jant.sqlite")).unwrap(),
         verify::sqlite_dump(&data.join("jant.sqlite")).unwrap()
     );
+    // `ls` prints the listing as it reads it: it stops at the damaged
+    // node, after the entries before it, and says why.
+    let o = run(&repo, &["--json", "ls", "latest"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("blob {leaf} in pack ")),
+        "{}",
+        stderr(&o)
+    );
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(printed.starts_with("[\n") && !printed.trim_end().ends_with(']'));
+    let items = printed.matches("\n    \"type\": ").count() as u64;
+    assert_eq!(items, tables + first_count, "{printed}");
 
     damage_copy(&repo, &table_root);
     let target = dir.path().join("r2");

@@ -1101,8 +1101,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output::ls(
                 cli.json,
                 &snap.tables(),
-                &jarc::media::entries(&repo, &snap)?,
-            );
+                jarc::media::entries_iter(&repo, &snap),
+            )?;
         }
         Cmd::Diff { a, b } => {
             let repo = open_trees(&cli)?;

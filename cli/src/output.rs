@@ -29,6 +29,42 @@ fn print_json(v: &impl serde::Serialize) {
     let _ = writeln!(out);
 }
 
+/// A JSON array on stdout, each item written as it comes, as
+/// `print_json` would write the whole array. An item that fails ends the
+/// array there (the document is cut short) and its error is returned.
+fn print_json_items<T: serde::Serialize>(
+    items: impl Iterator<Item = jarc::Result<T>>,
+) -> jarc::Result<()> {
+    use std::cell::RefCell;
+    struct Items<I>(RefCell<Option<I>>, RefCell<Option<jarc::Error>>);
+    impl<T: serde::Serialize, I: Iterator<Item = jarc::Result<T>>> serde::Serialize for Items<I> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::{Error, SerializeSeq};
+            let mut seq = s.serialize_seq(None)?;
+            for item in self.0.borrow_mut().take().into_iter().flatten() {
+                match item {
+                    Ok(v) => seq.serialize_element(&v)?,
+                    Err(e) => {
+                        *self.1.borrow_mut() = Some(e);
+                        return Err(S::Error::custom("an item could not be read"));
+                    }
+                }
+            }
+            seq.end()
+        }
+    }
+    let items = Items(RefCell::new(Some(items)), RefCell::new(None));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, &items);
+    if let Some(e) = items.1.into_inner() {
+        return Err(e);
+    }
+    if written.is_ok() {
+        let _ = writeln!(out);
+    }
+    Ok(())
+}
+
 pub fn bytes(n: u64) -> String {
     const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut f = n as f64;
@@ -324,18 +360,26 @@ pub fn snapshots(j: bool, list: &[Head], drills: &HashMap<Id, (i64, bool)>) {
     let _ = writeln!(out, "{} snapshots", list.len());
 }
 
-pub fn ls(j: bool, tables: &[(&str, u64)], entries: &[(String, MediaEntry)]) {
+/// `ls`, printed as the listing is read: a million objects' entries never
+/// sit in memory at once. A listing that fails midway ends where it
+/// failed, and the error is returned.
+pub fn ls(
+    j: bool,
+    tables: &[(&str, u64)],
+    entries: impl Iterator<Item = jarc::Result<(String, MediaEntry)>>,
+) -> jarc::Result<()> {
     if j {
-        print_json(&report::ls(tables, entries));
-        return;
+        return print_json_items(report::ls(tables, entries));
     }
     for (t, rows) in tables {
         println!("{:>10}  {:<23}  table {t}", format!("{rows} rows"), "");
     }
-    for (k, e) in entries {
+    for e in entries {
+        let (k, e) = e?;
         let suffix = if e.kind == EntryKind::Dir { "/" } else { "" };
         println!("{:>10}  {}  {k}{suffix}", bytes(e.size), time(e.mtime_ns));
     }
+    Ok(())
 }
 
 pub fn diff(j: bool, a: &Id, b: &Id, d: &DiffReport) {

@@ -179,15 +179,25 @@ pub fn entries_salvaging(
 }
 
 pub fn entries(repo: &Repository, snap: &Snapshot) -> Result<Vec<(String, MediaEntry)>> {
-    let Some(root) = snap.root(MEDIA_ROOT) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::with_capacity(root.count as usize);
-    for e in tree::iter(repo, &root.node) {
+    let mut out = Vec::with_capacity(snap.root(MEDIA_ROOT).map_or(0, |r| r.count as usize));
+    for e in entries_iter(repo, snap) {
+        out.push(e?);
+    }
+    Ok(out)
+}
+
+/// A snapshot's media listing, in key order, an entry at a time: what is
+/// held is the tree's current path, not the listing (a million objects'
+/// entries are hundreds of MiB).
+pub fn entries_iter<'r>(
+    repo: &'r Repository,
+    snap: &Snapshot,
+) -> impl Iterator<Item = Result<(String, MediaEntry)>> + 'r {
+    let nodes = snap.root(MEDIA_ROOT).map(|r| tree::iter(repo, &r.node));
+    nodes.into_iter().flatten().map(|e| {
         let e = e?;
         let key = String::from_utf8(e.key)
             .map_err(|_| Error::corrupt("media tree", "object key is not UTF-8"))?;
-        out.push((key, MediaEntry::decode(&e.value)?));
-    }
-    Ok(out)
+        Ok((key, MediaEntry::decode(&e.value)?))
+    })
 }

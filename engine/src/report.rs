@@ -138,30 +138,36 @@ pub struct LsItem {
 }
 
 /// `ls`: the snapshot's tables first (`type` `table`, `key` the table,
-/// `size` its rows), then its media objects.
-pub fn ls(tables: &[(&str, u64)], entries: &[(String, MediaEntry)]) -> Vec<LsItem> {
-    let tables = tables.iter().map(|(t, rows)| LsItem {
-        key: t.to_string(),
-        kind: "table",
-        size: *rows,
-        mtime: String::new(),
-        mode: String::new(),
-        content: String::new(),
-        chunks: 0,
-        meta: BTreeMap::new(),
+/// `size` its rows), then its media objects, an item at a time.
+pub fn ls<'a>(
+    tables: &'a [(&str, u64)],
+    entries: impl Iterator<Item = crate::Result<(String, MediaEntry)>> + 'a,
+) -> impl Iterator<Item = crate::Result<LsItem>> + 'a {
+    let tables = tables.iter().map(|(t, rows)| {
+        Ok(LsItem {
+            key: t.to_string(),
+            kind: "table",
+            size: *rows,
+            mtime: String::new(),
+            mode: String::new(),
+            content: String::new(),
+            chunks: 0,
+            meta: BTreeMap::new(),
+        })
     });
-    tables
-        .chain(entries.iter().map(|(k, e)| LsItem {
-            key: k.clone(),
+    tables.chain(entries.map(|e| {
+        let (k, e) = e?;
+        Ok(LsItem {
+            key: k,
             kind: e.kind.name(),
             size: e.size,
             mtime: rfc3339(e.mtime_ns),
             mode: format!("{:o}", e.mode),
             content: e.content.to_hex(),
             chunks: e.chunks.len(),
-            meta: e.meta.iter().cloned().collect(),
-        }))
-        .collect()
+            meta: e.meta.into_iter().collect(),
+        })
+    }))
 }
 
 #[derive(Debug, Serialize)]
