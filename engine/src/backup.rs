@@ -27,6 +27,12 @@ use std::time::Instant;
 /// the buffer) 114-121 MiB, no slower (issue 18).
 const STREAM_BUFFER: usize = 5 << 20;
 
+thread_local! {
+    /// Each reader thread's stream buffer, kept from one object to the
+    /// next (see `Chunker::stream`).
+    static STREAM_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct BackupOptions {
     pub tags: Vec<String>,
@@ -789,19 +795,23 @@ fn read_file(
         Content::Stream(r) => {
             let mut ids = Vec::new();
             let mut size = 0u64;
-            chunker
-                .stream(r, STREAM_BUFFER, |batch| -> Result<()> {
-                    size += batch.iter().map(|c| c.len() as u64).sum::<u64>();
-                    ids.extend(save_chunks(repo, batch, progress)?);
-                    Ok(())
-                })
-                .map_err(|e| match e {
-                    Error::Io { source, .. } => Error::Unreadable {
-                        path: entry.key.clone().into(),
-                        source,
-                    },
-                    other => other,
-                })?;
+            // This thread's buffer, taken out while it is in use: waiting
+            // on the chunks' workers, the thread may run another object's
+            // read, which then makes a buffer of its own.
+            let mut buf = STREAM_BUF.take();
+            let streamed = chunker.stream(r, &mut buf, STREAM_BUFFER, |batch| -> Result<()> {
+                size += batch.iter().map(|c| c.len() as u64).sum::<u64>();
+                ids.extend(save_chunks(repo, batch, progress)?);
+                Ok(())
+            });
+            STREAM_BUF.set(buf);
+            streamed.map_err(|e| match e {
+                Error::Io { source, .. } => Error::Unreadable {
+                    path: entry.key.clone().into(),
+                    source,
+                },
+                other => other,
+            })?;
             (ids, size)
         }
     };

@@ -56,15 +56,19 @@ impl Chunker {
     /// `f` receives batches of complete chunks in order, so a caller can
     /// process a batch in parallel; they are its to overwrite (sealed
     /// where they lie), as the buffer moves past them. Memory stays at one
-    /// buffer.
+    /// buffer: `buf`, the caller's, so that one reader's buffer serves all
+    /// its objects (a fresh one per object was a fresh mapping of its
+    /// size, zeroed page by page by the kernel on first touch).
     pub fn stream<R: Read, E: From<std::io::Error>>(
         &self,
         mut reader: R,
+        buf: &mut Vec<u8>,
         buf_size: usize,
         mut f: impl FnMut(&mut [&mut [u8]]) -> Result<(), E>,
     ) -> Result<(), E> {
         let buf_size = buf_size.max(self.max + 1);
-        let mut buf = vec![0u8; buf_size];
+        // What it held before is overwritten as it fills.
+        buf.resize(buf_size, 0);
         let mut filled = 0usize;
         let mut eof = false;
         loop {
@@ -138,11 +142,13 @@ mod tests {
         let c = Chunker::new(&p);
         let data = noise(3_000_000);
         let want: Vec<usize> = c.cuts(&data).iter().map(|x| x.1).collect();
-        // Twice the largest chunk, a quarter more than it, one byte more.
+        // Twice the largest chunk, a quarter more than it, one byte more:
+        // one buffer for all three, each run finding the last one's bytes.
+        let mut reused = Vec::new();
         for buf in [200_000, 81_920, 65_537] {
             let mut got = Vec::new();
             let mut bytes = Vec::new();
-            c.stream::<_, std::io::Error>(&data[..], buf, |b| {
+            c.stream::<_, std::io::Error>(&data[..], &mut reused, buf, |b| {
                 got.extend(b.iter().map(|s| s.len()));
                 for s in b.iter_mut() {
                     bytes.extend_from_slice(s);

@@ -134,10 +134,15 @@ fn rehash(repo: &Repository, chunker: &Chunker, path: &Path, e: &MediaEntry) -> 
         )));
     }
     let mut ids = Vec::with_capacity(e.chunks.len());
-    chunker.stream(f, 8 << 20, |batch: &mut [&mut [u8]]| -> Result<()> {
-        ids.extend(batch.iter().map(|c| repo.blob_id(c)));
-        Ok(())
-    })?;
+    chunker.stream(
+        f,
+        &mut Vec::new(),
+        8 << 20,
+        |batch: &mut [&mut [u8]]| -> Result<()> {
+            ids.extend(batch.iter().map(|c| repo.blob_id(c)));
+            Ok(())
+        },
+    )?;
     if ids != e.chunks {
         return Err(Error::Invalid(
             "content differs from the snapshot (chunk hashes do not match)".into(),
