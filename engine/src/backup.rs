@@ -850,18 +850,8 @@ mod tests {
             scan: ScanEntry {
                 key: key.into(),
                 entry: MediaEntry {
-                    kind: EntryKind::File,
                     size,
-                    mtime_ns: 0,
-                    mode: 0o644,
-                    inode: 0,
-                    ctime_ns: 0,
-                    token: String::new(),
-                    content: Id::default(),
-                    chunks: Vec::new(),
-                    meta: Vec::new(),
-                    sidecar: None,
-                    target: None,
+                    ..MediaEntry::new(EntryKind::File)
                 },
             },
             chunks: None,

@@ -64,6 +64,25 @@ pub struct MediaEntry {
 }
 
 impl MediaEntry {
+    /// An entry of `kind` as a scan begins it: nothing known yet but its
+    /// kind; each source fills in what it lists (`..MediaEntry::new(kind)`).
+    pub fn new(kind: EntryKind) -> MediaEntry {
+        MediaEntry {
+            kind,
+            size: 0,
+            mtime_ns: 0,
+            mode: 0,
+            inode: 0,
+            ctime_ns: 0,
+            token: String::new(),
+            content: Id::default(),
+            chunks: Vec::new(),
+            meta: Vec::new(),
+            sidecar: None,
+            target: None,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         codec::encode(MAGIC, VERSION, self)
     }

@@ -13,7 +13,6 @@
 
 use super::{Content, MediaSource, Scan, ScanEntry};
 use crate::error::{Error, Result};
-use crate::id::Id;
 use crate::media::{EntryKind, MediaEntry};
 use crate::snapshot::SourceInfo;
 use std::fs::{self, File};
@@ -491,20 +490,13 @@ impl MediaSource for ArchiveObjects<'_> {
             out.push(ScanEntry {
                 key: key.to_string(),
                 entry: MediaEntry {
-                    kind: EntryKind::File,
                     size: e.size,
                     mtime_ns: e.mtime_ns,
                     mode: 0o644,
-                    inode: 0,
-                    ctime_ns: 0,
-                    token: String::new(),
-                    content: Id([0; 32]),
-                    chunks: Vec::new(),
                     meta: ct
                         .map(|c| vec![("contentType".to_string(), c.to_string())])
                         .unwrap_or_default(),
-                    sidecar: None,
-                    target: None,
+                    ..MediaEntry::new(EntryKind::File)
                 },
             });
         }

@@ -11,7 +11,6 @@
 use super::{Content, MediaSource, Meta, Scan, ScanEntry, ScanItem, Skipped};
 use crate::backend::{Backend, Listed, RequestSnapshot, S3Config};
 use crate::error::{Error, Result};
-use crate::id::Id;
 use crate::media::{EntryKind, MediaEntry};
 use crate::snapshot::SourceInfo;
 
@@ -74,18 +73,11 @@ impl Listing<'_> {
         Ok(Some(ScanItem::Entry(ScanEntry {
             key: l.name,
             entry: MediaEntry {
-                kind: EntryKind::File,
                 size: l.size,
                 mtime_ns: l.modified_ns,
                 mode: 0o644,
-                inode: 0,
-                ctime_ns: 0,
                 token: l.e_tag.unwrap_or_default(),
-                content: Id([0; 32]),
-                chunks: Vec::new(),
-                meta: Vec::new(),
-                sidecar: None,
-                target: None,
+                ..MediaEntry::new(EntryKind::File)
             },
         })))
     }

@@ -4,7 +4,6 @@
 
 use super::{Content, MediaSource, Scan, ScanEntry, ScanItem, Skipped};
 use crate::error::{Error, Result};
-use crate::id::Id;
 use crate::jant;
 use crate::media::{EntryKind, MediaEntry, Sidecar};
 use crate::snapshot::SourceInfo;
@@ -137,18 +136,12 @@ fn entry_from(key: String, kind: EntryKind, md: &Metadata) -> ScanEntry {
     ScanEntry {
         key,
         entry: MediaEntry {
-            kind,
             size: if kind == EntryKind::File { md.len() } else { 0 },
             mtime_ns: time_ns(md.mtime(), md.mtime_nsec()),
             mode: md.mode() & 0o7777,
             inode: md.ino(),
             ctime_ns: time_ns(md.ctime(), md.ctime_nsec()),
-            token: String::new(),
-            content: Id::default(),
-            chunks: Vec::new(),
-            meta: Vec::new(),
-            sidecar: None,
-            target: None,
+            ..MediaEntry::new(kind)
         },
     }
 }
