@@ -150,7 +150,9 @@ pub fn find(
 ) -> Result<Vec<Found>> {
     let mut out = Vec::new();
     for (id, s) in snaps {
-        for (key, e) in entries(repo, s)? {
+        // A listing at a time, an entry at a time: only matches are kept.
+        for e in entries_iter(repo, s) {
+            let (key, e) = e?;
             if pattern.matches(&key) {
                 out.push(Found {
                     snapshot: id.to_hex(),
@@ -166,7 +168,6 @@ pub fn find(
     Ok(out)
 }
 
-/// A snapshot's media listing, in key order.
 /// `entries` for a recovery: what the listing still gives, and a message
 /// for each part of it that could not be read (a damaged tree node costs
 /// the objects under it, a damaged entry itself).
@@ -181,12 +182,7 @@ pub fn entries_salvaging(
     let mut lost = Vec::new();
     let mut it = tree::iter_salvaging(repo, root);
     for e in it.by_ref() {
-        let decoded = e.and_then(|e| {
-            let key = String::from_utf8(e.key)
-                .map_err(|_| Error::corrupt("media tree", "object key is not UTF-8"))?;
-            Ok((key, MediaEntry::decode(&e.value)?))
-        });
-        match decoded {
+        match e.and_then(listed) {
             Ok(kv) => out.push(kv),
             Err(e) => lost.push(format!("an entry of the media listing: {e}")),
         }
@@ -197,6 +193,7 @@ pub fn entries_salvaging(
     (out, lost)
 }
 
+/// A snapshot's media listing, in key order.
 pub fn entries(repo: &Repository, snap: &Snapshot) -> Result<Vec<(String, MediaEntry)>> {
     let mut out = Vec::with_capacity(snap.root(MEDIA_ROOT).map_or(0, |r| r.count as usize));
     for e in entries_iter(repo, snap) {
@@ -213,10 +210,12 @@ pub fn entries_iter<'r>(
     snap: &Snapshot,
 ) -> impl Iterator<Item = Result<(String, MediaEntry)>> + 'r {
     let nodes = snap.root(MEDIA_ROOT).map(|r| tree::iter(repo, &r.node));
-    nodes.into_iter().flatten().map(|e| {
-        let e = e?;
-        let key = String::from_utf8(e.key)
-            .map_err(|_| Error::corrupt("media tree", "object key is not UTF-8"))?;
-        Ok((key, MediaEntry::decode(&e.value)?))
-    })
+    nodes.into_iter().flatten().map(|e| listed(e?))
+}
+
+/// One leaf of a media listing as its key and entry.
+fn listed(e: tree::LeafEntry) -> Result<(String, MediaEntry)> {
+    let key = String::from_utf8(e.key)
+        .map_err(|_| Error::corrupt("media tree", "object key is not UTF-8"))?;
+    Ok((key, MediaEntry::decode(&e.value)?))
 }
