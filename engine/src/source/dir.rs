@@ -479,6 +479,23 @@ mod tests {
         fs::write(d.path().join("decoy/deep.png"), b"decoy").unwrap();
         std::os::unix::fs::symlink(d.path().join("decoy"), r.join("sub")).unwrap();
 
+        // A read-ahead hint for what was replaced returns at once: a FIFO
+        // in a file's place would block an open made without O_NONBLOCK.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let hinted: Vec<ScanEntry> = entries.clone();
+        let root = r.clone();
+        std::thread::spawn(move || {
+            let src = DirSource::new(&root).unwrap();
+            for e in &hinted {
+                src.read_ahead(e, 1 << 20);
+            }
+            tx.send(()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_secs(20)).is_ok(),
+            "a read-ahead hint blocked"
+        );
+
         for (k, why) in [
             (
                 "link.png",
