@@ -23,10 +23,12 @@ use std::io::Write;
 /// command's own serde report, as it is.
 fn print_json(v: &impl serde::Serialize) {
     // Streamed through one buffer: a listing of 100,000 snapshots is
-    // 75 MB of JSON, which need not exist in memory at once.
+    // 75 MB of JSON, which need not exist in memory at once. A document
+    // cut short (a closed stdout, a listing that failed) gets no newline.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let _ = serde_json::to_writer_pretty(&mut out, v);
-    let _ = writeln!(out);
+    if serde_json::to_writer_pretty(&mut out, v).is_ok() {
+        let _ = writeln!(out);
+    }
 }
 
 /// A JSON array on stdout, each item written as it comes, as
@@ -54,15 +56,8 @@ fn print_json_items<T: serde::Serialize>(
         }
     }
     let items = Items(RefCell::new(Some(items)), RefCell::new(None));
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = serde_json::to_writer_pretty(&mut out, &items);
-    if let Some(e) = items.1.into_inner() {
-        return Err(e);
-    }
-    if written.is_ok() {
-        let _ = writeln!(out);
-    }
-    Ok(())
+    print_json(&items);
+    items.1.into_inner().map_or(Ok(()), Err)
 }
 
 pub fn bytes(n: u64) -> String {

@@ -27,12 +27,6 @@ use std::time::Instant;
 /// the buffer) 114-121 MiB, no slower (issue 18).
 const STREAM_BUFFER: usize = 5 << 20;
 
-thread_local! {
-    /// Each reader thread's stream buffer, kept from one object to the
-    /// next (see `Chunker::stream`).
-    static STREAM_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct BackupOptions {
     pub tags: Vec<String>,
@@ -621,10 +615,12 @@ fn read_batch(
 ) -> Result<()> {
     let entries = InOrder::new(source, batch, to_read);
     let mut read: Vec<(usize, Result<Read>)> = workers.install(|| {
+        // Each worker's stream buffer serves all the objects it reads (see
+        // `Chunker::stream`).
         entries
             .par_bridge()
-            .map(|(k, entry)| {
-                let r = read_file(repo, chunker, source, entry, progress);
+            .map_init(Vec::new, |buf, (k, entry)| {
+                let r = read_file(repo, chunker, source, entry, buf, progress);
                 progress.item_done();
                 (k, r)
             })
@@ -726,11 +722,12 @@ impl<'a> Iterator for InOrder<'a> {
             && (self.hinted <= k || self.hinted_bytes - self.handed_bytes < READ_AHEAD)
         {
             let h = self.entries[self.hinted];
+            let w = Self::weight(h);
             // The entry handed out now is being read already.
-            if self.hinted > k && Self::weight(h) > 0 {
-                self.source.read_ahead(h, Self::weight(h));
+            if self.hinted > k && w > 0 {
+                self.source.read_ahead(h, w);
             }
-            self.hinted_bytes += Self::weight(h);
+            self.hinted_bytes += w;
             self.hinted += 1;
         }
         Some((k, e))
@@ -778,6 +775,7 @@ fn read_file(
     chunker: &Chunker,
     source: &dyn MediaSource,
     entry: &ScanEntry,
+    stream_buf: &mut Vec<u8>,
     progress: &dyn Progress,
 ) -> Result<Read> {
     stop_if_interrupted(progress)?;
@@ -795,23 +793,19 @@ fn read_file(
         Content::Stream(r) => {
             let mut ids = Vec::new();
             let mut size = 0u64;
-            // This thread's buffer, taken out while it is in use: waiting
-            // on the chunks' workers, the thread may run another object's
-            // read, which then makes a buffer of its own.
-            let mut buf = STREAM_BUF.take();
-            let streamed = chunker.stream(r, &mut buf, STREAM_BUFFER, |batch| -> Result<()> {
-                size += batch.iter().map(|c| c.len() as u64).sum::<u64>();
-                ids.extend(save_chunks(repo, batch, progress)?);
-                Ok(())
-            });
-            STREAM_BUF.set(buf);
-            streamed.map_err(|e| match e {
-                Error::Io { source, .. } => Error::Unreadable {
-                    path: entry.key.clone().into(),
-                    source,
-                },
-                other => other,
-            })?;
+            chunker
+                .stream(r, stream_buf, STREAM_BUFFER, |batch| -> Result<()> {
+                    size += batch.iter().map(|c| c.len() as u64).sum::<u64>();
+                    ids.extend(save_chunks(repo, batch, progress)?);
+                    Ok(())
+                })
+                .map_err(|e| match e {
+                    Error::Io { source, .. } => Error::Unreadable {
+                        path: entry.key.clone().into(),
+                        source,
+                    },
+                    other => other,
+                })?;
             (ids, size)
         }
     };

@@ -63,10 +63,7 @@ pub fn load(repo: &Repository, name: &str) -> Result<(Id, DrillRecord)> {
     let bytes = repo
         .backend()
         .unseal(crate::crypto::Context::Drill, name, bytes)?;
-    let r = DrillRecord::decode(&bytes).map_err(|e| match e {
-        Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
-        other => other,
-    })?;
+    let r = DrillRecord::decode(&bytes).map_err(|e| e.about(name))?;
     Ok((id, r))
 }
 

@@ -210,6 +210,19 @@ impl Error {
             detail: detail.to_string(),
         }
     }
+
+    /// This error, when it is damage a decoder found, as damage of `what`
+    /// (the object whose bytes it was given: a decoder names only their
+    /// kind); any other error as it is.
+    pub(crate) fn about(self, what: impl Into<String>) -> Self {
+        match self {
+            Error::Corrupt { detail, .. } => Error::Corrupt {
+                what: what.into(),
+                detail,
+            },
+            other => other,
+        }
+    }
 }
 
 impl From<std::io::Error> for Error {

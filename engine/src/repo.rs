@@ -662,10 +662,7 @@ impl Repository {
             .checked_sub(t + hlen)
             .ok_or_else(|| Error::corrupt(name, "its header length exceeds it"))?;
         let header = self.backend.get_range(name, data_len..size - t)?;
-        pack::parse_header(&header, data_len, self.backend.sealer()).map_err(|e| match e {
-            Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
-            other => other,
-        })
+        pack::parse_header(&header, data_len, self.backend.sealer()).map_err(|e| e.about(name))
     }
 
     /// Every index file with its name. A file deleted between the LIST and
@@ -718,10 +715,7 @@ impl Repository {
             });
             for (name, body) in rx {
                 let read = body.and_then(|b| match b {
-                    Some(b) => each(&name, &b).map_err(|e| match e {
-                        Error::Corrupt { detail, .. } => Error::corrupt(&name, detail),
-                        other => other,
-                    }),
+                    Some(b) => each(&name, &b).map_err(|e| e.about(&name)),
                     None => Ok(()),
                 });
                 match read {
@@ -746,10 +740,9 @@ impl Repository {
         let Some(bytes) = self.read_index_body(name)? else {
             return Ok(None);
         };
-        IndexFile::decode(&bytes).map(Some).map_err(|e| match e {
-            Error::Corrupt { detail, .. } => Error::corrupt(name, detail),
-            other => other,
-        })
+        IndexFile::decode(&bytes)
+            .map(Some)
+            .map_err(|e| e.about(name))
     }
 
     /// One index file's bytes, verified against its name and opened.

@@ -292,10 +292,7 @@ fn open(repo: &Repository, id: &Id, bytes: Bytes) -> Result<Snapshot> {
         &format!("snapshot {id}"),
         bytes,
     )?;
-    Snapshot::decode(&bytes).map_err(|e| match e {
-        Error::Corrupt { detail, .. } => Error::corrupt(format!("snapshot {id}"), detail),
-        other => other,
-    })
+    Snapshot::decode(&bytes).map_err(|e| e.about(format!("snapshot {id}")))
 }
 
 /// Every snapshot with its copy (§7.3), and which of them is damaged or

@@ -118,10 +118,7 @@ pub fn load_node(repo: &Repository, id: &Id) -> Result<Node> {
 }
 
 fn decode_node(id: &Id, bytes: &[u8]) -> Result<Node> {
-    Node::decode(bytes).map_err(|e| match e {
-        Error::Corrupt { detail, .. } => Error::corrupt(format!("tree node {id}"), detail),
-        other => other,
-    })
+    Node::decode(bytes).map_err(|e| e.about(format!("tree node {id}")))
 }
 
 /// Stored bytes one read of sibling nodes fetches at most.

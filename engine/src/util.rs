@@ -19,14 +19,19 @@ pub fn now_ns() -> i64 {
 pub fn read_ahead(file: &std::fs::File, len: u64) {
     use std::os::fd::AsRawFd;
     const STEP: u64 = 128 << 10;
-    // SAFETY: sysconf only reads configuration values.
-    let (pages, page) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PHYS_PAGES),
-            libc::sysconf(libc::_SC_PAGESIZE),
-        )
-    };
-    let quarter = (pages.max(0) as u64).saturating_mul(page.max(0) as u64) / 4;
+    // Asked once: the memory size is a syscall (sysinfo), and a backup
+    // hints every file it reads.
+    static QUARTER: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let quarter = *QUARTER.get_or_init(|| {
+        // SAFETY: sysconf only reads configuration values.
+        let (pages, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        (pages.max(0) as u64).saturating_mul(page.max(0) as u64) / 4
+    });
     let end = len.min(quarter);
     let mut at = 0u64;
     while at < end {

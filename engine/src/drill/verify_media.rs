@@ -92,9 +92,10 @@ pub(super) fn verify_media(
     let chunker = Chunker::new(&repo.config().chunker);
     let results: Vec<(String, u64, Option<String>)> = picked
         .par_iter()
-        .map(|&i| {
+        // One read buffer per worker, not one per file.
+        .map_init(Vec::new, |buf, &i| {
             let (k, e) = files[i];
-            match rehash(repo, &chunker, &dir.join(k), e) {
+            match rehash(repo, &chunker, &dir.join(k), e, buf) {
                 Ok(()) => (k.clone(), e.size, None),
                 Err(why) => (k.clone(), e.size, Some(format!("{k}: {why}"))),
             }
@@ -124,7 +125,13 @@ pub(super) fn verify_media(
 
 /// Read a restored file, cut it as a backup would and compare the chunk
 /// ids with the entry's: equal ids mean equal bytes.
-fn rehash(repo: &Repository, chunker: &Chunker, path: &Path, e: &MediaEntry) -> Result<()> {
+fn rehash(
+    repo: &Repository,
+    chunker: &Chunker,
+    path: &Path,
+    e: &MediaEntry,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
     let f = std::fs::File::open(path).map_err(|err| Error::io(path, err))?;
     let len = f.metadata().map_err(|err| Error::io(path, err))?.len();
     if len != e.size {
@@ -134,15 +141,10 @@ fn rehash(repo: &Repository, chunker: &Chunker, path: &Path, e: &MediaEntry) -> 
         )));
     }
     let mut ids = Vec::with_capacity(e.chunks.len());
-    chunker.stream(
-        f,
-        &mut Vec::new(),
-        8 << 20,
-        |batch: &mut [&mut [u8]]| -> Result<()> {
-            ids.extend(batch.iter().map(|c| repo.blob_id(c)));
-            Ok(())
-        },
-    )?;
+    chunker.stream(f, buf, 8 << 20, |batch: &mut [&mut [u8]]| -> Result<()> {
+        ids.extend(batch.iter().map(|c| repo.blob_id(c)));
+        Ok(())
+    })?;
     if ids != e.chunks {
         return Err(Error::Invalid(
             "content differs from the snapshot (chunk hashes do not match)".into(),

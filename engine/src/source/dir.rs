@@ -31,6 +31,11 @@ const SIDECARS_AHEAD: usize = 64;
 /// who can write to the media directory could otherwise have a backup run
 /// as root read files they cannot.
 fn open_listed(path: &Path, inode: u64) -> Result<File> {
+    open_listed_with_metadata(path, inode).map(|(f, _)| f)
+}
+
+/// `open_listed`, and the opened file's metadata.
+fn open_listed_with_metadata(path: &Path, inode: u64) -> Result<(File, Metadata)> {
     use std::os::unix::fs::OpenOptionsExt;
     let replaced = |what: &str| Error::Unreadable {
         path: path.to_path_buf(),
@@ -57,7 +62,17 @@ fn open_listed(path: &Path, inode: u64) -> Result<File> {
     if inode != 0 && md.ino() != inode {
         return Err(replaced("was replaced by another file"));
     }
-    Ok(f)
+    Ok((f, md))
+}
+
+/// Ask the disk for the first `len` bytes (all, when `None`) of a file the
+/// scan listed, ahead of its read (`util::read_ahead`). The open is
+/// `open_listed`'s: a hint never touches what the file stopped being, nor
+/// waits on a FIFO put in its place.
+pub(super) fn read_ahead_listed(path: &Path, inode: u64, len: Option<u64>) {
+    if let Ok((f, md)) = open_listed_with_metadata(path, inode) {
+        crate::util::read_ahead(&f, len.unwrap_or(md.len()));
+    }
 }
 
 pub struct DirSource {
@@ -290,13 +305,7 @@ fn list_dir(dir: &Path, prefix: &str) -> Result<Vec<Pending>> {
     // Cold, each sidecar read alone is a round trip to the disk before
     // the next is asked for (a fifth of a second for the datapath site's
     // 2,295): the disk is asked for the next ones while one is read.
-    let hint = |(_, path): &(String, PathBuf)| {
-        if let Ok(f) = open_listed(path, 0) {
-            if let Ok(md) = f.metadata() {
-                crate::util::read_ahead(&f, md.len());
-            }
-        }
-    };
+    let hint = |(_, path): &(String, PathBuf)| read_ahead_listed(path, 0, None);
     sidecars.iter().take(SIDECARS_AHEAD).for_each(hint);
     for (i, (obj_key, path)) in sidecars.iter().enumerate() {
         if let Some(next) = sidecars.get(i + SIDECARS_AHEAD) {
@@ -386,11 +395,7 @@ impl MediaSource for DirSource {
     }
 
     fn read_ahead(&self, entry: &ScanEntry, len: u64) {
-        // The same checked open as the read's: a hint never touches what
-        // the scan did not list.
-        if let Ok(f) = open_listed(&self.path_of(&entry.key), entry.entry.inode) {
-            crate::util::read_ahead(&f, len);
-        }
+        read_ahead_listed(&self.path_of(&entry.key), entry.entry.inode, Some(len));
     }
 
     fn changed_since_scan(&self, entry: &ScanEntry) -> bool {

@@ -145,22 +145,9 @@ impl DatabaseSource for SqliteSource {
         // database took 1.56 s to capture, and 0.88 s once the file was
         // being read ahead in one sequential sweep (issue 18).
         for suffix in ["", "-wal"] {
-            use std::os::unix::fs::OpenOptionsExt;
             let mut p = self.path.clone().into_os_string();
             p.push(suffix);
-            // Whatever sits at that name, the hint neither blocks (a FIFO)
-            // nor follows a link.
-            let Ok(f) = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&p)
-            else {
-                continue;
-            };
-            match f.metadata() {
-                Ok(md) if md.is_file() => crate::util::read_ahead(&f, md.len()),
-                _ => {}
-            }
+            super::dir::read_ahead_listed(Path::new(&p), 0, None);
         }
         self.header.clear();
         for pragma in HEADER_PRAGMAS {
